@@ -1,0 +1,43 @@
+# Quick start: `make run` (materialize every asset for today's partition on config/sources.yaml)
+# and `make test`. Both create .venv and install the project on first use.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: run test install dev backfill lint bench clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: Python 3.11 is required"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+$(DAGSTER_HOME):
+	mkdir -p $(DAGSTER_HOME)
+
+run: $(STAMP) | $(DAGSTER_HOME)
+	$(BIN)/partnership run $(if $(DATE),--date $(DATE),)
+
+# make backfill START=2026-01-01 END=2026-01-31 : one run over the whole date range
+backfill: $(STAMP) | $(DAGSTER_HOME)
+	$(BIN)/partnership backfill --start $(START) --end $(END)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+dev: $(STAMP) | $(DAGSTER_HOME)
+	$(BIN)/dagster dev -w workspace.yaml
+
+lint: $(STAMP)
+	$(BIN)/ruff check pipelines assets schemas tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/iati_parse.py
+
+clean:
+	rm -rf $(VENV) .dagster_home

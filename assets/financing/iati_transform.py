@@ -1,0 +1,298 @@
+"""Typed, labelled, converted IATI tables from the reader's string columns.
+
+``transform_batch`` turns one :class:`~assets.financing.iati_reader.IatiBatch` into the four curated
+frames plus reject rows: values that do not parse (dates, numbers) and Pandera failures are
+quarantined with their reason; children of a rejected activity are quarantined with it; rows
+without an exchange rate are published with a null ``value_usd`` and flagged as warnings.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+import pycountry
+
+from assets.financing.fx import FxRates, convert_to_usd
+from assets.financing.iati_reader import IatiBatch
+from assets.validation import split_valid
+from schemas.financing import SECTOR, IatiActivities, IatiBudgets, IatiParticipatingOrgs, IatiTransactions
+from schemas.iati_codelists import load_codelists
+from schemas.quality import REJECT_SCHEMA, empty_rejects
+
+# IATI uses the user-assigned XK for Kosovo, which ISO 3166 (and so pycountry) does not list.
+_EXTRA_ALPHA3 = {"XK": "XKX"}
+ALPHA2_TO_ALPHA3 = {c.alpha_2: c.alpha_3 for c in pycountry.countries} | _EXTRA_ALPHA3
+_TARGET_PATTERN = r"^([1-9]|1[0-7])\.([0-9]{1,2}|[a-z])$"
+TABLES = ("iati_activities", "iati_transactions", "iati_participating_orgs", "iati_budgets")
+
+
+@dataclass
+class TransformedBatch:
+    tables: dict[str, pl.DataFrame]
+    rejects: pl.DataFrame
+
+
+def _names(code_col: str, codelist: str, name_col: str) -> pl.Expr:
+    return pl.col(code_col).replace_strict(load_codelists()[codelist], default=None, return_dtype=pl.Utf8).alias(name_col)
+
+
+def _date(col: str) -> pl.Expr:
+    # IATI dates are xsd:date; some publishers send a datetime. The date part is what counts.
+    return pl.col(col).str.strip_chars().str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+
+
+def _flag_bool(col: str) -> pl.Expr:
+    text = pl.col(col).str.strip_chars().str.to_lowercase()
+    return (pl.when(text.is_in(["1", "true"])).then(True)
+            .when(text.is_in(["0", "false"])).then(False)
+            .otherwise(None).alias(col))
+
+
+def _parse_failures(raw: pl.DataFrame, parsed: pl.DataFrame, columns: dict[str, str], *, table: str,
+                    keys: pl.Series, file: str, severity: str = "error") -> pl.DataFrame:
+    """Rows where a value was present but did not parse as its type."""
+    frames = []
+    for column, expected in columns.items():
+        failed = raw[column].is_not_null() & parsed[column].is_null()
+        if not failed.any():
+            continue
+        frames.append(pl.DataFrame({
+            "table": table, "file": file, "line": None, "record_key": keys.filter(failed),
+            "column": column, "check": "parse", "value": raw[column].filter(failed),
+            "reason": f"{column}: not {expected}", "severity": severity,
+        }, schema=REJECT_SCHEMA))
+    return pl.concat(frames) if frames else empty_rejects()
+
+
+def _activities(batch: IatiBatch, label: str, snapshot: date) -> tuple[pl.DataFrame, pl.DataFrame]:
+    list_cols = {c: pl.List(pl.Utf8) for c in (
+        "recipient_country_codes", "recipient_country_percentages", "recipient_region_codes",
+        "recipient_region_vocabularies", "sector_vocabularies", "sector_codes", "sector_percentages",
+        "tag_vocabularies", "tag_codes")}
+    schema = {c: list_cols.get(c, pl.Utf8) for c in batch.activities} | {"source_line": pl.Int64, "activity_seq": pl.Int64}
+    raw = pl.DataFrame(batch.activities, schema=schema)
+    date_cols = ["planned_start_date", "actual_start_date", "planned_end_date", "actual_end_date"]
+    typed = raw.with_columns(
+        *[_date(c) for c in date_cols],
+        _flag_bool("humanitarian"),
+        pl.col("hierarchy").str.strip_chars().cast(pl.Int32, strict=False),
+        pl.col("default_currency").str.strip_chars().str.to_uppercase(),
+        _names("reporting_org_type_code", "OrganisationType", "reporting_org_type_name"),
+        _names("activity_status_code", "ActivityStatus", "activity_status_name"),
+        pl.col("recipient_country_codes").list.eval(pl.element().str.strip_chars().str.to_uppercase()),
+        pl.lit(label).alias("source_file"),
+        pl.lit(snapshot).alias("snapshot_date"),
+    )
+    keys = raw["iati_identifier"]
+    rejects = [_parse_failures(raw, typed, {**{c: "an ISO date (YYYY-MM-DD)" for c in date_cols},
+                                            "hierarchy": "an integer", "humanitarian": "a boolean (0/1/true/false)"},
+                               table="iati_activities", keys=keys, file=label)]
+    # hierarchy and humanitarian flags that do not parse are kept as null, flagged as warnings
+    rejects[0] = rejects[0].with_columns(
+        pl.when(pl.col("column").is_in(["hierarchy", "humanitarian"])).then(pl.lit("warning"))
+        .otherwise(pl.col("severity")).alias("severity"))
+
+    countries = typed.select("activity_seq", "iati_identifier", code=pl.col("recipient_country_codes")).explode("code").drop_nulls("code")
+    countries = countries.with_columns(pl.col("code").replace_strict(ALPHA2_TO_ALPHA3, default=None).alias("iso3"))
+    unknown = countries.filter(pl.col("iso3").is_null())
+    if unknown.height:
+        rejects.append(pl.DataFrame({
+            "table": "iati_activities", "file": label, "line": None, "record_key": unknown["iati_identifier"],
+            "column": "recipient_country_codes", "check": "iso3166", "value": unknown["code"],
+            "reason": "recipient country code is not an ISO 3166-1 alpha-2 code; left out of recipient_countries_iso3",
+            "severity": "warning"}, schema=REJECT_SCHEMA))
+    iso3 = countries.drop_nulls("iso3").group_by("activity_seq", maintain_order=True).agg(pl.col("iso3").unique(maintain_order=True).alias("recipient_countries_iso3"))
+
+    sectors_long = typed.select("activity_seq", "sector_vocabularies", "sector_codes", "sector_percentages").explode(
+        ["sector_vocabularies", "sector_codes", "sector_percentages"]).drop_nulls("sector_codes")
+    sectors = sectors_long.group_by("activity_seq", maintain_order=True).agg(
+        pl.struct(vocabulary=pl.col("sector_vocabularies"), code=pl.col("sector_codes").str.strip_chars(),
+                  percentage=pl.col("sector_percentages").str.strip_chars().cast(pl.Float64, strict=False)).alias("sectors"))
+
+    classified = pl.concat([
+        typed.select("activity_seq", vocab="tag_vocabularies", code="tag_codes").explode(["vocab", "code"])
+        .with_columns(kind=pl.col("vocab").replace_strict({"2": "goal", "3": "target"}, default=None)),
+        sectors_long.select("activity_seq", vocab="sector_vocabularies", code="sector_codes")
+        .with_columns(kind=pl.col("vocab").replace_strict({"7": "goal", "8": "target"}, default=None)),
+    ]).drop_nulls("kind").with_columns(pl.col("code").str.strip_chars().str.to_lowercase())
+    goals = classified.filter(pl.col("kind") == "goal").select(
+        "activity_seq", goal=pl.col("code").cast(pl.Int32, strict=False))
+    targets = classified.filter(pl.col("kind") == "target").filter(pl.col("code").str.contains(_TARGET_PATTERN))
+    goals = pl.concat([goals, targets.select("activity_seq", goal=pl.col("code").str.extract(r"^(\d+)", 1).cast(pl.Int32))])
+    sdg = (goals.filter(pl.col("goal").is_between(1, 17)).unique(maintain_order=True).sort("activity_seq", "goal")
+           .group_by("activity_seq", maintain_order=True).agg(pl.col("goal").alias("sdg_goals")))
+    sdg_targets = (targets.unique(subset=["activity_seq", "code"], maintain_order=True)
+                   .group_by("activity_seq", maintain_order=True).agg(pl.col("code").alias("sdg_targets")))
+
+    def attach(frame: pl.DataFrame, part: pl.DataFrame, column: str, inner) -> pl.DataFrame:
+        return frame.join(part, on="activity_seq", how="left").with_columns(
+            pl.col(column).fill_null(pl.lit([], dtype=pl.List(inner))))
+
+    out = typed
+    out = attach(out, iso3, "recipient_countries_iso3", pl.Utf8)
+    out = attach(out, sectors, "sectors", SECTOR)
+    out = attach(out, sdg, "sdg_goals", pl.Int32)
+    out = attach(out, sdg_targets, "sdg_targets", pl.Utf8)
+    return out, pl.concat(rejects)
+
+
+def _transactions(batch: IatiBatch, activities: pl.DataFrame, label: str, snapshot: date,
+                  rates: FxRates) -> tuple[pl.DataFrame, pl.DataFrame]:
+    raw = pl.DataFrame(batch.transactions, schema={c: pl.Utf8 for c in batch.transactions} |
+                       {"activity_seq": pl.Int64, "transaction_index": pl.Int32})
+    defaults = activities.select("activity_seq", "default_currency", "default_flow_type_code",
+                                 "default_finance_type_code", "default_aid_type_code",
+                                 pl.col("humanitarian").alias("activity_humanitarian"))
+    typed = raw.join(defaults, on="activity_seq", how="left", maintain_order="left").with_columns(
+        _date("transaction_date"),
+        _date("value_date"),
+        pl.col("value").str.strip_chars().cast(pl.Float64, strict=False),
+        _flag_bool("humanitarian"),
+        pl.col("value_currency").str.strip_chars().str.to_uppercase(),
+        _names("transaction_type_code", "TransactionType", "transaction_type_name"),
+        _names("provider_org_type_code", "OrganisationType", "provider_org_type_name"),
+        _names("receiver_org_type_code", "OrganisationType", "receiver_org_type_name"),
+    ).with_columns(
+        pl.coalesce("value_currency", "default_currency").alias("currency"),
+        pl.col("value_currency").is_null().alias("currency_from_default"),
+        pl.coalesce("value_date", "transaction_date").alias("value_date"),
+        pl.coalesce("humanitarian", "activity_humanitarian").alias("humanitarian"),
+        pl.coalesce("flow_type_code", "default_flow_type_code").alias("flow_type_code"),
+        pl.coalesce("finance_type_code", "default_finance_type_code").alias("finance_type_code"),
+        pl.coalesce("aid_type_code", "default_aid_type_code").alias("aid_type_code"),
+        pl.lit(label).alias("source_file"),
+        pl.lit(snapshot).alias("snapshot_date"),
+    )
+    keys = _child_keys(raw, "transaction", "transaction_index")
+    rejects = _parse_failures(raw, typed, {"transaction_date": "an ISO date (YYYY-MM-DD)", "value_date": "an ISO date (YYYY-MM-DD)",
+                                           "value": "a number"}, table="iati_transactions", keys=keys, file=label)
+    return convert_to_usd(typed, rates), rejects
+
+
+def _child_keys(raw: pl.DataFrame, element: str, index_col: str) -> pl.Series:
+    return raw.select(pl.format("{}#{}[{}]", "iati_identifier", pl.lit(element), index_col)).to_series()
+
+
+def _participating_orgs(batch: IatiBatch, label: str, snapshot: date) -> pl.DataFrame:
+    raw = pl.DataFrame(batch.participating_orgs, schema={c: pl.Utf8 for c in batch.participating_orgs} |
+                       {"activity_seq": pl.Int64, "org_index": pl.Int32})
+    return raw.with_columns(
+        pl.col("role_code").str.strip_chars(),
+        _names("role_code", "OrganisationRole", "role_name"),
+        _names("org_type_code", "OrganisationType", "org_type_name"),
+        pl.lit(label).alias("source_file"),
+        pl.lit(snapshot).alias("snapshot_date"),
+    )
+
+
+def _budgets(batch: IatiBatch, activities: pl.DataFrame, label: str, snapshot: date,
+             rates: FxRates) -> tuple[pl.DataFrame, pl.DataFrame]:
+    raw = pl.DataFrame(batch.budgets, schema={c: pl.Utf8 for c in batch.budgets} |
+                       {"activity_seq": pl.Int64, "budget_index": pl.Int32})
+    typed = raw.join(activities.select("activity_seq", "default_currency"), on="activity_seq", how="left",
+                     maintain_order="left").with_columns(
+        _date("period_start"), _date("period_end"), _date("value_date"),
+        pl.col("value").str.strip_chars().cast(pl.Float64, strict=False),
+        pl.col("value_currency").str.strip_chars().str.to_uppercase(),
+        _names("budget_type_code", "BudgetType", "budget_type_name"),
+        _names("budget_status_code", "BudgetStatus", "budget_status_name"),
+    ).with_columns(
+        pl.coalesce("value_currency", "default_currency").alias("currency"),
+        pl.coalesce("value_date", "period_start").alias("value_date"),
+        pl.lit(label).alias("source_file"),
+        pl.lit(snapshot).alias("snapshot_date"),
+    )
+    keys = _child_keys(raw, "budget", "budget_index")
+    rejects = _parse_failures(raw, typed, {"period_start": "an ISO date (YYYY-MM-DD)", "period_end": "an ISO date (YYYY-MM-DD)",
+                                           "value_date": "an ISO date (YYYY-MM-DD)", "value": "a number"},
+                              table="iati_budgets", keys=keys, file=label)
+    return convert_to_usd(typed, rates), rejects
+
+
+def _fx_warnings(frame: pl.DataFrame, table: str, keys: pl.Series, label: str) -> pl.DataFrame:
+    missing = frame["fx_rate"].is_null() & frame["value"].is_not_null() & frame["currency"].is_not_null() & frame["value_date"].is_not_null()
+    if not missing.any():
+        return empty_rejects()
+    sub = frame.filter(missing)
+    return pl.DataFrame({
+        "table": table, "file": label, "line": None, "record_key": keys.filter(missing), "column": "value_usd",
+        "check": "fx_rate_found",
+        "value": sub.select(pl.format("{} {} on {}", "value", "currency", "value_date")).to_series(),
+        "reason": "no exchange rate within the window (ECB: 7 days before the value date; IMF: same year); value_usd left null",
+        "severity": "warning"}, schema=REJECT_SCHEMA)
+
+
+def _cascade(children: pl.DataFrame, keys: pl.Series, reasons: pl.DataFrame, table: str,
+             label: str) -> tuple[pl.DataFrame, pl.Series, pl.DataFrame]:
+    """Remove the children of rejected activities, with a reject row saying so."""
+    hit = children["activity_seq"].is_in(reasons["activity_seq"].implode())
+    if not hit.any():
+        return children, keys, empty_rejects()
+    dropped = children.filter(hit).select("activity_seq").with_columns(key=keys.filter(hit)).join(
+        reasons, on="activity_seq", how="left", maintain_order="left")
+    rejects = pl.DataFrame({
+        "table": table, "file": label, "line": None, "record_key": dropped["key"], "column": None,
+        "check": "parent_rejected", "value": dropped["iati_identifier"],
+        "reason": dropped.select(pl.format("activity rejected: {}", pl.col("reason"))).to_series(),
+        "severity": "error"}, schema=REJECT_SCHEMA)
+    return children.filter(~hit), keys.filter(~hit), rejects
+
+
+def _without_parse_errors(frame: pl.DataFrame, keys: pl.Series, parse_rejects: pl.DataFrame):
+    bad = keys.is_in(parse_rejects.filter(pl.col("severity") == "error")["record_key"].implode())
+    return frame.filter(~bad), keys.filter(~bad)
+
+
+def transform_batch(batch: IatiBatch, label: str, snapshot: date, rates: FxRates,
+                    duplicate_seqs: set[int] | None = None, first_seen: dict[str, str] | None = None) -> TransformedBatch:
+    """Type, label, convert and validate one batch.
+
+    ``duplicate_seqs`` are activities whose identifier was already taken by an earlier activity
+    (the first one wins, ``first_seen`` says from which file); they are rejected with their children.
+    """
+    reader_rejects = pl.DataFrame(batch.rejects, schema=REJECT_SCHEMA) if batch.rejects else empty_rejects()
+    activities, act_parse = _activities(batch, label, snapshot)
+    transactions, tr_parse = _transactions(batch, activities, label, snapshot, rates)
+    orgs = _participating_orgs(batch, label, snapshot)
+    budgets, bu_parse = _budgets(batch, activities, label, snapshot, rates)
+
+    dup = activities["activity_seq"].is_in(sorted(duplicate_seqs or ()))
+    dups = activities.filter(dup)
+    dup_rejects = pl.DataFrame({
+        "table": "iati_activities", "file": label, "line": dups["source_line"], "record_key": dups["iati_identifier"],
+        "column": "iati_identifier", "check": "field_uniqueness", "value": dups["iati_identifier"],
+        "reason": [f"duplicate iati-identifier; first published from {(first_seen or {}).get(k, 'an earlier activity')}"
+                   for k in dups["iati_identifier"]],
+        "severity": "error"}, schema=REJECT_SCHEMA)
+    candidates, candidate_keys = _without_parse_errors(activities.filter(~dup), activities.filter(~dup)["iati_identifier"], act_parse)
+    valid_acts, val_rejects, bad = split_valid(candidates, IatiActivities, table="iati_activities",
+                                               record_keys=candidate_keys, files=candidates["source_file"],
+                                               lines=candidates["source_line"])
+    valid_seqs = candidates.filter(~bad)["activity_seq"]
+
+    # why each rejected activity was rejected, for its children's reject rows
+    first_reason = (pl.concat([act_parse.filter(pl.col("severity") == "error"), val_rejects])
+                    .group_by("record_key", maintain_order=True).agg(pl.col("reason").first()))
+    reasons = (activities.filter(~pl.col("activity_seq").is_in(valid_seqs.implode()))
+               .select("activity_seq", "iati_identifier")
+               .join(first_reason, left_on="iati_identifier", right_on="record_key", how="left", maintain_order="left")
+               .with_columns(pl.when(pl.col("activity_seq").is_in(dups["activity_seq"].implode()))
+                             .then(pl.lit("duplicate iati-identifier")).otherwise(pl.col("reason")).alias("reason")))
+
+    out_rejects = [reader_rejects, act_parse, dup_rejects, val_rejects]
+    outputs = {"iati_activities": valid_acts}
+    for table, frame, element, index_col, model, parse_rejects in (
+        ("iati_transactions", transactions, "transaction", "transaction_index", IatiTransactions, tr_parse),
+        ("iati_participating_orgs", orgs, "participating-org", "org_index", IatiParticipatingOrgs, empty_rejects()),
+        ("iati_budgets", budgets, "budget", "budget_index", IatiBudgets, bu_parse),
+    ):
+        keys = _child_keys(frame, element, index_col)
+        frame, keys, cascade = _cascade(frame, keys, reasons, table, label)
+        parse_rejects = parse_rejects.filter(pl.col("record_key").is_in(keys.implode()))
+        frame, keys = _without_parse_errors(frame, keys, parse_rejects)
+        valid, rejected, bad = split_valid(frame, model, table=table, record_keys=keys, files=frame["source_file"])
+        out_rejects += [parse_rejects, cascade, rejected]
+        if "fx_rate" in valid.columns:
+            out_rejects.append(_fx_warnings(valid, table, keys.filter(~bad), label))
+        outputs[table] = valid
+    return TransformedBatch(tables=outputs, rejects=pl.concat(out_rejects))

@@ -1,0 +1,140 @@
+"""Atomic publication of hive-partitioned Parquet datasets.
+
+A partition (``<table>/snapshot_date=YYYY-MM-DD/``) is written in full under ``<data_dir>/.staging/``
+(never where readers look), then swapped into place. On Linux the swap is one ``renameat2`` call
+with ``RENAME_EXCHANGE``, so readers see either the old partition or the new one, never a mix and
+never a half-written file. Re-running a partition replaces it; the same rows give the same bytes
+(deterministic part names, no timestamps in the files).
+"""
+
+import ctypes
+import ctypes.util
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import polars as pl
+
+PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "statistics": True}
+_STALE_STAGING_SECONDS = 6 * 3600
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _load_renameat2():
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_renameat2 = _load_renameat2()
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two existing paths; False where the platform cannot."""
+    if _renameat2 is None:
+        return False
+    rc = _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return rc == 0
+
+
+def partition_dirname(partition: dict[str, str]) -> str:
+    return "/".join(f"{k}={v}" for k, v in partition.items())
+
+
+class PartitionWriter:
+    """Writes the part files of one dataset partition, then publishes them in one step.
+
+    ``write`` adds a part file; ``discard(prefix)`` removes the parts of an input that turned out
+    to be unreadable; ``commit`` swaps the finished partition into place; ``abort`` leaves the
+    published partition untouched.
+    """
+
+    def __init__(self, dataset_dir: Path, partition: dict[str, str], staging_root: Path):
+        self.dataset_dir = Path(dataset_dir)
+        self.partition = partition
+        self.target = self.dataset_dir / partition_dirname(partition)
+        staging_root = Path(staging_root)
+        staging_root.mkdir(parents=True, exist_ok=True)
+        _clean_stale_staging(staging_root)
+        self._staging = staging_root / f"{uuid.uuid4().hex}-{self.dataset_dir.name}"
+        self._staging.mkdir(parents=True)
+        self._parts: dict[str, int] = {}
+        self._schema: pl.Schema | None = None
+
+    @property
+    def rows(self) -> int:
+        return sum(self._parts.values())
+
+    def write(self, frame: pl.DataFrame, part_name: str) -> None:
+        if part_name in self._parts:
+            raise ValueError(f"part {part_name} written twice")
+        self._schema = frame.schema
+        if frame.height == 0:
+            return
+        frame.write_parquet(self._staging / f"{part_name}.parquet", **PARQUET_OPTIONS)
+        self._parts[part_name] = frame.height
+
+    def discard(self, prefix: str) -> int:
+        """Remove the parts whose name starts with ``prefix``; returns the rows removed."""
+        removed = 0
+        for name in [n for n in self._parts if n.startswith(prefix)]:
+            (self._staging / f"{name}.parquet").unlink()
+            removed += self._parts.pop(name)
+        return removed
+
+    def commit(self, empty_schema: pl.Schema | dict | None = None) -> Path:
+        """Publish the partition. An empty partition still gets one empty file carrying the schema,
+        so that readers of the table find its columns."""
+        if not self._parts:
+            schema = empty_schema if empty_schema is not None else self._schema
+            if schema is None:
+                raise ValueError(f"{self.dataset_dir.name}: nothing written and no schema for an empty partition")
+            pl.DataFrame(schema=schema).write_parquet(self._staging / "part-00000-00000.parquet", **PARQUET_OPTIONS)
+        for leftover in self._staging.iterdir():
+            if not leftover.name.endswith(".parquet"):
+                leftover.unlink()
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        if self.target.exists():
+            if _exchange(self._staging, self.target):
+                shutil.rmtree(self._staging)  # now holds the previous version
+            else:
+                trash = self._staging.with_name(self._staging.name + "-previous")
+                os.rename(self.target, trash)
+                os.rename(self._staging, self.target)
+                shutil.rmtree(trash)
+        else:
+            os.rename(self._staging, self.target)
+        return self.target
+
+    def abort(self) -> None:
+        shutil.rmtree(self._staging, ignore_errors=True)
+
+
+def _clean_stale_staging(staging_root: Path) -> None:
+    """Staging folders of runs that died long ago; live runs' folders are younger than the cutoff."""
+    cutoff = time.time() - _STALE_STAGING_SECONDS
+    for entry in staging_root.iterdir():
+        try:
+            if entry.is_dir() and entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry, ignore_errors=True)
+        except FileNotFoundError:
+            continue
+
+
+def publish_frame(frame: pl.DataFrame, dataset_dir: Path, partition: dict[str, str], staging_root: Path) -> Path:
+    """Publish one frame as a whole partition."""
+    writer = PartitionWriter(dataset_dir, partition, staging_root)
+    try:
+        writer.write(frame, "part-00000-00000")
+        return writer.commit(empty_schema=frame.schema)
+    except BaseException:
+        writer.abort()
+        raise

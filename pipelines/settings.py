@@ -1,0 +1,122 @@
+"""Where the inputs are and where the outputs go.
+
+Two environment variables are enough to run on other inputs:
+``PARTNERSHIP_SOURCES`` (path of a sources file, default ``config/sources.yaml``) and
+``PARTNERSHIP_DATA_DIR`` (root of all outputs, default ``./data``).
+"""
+
+import glob
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SOURCES_FILE = PROJECT_ROOT / "config" / "sources.yaml"
+DEFAULT_DATA_DIR = Path("data")
+
+# Every source name the pipeline knows. A sources file may name any subset of them.
+KNOWN_SOURCES = (
+    "iati_activities",
+    "exchange_rates",
+    "ungc_participants",
+    "ungc_local_networks",
+    "sdg_partnerships",
+    "un_revenue",
+    "un_sanctions",
+)
+
+
+class SourcesConfigError(ValueError):
+    """The sources file cannot be used as it is; the message says which entry and why."""
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One source as the sources file describes it."""
+
+    name: str
+    locations: tuple[str, ...]
+    format: str | None = None
+    base_dir: Path = field(default=Path("."))
+
+    def is_url(self, location: str) -> bool:
+        return location.startswith(("http://", "https://"))
+
+    def resolve(self) -> list[str]:
+        """Expand globs and make relative paths relative to the sources file.
+
+        Returns URLs unchanged and local paths as absolute strings, sorted within each glob so that
+        the same folder always lands in the same order. A path without glob characters must exist.
+        """
+        resolved: list[str] = []
+        for location in self.locations:
+            if self.is_url(location):
+                resolved.append(location)
+                continue
+            path = Path(os.path.expanduser(location))
+            if not path.is_absolute():
+                path = self.base_dir / path
+            text = str(path)
+            if glob.has_magic(text):
+                resolved.extend(sorted(p for p in glob.glob(text, recursive=True) if Path(p).is_file()))
+            elif path.is_file():
+                resolved.append(str(path.resolve()))
+            elif path.is_dir():
+                raise SourcesConfigError(
+                    f"source '{self.name}': location {location!r} is a folder; use a glob such as "
+                    f"'{location.rstrip('/')}/*.xml'"
+                )
+            else:
+                raise SourcesConfigError(f"source '{self.name}': location {location!r} does not exist ({path})")
+        return resolved
+
+
+def sources_file_path() -> Path:
+    return Path(os.environ.get("PARTNERSHIP_SOURCES") or DEFAULT_SOURCES_FILE).resolve()
+
+
+def data_dir_path() -> Path:
+    return Path(os.environ.get("PARTNERSHIP_DATA_DIR") or DEFAULT_DATA_DIR).resolve()
+
+
+def load_sources(path: str | os.PathLike | None = None) -> dict[str, SourceSpec]:
+    """Read a sources file: ``{source: [locations]}`` or ``{source: {locations: [...], format: ...}}``."""
+    path = Path(path) if path else sources_file_path()
+    if not path.is_file():
+        raise SourcesConfigError(f"sources file {path} does not exist (set PARTNERSHIP_SOURCES)")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise SourcesConfigError(f"sources file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(document, dict):
+        raise SourcesConfigError(f"sources file {path}: top level must be a mapping of source names")
+
+    specs: dict[str, SourceSpec] = {}
+    for name, value in document.items():
+        if name not in KNOWN_SOURCES:
+            raise SourcesConfigError(
+                f"sources file {path}: unknown source {name!r}; known sources are {', '.join(KNOWN_SOURCES)}"
+            )
+        fmt = None
+        if value is None:
+            locations: list = []
+        elif isinstance(value, str):
+            locations = [value]
+        elif isinstance(value, list):
+            locations = value
+        elif isinstance(value, dict):
+            unknown = set(value) - {"locations", "format"}
+            if unknown:
+                raise SourcesConfigError(f"sources file {path}: source {name!r} has unknown keys {sorted(unknown)}")
+            locations = value.get("locations") or []
+            if isinstance(locations, str):
+                locations = [locations]
+            fmt = value.get("format")
+        else:
+            raise SourcesConfigError(f"sources file {path}: source {name!r} must be a list of locations or a mapping")
+        if not all(isinstance(loc, str) and loc.strip() for loc in locations):
+            raise SourcesConfigError(f"sources file {path}: source {name!r} has a location that is not a string")
+        specs[name] = SourceSpec(name=name, locations=tuple(locations), format=fmt, base_dir=path.parent)
+    return specs

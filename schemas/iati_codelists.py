@@ -1,0 +1,110 @@
+"""IATI codelists the pipeline checks codes against, with the English name beside each code.
+
+The project carries the codes and names it needs in ``config/iati_codelists.yaml``. ``refresh``
+rebuilds that file from a folder or URL holding the official codelist XML files (as published by
+IATI, ``<codelist name=...><codelist-items><codelist-item><code>``) or the flattened CSVs
+(``code,name,description,status``).
+"""
+
+import csv
+import io
+from functools import cache
+from pathlib import Path
+
+import yaml
+from lxml import etree
+
+from pipelines.settings import PROJECT_ROOT
+
+CODELISTS_FILE = PROJECT_ROOT / "config" / "iati_codelists.yaml"
+
+# The codelists the IATI tables use, by official name.
+REQUIRED_CODELISTS = (
+    "ActivityStatus", "AidType", "BudgetStatus", "BudgetType", "Currency", "FinanceType", "FlowType",
+    "OrganisationRole", "OrganisationType", "TransactionType", "SectorVocabulary", "RegionVocabulary",
+)
+
+_SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+@cache
+def load_codelists(path: Path = CODELISTS_FILE) -> dict[str, dict[str, str]]:
+    document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    return {name: {str(k): v for k, v in entry["codes"].items()} for name, entry in document["codelists"].items()}
+
+
+def codes(name: str) -> list[str]:
+    return sorted(load_codelists()[name])
+
+
+def _parse_xml_codelist(data: bytes) -> dict[str, dict]:
+    root = etree.fromstring(data, _SAFE_PARSER)
+    items: dict[str, dict] = {}
+    for item in root.iter("codelist-item"):
+        code = (item.findtext("code") or "").strip()
+        if not code:
+            continue
+        names = item.find("name")
+        name = None
+        if names is not None:
+            narratives = list(names.iterchildren("narrative"))
+            english = [n for n in narratives if n.get("{http://www.w3.org/XML/1998/namespace}lang") in (None, "en")]
+            chosen = (english or narratives or [None])[0]
+            name = (chosen.text or "").strip() if chosen is not None else None
+        items[code] = {"name": name or code, "status": item.get("status", "active")}
+    return items
+
+
+def _parse_csv_codelist(data: bytes) -> dict[str, dict]:
+    reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
+    return {row["code"].strip(): {"name": (row.get("name") or row["code"]).strip(),
+                                  "status": (row.get("status") or "active").strip()}
+            for row in reader if row.get("code")}
+
+
+def _read_location(location: str, name: str) -> tuple[bytes, str] | None:
+    for suffix in (".xml", ".csv"):
+        ref = f"{location.rstrip('/')}/{name}{suffix}"
+        if location.startswith(("http://", "https://")):
+            import requests
+
+            response = requests.get(ref, timeout=30)
+            if response.status_code == 200:
+                return response.content, suffix
+        elif Path(ref).is_file():
+            return Path(ref).read_bytes(), suffix
+    return None
+
+
+def fetch_codelists(location: str, names=REQUIRED_CODELISTS) -> dict[str, dict[str, dict]]:
+    """Read the named codelists from a folder or base URL; fails naming any that are missing."""
+    result, missing = {}, []
+    for name in names:
+        found = _read_location(location, name)
+        if found is None:
+            missing.append(name)
+            continue
+        data, suffix = found
+        result[name] = _parse_xml_codelist(data) if suffix == ".xml" else _parse_csv_codelist(data)
+    if missing:
+        raise FileNotFoundError(f"codelists not found under {location}: {', '.join(missing)}")
+    return result
+
+
+def write_codelists(codelists: dict[str, dict[str, dict]], origin: str, path: Path = CODELISTS_FILE) -> None:
+    document = {
+        "origin": origin,
+        "codelists": {
+            name: {
+                "codes": {code: item["name"] for code, item in sorted(items.items())},
+                "withdrawn": sorted(code for code, item in items.items() if item["status"] == "withdrawn"),
+            }
+            for name, items in sorted(codelists.items())
+        },
+    }
+    tmp = Path(path).with_suffix(".tmp")
+    tmp.write_text("# IATI codes and English names used to check and label the IATI tables.\n"
+                   "# Rebuild with: partnership refresh-codelists <folder or URL of IATI codelists>\n"
+                   + yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=200), encoding="utf-8")
+    tmp.replace(path)
+    load_codelists.cache_clear()
