@@ -76,6 +76,8 @@ class PartitionWriter:
     def write(self, frame: pl.DataFrame, part_name: str) -> None:
         if part_name in self._parts:
             raise ValueError(f"part {part_name} written twice")
+        # partition values live in the folder names (hive layout), not in the files
+        frame = frame.drop([c for c in self.partition if c in frame.columns])
         self._schema = frame.schema
         if frame.height == 0:
             return
@@ -97,7 +99,8 @@ class PartitionWriter:
             schema = empty_schema if empty_schema is not None else self._schema
             if schema is None:
                 raise ValueError(f"{self.dataset_dir.name}: nothing written and no schema for an empty partition")
-            pl.DataFrame(schema=schema).write_parquet(self._staging / "part-00000-00000.parquet", **PARQUET_OPTIONS)
+            empty = pl.DataFrame(schema=schema)
+            empty.drop([c for c in self.partition if c in empty.columns]).write_parquet(self._staging / "part-00000-00000.parquet", **PARQUET_OPTIONS)
         for leftover in self._staging.iterdir():
             if not leftover.name.endswith(".parquet"):
                 leftover.unlink()

@@ -57,10 +57,10 @@ class SourceSpec:
                 continue
             path = Path(os.path.expanduser(location))
             if not path.is_absolute():
-                path = self.base_dir / path
+                path = Path(os.path.normpath(self.base_dir / path))
             text = str(path)
             if glob.has_magic(text):
-                resolved.extend(sorted(p for p in glob.glob(text, recursive=True) if Path(p).is_file()))
+                resolved.extend(sorted(str(Path(p).resolve()) for p in glob.glob(text, recursive=True) if Path(p).is_file()))
             elif path.is_file():
                 resolved.append(str(path.resolve()))
             elif path.is_dir():

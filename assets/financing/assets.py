@@ -1,0 +1,152 @@
+"""Dagster wiring of the financing domain: IATI activities and exchange rates."""
+
+from datetime import date
+
+import dagster as dg
+import polars as pl
+
+from assets.financing.fx import load_rates
+from assets.financing.iati import IatiBuild, build_iati_tables
+from assets.financing.iati_reader import IatiBatch
+from assets.financing.iati_transform import TABLES, transform_batch
+from assets.landing import build_landing_asset
+from pipelines.landing import read_manifest
+from pipelines.metadata import rejects_sample, table_schema
+from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
+from pipelines.publish import PartitionWriter, publish_frame
+from pipelines.resources import QualityResource, StorageResource
+from schemas.financing import CURATED_MODELS
+
+GROUP = "financing"
+REJECT_CHECK = "reject_share_within_threshold"
+
+landing_iati_activities = build_landing_asset(
+    "iati_activities", group_name=GROUP,
+    description="IATI activity XML files as fetched, with a sha256 manifest, per snapshot date.")
+landing_exchange_rates = build_landing_asset(
+    "exchange_rates", group_name=GROUP, optional=True,
+    description="Optional exchange-rate files (ECB history or IMF annual per-USD) as fetched, per snapshot date.")
+
+_DESCRIPTIONS = {
+    "iati_activities": "One row per IATI activity: reporting org, title, status, dates, countries, sectors, SDGs.",
+    "iati_transactions": "One row per IATI transaction with codelist names and value_usd at the value date.",
+    "iati_participating_orgs": "One row per participating organisation of an IATI activity, with role and type.",
+    "iati_budgets": "One row per IATI budget period, with value_usd at the value date.",
+}
+
+
+@dg.multi_asset(
+    name="iati_curated_tables",
+    specs=[
+        dg.AssetSpec(
+            ["curated", table], group_name=GROUP, description=_DESCRIPTIONS[table], kinds={"polars", "parquet"},
+            deps=[landing_iati_activities.key, landing_exchange_rates.key], skippable=True,
+            metadata={"dagster/column_schema": table_schema(CURATED_MODELS[table]),
+                      "dagster/table_name": f"curated/{table}"},
+        )
+        for table in TABLES
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(REJECT_CHECK, asset=["curated", table], blocking=True,
+                          description="Share of rejected records stays within the configured threshold; "
+                                      "above it the partition is not published.")
+        for table in TABLES
+    ],
+    partitions_def=daily_snapshot_partitions,
+    backfill_policy=single_run_backfill,
+    pool="curated_iati",
+)
+def iati_curated_tables(context: dg.AssetExecutionContext, storage: StorageResource, quality: QualityResource):
+    """Read the landed IATI files of each partition, validate, convert to USD, publish four tables."""
+    totals = {t: {"rows": 0, "rejected": 0, "warnings": 0} for t in TABLES}
+    all_rejects: list[pl.DataFrame] = []
+    refused: list[str] = []
+    processed: list[str] = []
+    rates_cache: dict[tuple, object] = {}  # a backfill reuses the rates of identical landed files
+    for snapshot_date in context.partition_keys:
+        manifest = read_manifest(storage.landing / "iati_activities" / snapshot_date)
+        if manifest is None:
+            context.log.info(f"no landed IATI files for {snapshot_date}: skipped")
+            continue
+        rates_manifest = read_manifest(storage.landing / "exchange_rates" / snapshot_date) or {"files": []}
+        rates_dir = storage.landing / "exchange_rates" / snapshot_date
+        rates_key = tuple(f["sha256"] for f in rates_manifest["files"])
+        if rates_key not in rates_cache:
+            rates_cache[rates_key] = load_rates([rates_dir / f["name"] for f in rates_manifest["files"]])
+        rates = rates_cache[rates_key]
+        landing_dir = storage.landing / "iati_activities" / snapshot_date
+        files = [(landing_dir / f["name"], f["name"]) for f in manifest["files"]]
+        snapshot = date.fromisoformat(snapshot_date)
+
+        writers = {t: PartitionWriter(storage.curated / t, {"snapshot_date": snapshot_date}, storage.staging) for t in TABLES}
+        try:
+            build = build_iati_tables(files, snapshot, rates, writers)
+            publish_frame(build.rejects, storage.rejects, {"source": "iati_activities", "snapshot_date": snapshot_date},
+                          storage.staging)
+            over = [t for t in TABLES if build.reject_share(t) > quality.max_reject_share]
+            if over:
+                for w in writers.values():
+                    w.abort()
+                refused.append(f"{snapshot_date} ({', '.join(f'{t} {build.reject_share(t):.0%}' for t in over)})")
+            else:
+                empty = transform_batch(IatiBatch(), "", snapshot, rates).tables
+                for table, writer in writers.items():
+                    writer.commit(empty_schema=empty[table].schema)
+        except BaseException:
+            for w in writers.values():
+                w.abort()
+            raise
+        _log_build(context, snapshot_date, build)
+        processed.append(snapshot_date)
+        all_rejects.append(build.rejects)
+        for t in TABLES:
+            totals[t]["rows"] += build.rows[t]
+            totals[t]["rejected"] += build.rejected_records(t)
+            totals[t]["warnings"] += build.warnings(t)
+
+    if not processed:
+        return
+    rejects = pl.concat(all_rejects)
+    for table in TABLES:
+        counts = totals[table]
+        seen = counts["rows"] + counts["rejected"]
+        share = counts["rejected"] / seen if seen else 0.0
+        table_rejects = rejects.filter(pl.col("table") == table)
+        yield dg.AssetCheckResult(
+            asset_key=["curated", table], check_name=REJECT_CHECK,
+            passed=not any(table in r for r in refused) and share <= quality.max_reject_share,
+            metadata={"rows": counts["rows"], "rejected_records": counts["rejected"], "warnings": counts["warnings"],
+                      "reject_share": share, "threshold": quality.max_reject_share,
+                      "sample": rejects_sample(table_rejects.filter(pl.col("severity") == "error"))},
+        )
+    if refused:
+        raise dg.Failure(
+            description=("Not published: reject share above the threshold of "
+                         f"{quality.max_reject_share:.0%} for {'; '.join(refused)}. "
+                         f"Rejects are in {storage.rejects}/source=iati_activities/."),
+        )
+    for table in TABLES:
+        counts = totals[table]
+        yield dg.MaterializeResult(
+            asset_key=["curated", table],
+            metadata={
+                "dagster/row_count": counts["rows"],
+                "rejected_records": counts["rejected"],
+                "warnings": counts["warnings"],
+                "partitions": len(processed),
+                "path": dg.MetadataValue.path(str(storage.curated / table)),
+                "rejects_path": dg.MetadataValue.path(str(storage.rejects / "source=iati_activities")),
+            },
+        )
+
+
+def _log_build(context: dg.AssetExecutionContext, snapshot_date: str, build: IatiBuild) -> None:
+    for outcome in build.files:
+        if outcome.quarantined:
+            where = f", line {outcome.line}" if outcome.line else ""
+            context.log.warning(f"{snapshot_date}: file {outcome.file}{where} quarantined: {outcome.reason}")
+    summary = ", ".join(f"{t} {build.rows[t]} rows / {build.rejected_records(t)} rejected" for t in TABLES)
+    context.log.info(f"{snapshot_date}: {len(build.files)} files; {summary}")
+
+
+financing_assets = [landing_iati_activities, landing_exchange_rates, iati_curated_tables]

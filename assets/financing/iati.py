@@ -1,0 +1,111 @@
+"""Build the four curated IATI tables of one snapshot from landed files.
+
+Files are read one at a time, batch by batch, and each batch is written as part files into the
+tables' staging partitions, so memory stays bounded by the batch size, not the input. A file that
+turns out to be unreadable (not XML, hostile, truncated, wrong root) is quarantined whole: its part
+files are discarded, one reject row names the file, line and reason, and the other files go on.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from assets.financing.fx import FxRates
+from assets.financing.iati_reader import DEFAULT_BATCH_SIZE, IatiFileError, iter_iati_batches
+from assets.financing.iati_transform import TABLES, transform_batch
+from schemas.quality import REJECT_SCHEMA, empty_rejects
+
+
+class PartWriter:
+    """What the build needs of a table writer (see pipelines.publish.PartitionWriter)."""
+
+    def write(self, frame: pl.DataFrame, part_name: str) -> None: ...
+    def discard(self, prefix: str) -> int: ...
+
+
+@dataclass
+class FileOutcome:
+    file: str
+    activities_seen: int = 0
+    quarantined: bool = False
+    reason: str | None = None
+    line: int | None = None
+
+
+@dataclass
+class IatiBuild:
+    rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
+    rejects: pl.DataFrame = field(default_factory=empty_rejects)
+    files: list[FileOutcome] = field(default_factory=list)
+    # rows that were read but not published because their whole file was quarantined
+    quarantined_rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
+
+    def rejected_records(self, table: str) -> int:
+        """Distinct records of ``table`` kept out of publication (error severity)."""
+        errors = self.rejects.filter((pl.col("table") == table) & (pl.col("severity") == "error"))
+        keyed = errors.filter(pl.col("record_key").is_not_null())["record_key"].n_unique()
+        return keyed + self.quarantined_rows[table]
+
+    def warnings(self, table: str) -> int:
+        return self.rejects.filter((pl.col("table") == table) & (pl.col("severity") == "warning")).height
+
+    def reject_share(self, table: str) -> float:
+        rejected = self.rejected_records(table)
+        total = rejected + self.rows[table]
+        return rejected / total if total else 0.0
+
+
+def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRates,
+                      writers: dict[str, PartWriter], *, batch_size: int = DEFAULT_BATCH_SIZE) -> IatiBuild:
+    """Read ``files`` (path, label) into ``writers`` (one per table); return counts and rejects."""
+    build = IatiBuild()
+    first_seen: dict[str, str] = {}
+    reject_frames: list[pl.DataFrame] = []
+    for file_index, (path, label) in enumerate(files):
+        outcome = FileOutcome(file=label)
+        build.files.append(outcome)
+        prefix = f"part-{file_index:05d}-"
+        file_rejects: list[pl.DataFrame] = []
+        file_rows = dict.fromkeys(TABLES, 0)
+        registered: list[str] = []
+        try:
+            for batch_index, batch in enumerate(iter_iati_batches(path, source_file=label, batch_size=batch_size)):
+                outcome.activities_seen += batch.activities_seen
+                duplicates, in_batch = set(), {}
+                for identifier, seq in zip(batch.activities["iati_identifier"], batch.activities["activity_seq"], strict=True):
+                    if identifier in first_seen or identifier in in_batch:
+                        duplicates.add(seq)
+                    else:
+                        in_batch[identifier] = label
+                result = transform_batch(batch, label, snapshot, rates, duplicates, first_seen | in_batch)
+                for table, frame in result.tables.items():
+                    writers[table].write(frame, f"{prefix}{batch_index:05d}")
+                    file_rows[table] += frame.height
+                for identifier in result.tables["iati_activities"]["iati_identifier"]:
+                    first_seen[identifier] = label
+                    registered.append(identifier)
+                file_rejects.append(result.rejects)
+        except IatiFileError as exc:
+            outcome.quarantined, outcome.reason, outcome.line = True, exc.reason, exc.line
+            for table in TABLES:
+                discarded = writers[table].discard(prefix)
+                if table != "iati_activities":
+                    build.quarantined_rows[table] += discarded
+            # every activity of the file is lost with it; a file that failed before its first
+            # activity still counts as one lost record
+            build.quarantined_rows["iati_activities"] += max(outcome.activities_seen, 1)
+            for identifier in registered:
+                first_seen.pop(identifier, None)
+            reject_frames.append(pl.DataFrame([{
+                "table": "iati_activities", "file": label, "line": exc.line, "record_key": None, "column": None,
+                "check": "readable_file", "value": None,
+                "reason": f"file quarantined: {exc.reason}", "severity": "error",
+            }], schema=REJECT_SCHEMA))
+            continue
+        for table in TABLES:
+            build.rows[table] += file_rows[table]
+        reject_frames.extend(file_rejects)
+    build.rejects = pl.concat(reject_frames) if reject_frames else empty_rejects()
+    return build

@@ -1,0 +1,57 @@
+"""Landing assets: one per source, copying or downloading its files into landing/<source>/<date>/."""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from pipelines.landing import land_source
+from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
+from pipelines.resources import SourcesResource, StorageResource
+from pipelines.settings import SourceSpec
+
+
+def today_utc() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
+def build_landing_asset(source: str, *, group_name: str, description: str,
+                        optional: bool = False) -> dg.AssetsDefinition:
+    """``optional`` sources (such as extra exchange-rate files) materialize with zero files when the
+    sources file names none; other sources are skipped, and so are the assets built on them."""
+
+    @dg.asset(
+        key=["landing", source],
+        group_name=group_name,
+        description=description,
+        kinds={"file"},
+        partitions_def=daily_snapshot_partitions,
+        backfill_policy=single_run_backfill,
+        output_required=False,
+        pool="landing",
+    )
+    def _landing(context: dg.AssetExecutionContext, sources: SourcesResource, storage: StorageResource):
+        spec = sources.get(source)
+        if spec is None and not optional:
+            context.log.info(f"source '{source}' has no locations in {sources.sources_file}: skipped")
+            return
+        spec = spec or SourceSpec(name=source, locations=())
+        today = today_utc()
+        landed_files = total_bytes = 0
+        changed, reused = [], []
+        for snapshot_date in context.partition_keys:
+            # A past date that was landed before keeps its files: re-running it reads the same bytes.
+            result = land_source(spec, storage.landing, snapshot_date, reuse_existing=snapshot_date != today)
+            landed_files += len(result.files)
+            total_bytes += result.total_bytes
+            (reused if result.reused else changed if result.changed else []).append(snapshot_date)
+            for f in result.files:
+                context.log.info(f"{source} {snapshot_date}: {f.name} sha256={f.sha256[:12]} bytes={f.bytes}")
+        yield dg.MaterializeResult(metadata={
+            "files": landed_files,
+            "bytes": total_bytes,
+            "landing_path": dg.MetadataValue.path(str(storage.landing / source)),
+            "partitions_with_new_content": len(changed),
+            "partitions_reused": len(reused),
+        })
+
+    return _landing

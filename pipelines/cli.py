@@ -1,0 +1,116 @@
+"""Command line: ``partnership run``, ``partnership backfill``, ``partnership summary``,
+``partnership refresh-codelists``."""
+
+import argparse
+import os
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.settings import data_dir_path, sources_file_path
+
+PARTITION_RANGE_START = "dagster/asset_partition_range_start"
+PARTITION_RANGE_END = "dagster/asset_partition_range_end"
+
+
+def _instance():
+    import dagster as dg
+
+    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+
+
+def execute(start: str, end: str | None = None, *, raise_on_error: bool = False):
+    """Run the nightly job in this process for one partition or, in one run, a date range."""
+    from pipelines.definitions import defs
+
+    job = defs.get_job_def("nightly_snapshot")
+    instance = _instance()
+    if end is None or end == start:
+        return job.execute_in_process(partition_key=start, instance=instance, raise_on_error=raise_on_error)
+    return job.execute_in_process(tags={PARTITION_RANGE_START: start, PARTITION_RANGE_END: end},
+                                  instance=instance, raise_on_error=raise_on_error)
+
+
+def summarize(data_dir: Path, snapshot_dates: list[str]) -> pl.DataFrame:
+    """Rows, rejected records and warnings per curated table for the given snapshot dates."""
+    rows = []
+    rejects = _read_rejects(data_dir, snapshot_dates)
+    curated = data_dir / "curated"
+    for table_dir in sorted(p for p in curated.iterdir() if p.is_dir()) if curated.is_dir() else []:
+        parts = [table_dir / f"snapshot_date={d}" for d in snapshot_dates if (table_dir / f"snapshot_date={d}").is_dir()]
+        count = sum(pl.scan_parquet(p / "*.parquet").select(pl.len()).collect().item() for p in parts)
+        table_rejects = rejects.filter(pl.col("table") == table_dir.name)
+        errors = table_rejects.filter(pl.col("severity") == "error")
+        rows.append({
+            "table": table_dir.name,
+            "rows": count,
+            "rejected": errors.select(pl.coalesce("record_key", "file")).n_unique() if errors.height else 0,
+            "warnings": table_rejects.filter(pl.col("severity") == "warning").height,
+            "path": str(table_dir),
+        })
+    return pl.DataFrame(rows, schema={"table": pl.Utf8, "rows": pl.Int64, "rejected": pl.Int64,
+                                      "warnings": pl.Int64, "path": pl.Utf8})
+
+
+def _read_rejects(data_dir: Path, snapshot_dates: list[str]) -> pl.DataFrame:
+    files = [p for d in snapshot_dates for p in (data_dir / "quality" / "rejects").glob(f"source=*/snapshot_date={d}/*.parquet")]
+    if not files:
+        return pl.DataFrame(schema={"table": pl.Utf8, "record_key": pl.Utf8, "file": pl.Utf8, "severity": pl.Utf8})
+    return pl.concat([pl.read_parquet(f, columns=["table", "record_key", "file", "severity"]) for f in files])
+
+
+def _print_summary(data_dir: Path, dates: list[str], succeeded: bool) -> None:
+    summary = summarize(data_dir, dates)
+    label = dates[0] if len(dates) == 1 else f"{dates[0]}..{dates[-1]}"
+    print(f"\nSnapshot {label}: {'succeeded' if succeeded else 'FAILED (see the log above)'}")
+    print(f"sources: {sources_file_path()}")
+    with pl.Config(tbl_rows=50, tbl_width_chars=200, fmt_str_lengths=120, tbl_hide_dataframe_shape=True,
+                   tbl_hide_column_data_types=True):
+        print(summary)
+    print(f"rejects: {data_dir / 'quality' / 'rejects'} (one row per failed check, with file, record, column, reason)")
+    print(f"landing: {data_dir / 'landing'}")
+
+
+def _dates(start: str, end: str) -> list[str]:
+    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    if last < first:
+        raise SystemExit(f"--end {end} is before --start {start}")
+    return [date.fromordinal(d).isoformat() for d in range(first.toordinal(), last.toordinal() + 1)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="partnership", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="materialize every asset for one snapshot date (default: today, UTC)")
+    run.add_argument("--date", default=datetime.now(UTC).date().isoformat())
+    backfill = commands.add_parser("backfill", help="materialize every asset for a date range, in one run")
+    backfill.add_argument("--start", required=True)
+    backfill.add_argument("--end", required=True)
+    summary = commands.add_parser("summary", help="print rows and rejects per table for a snapshot date")
+    summary.add_argument("--date", default=datetime.now(UTC).date().isoformat())
+    refresh = commands.add_parser("refresh-codelists", help="rebuild config/iati_codelists.yaml from IATI codelists")
+    refresh.add_argument("location", help="folder or base URL holding <Name>.xml or <Name>.csv codelist files")
+    args = parser.parse_args(argv)
+
+    data_dir = data_dir_path()
+    if args.command == "refresh-codelists":
+        from schemas.iati_codelists import fetch_codelists, write_codelists
+
+        codelists = fetch_codelists(args.location)
+        write_codelists(codelists, origin=args.location)
+        print(f"wrote {sum(len(v) for v in codelists.values())} codes of {len(codelists)} codelists")
+        return 0
+    if args.command == "summary":
+        _print_summary(data_dir, [args.date], succeeded=True)
+        return 0
+    dates = [args.date] if args.command == "run" else _dates(args.start, args.end)
+    date.fromisoformat(dates[0])
+    result = execute(dates[0], dates[-1])
+    _print_summary(data_dir, dates, result.success)
+    return 0 if result.success else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

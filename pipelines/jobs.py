@@ -1,0 +1,18 @@
+"""The nightly job over every asset and its 02:00 UTC schedule."""
+
+import dagster as dg
+
+from pipelines.partitions import daily_snapshot_partitions
+
+nightly_job = dg.define_asset_job(
+    name="nightly_snapshot",
+    selection=dg.AssetSelection.all(),
+    partitions_def=daily_snapshot_partitions,
+    description="Land every configured source and rebuild every curated table for one snapshot date.",
+)
+
+# Runs at 02:00 UTC for the partition of that day (today's partition exists: end_offset=1).
+nightly_schedule = dg.build_schedule_from_partitioned_job(
+    nightly_job, hour_of_day=2, minute_of_hour=0, name="nightly_snapshot_0200_utc",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)

@@ -1,0 +1,67 @@
+"""Configurable resources: where the sources are, where outputs go, and quality thresholds."""
+
+import os
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from pipelines.settings import SourceSpec, data_dir_path, load_sources, sources_file_path
+
+
+class SourcesResource(dg.ConfigurableResource):
+    """The sources file (``PARTNERSHIP_SOURCES``, default ``config/sources.yaml``)."""
+
+    sources_file: str = Field(description="Path of the sources YAML file")
+
+    def load(self) -> dict[str, SourceSpec]:
+        return load_sources(self.sources_file)
+
+    def get(self, name: str) -> SourceSpec | None:
+        """The source's spec, or None when the sources file does not name it or gives no location."""
+        spec = self.load().get(name)
+        return spec if spec and spec.locations else None
+
+
+class StorageResource(dg.ConfigurableResource):
+    """Root of every output (``PARTNERSHIP_DATA_DIR``, default ``./data``)."""
+
+    data_dir: str = Field(description="Root folder of landing/, curated/ and quality/")
+
+    @property
+    def root(self) -> Path:
+        return Path(self.data_dir).resolve()
+
+    @property
+    def landing(self) -> Path:
+        return self.root / "landing"
+
+    @property
+    def curated(self) -> Path:
+        return self.root / "curated"
+
+    @property
+    def rejects(self) -> Path:
+        return self.root / "quality" / "rejects"
+
+    @property
+    def staging(self) -> Path:
+        """Work area for files being written; never read by consumers."""
+        return self.root / ".staging"
+
+
+class QualityResource(dg.ConfigurableResource):
+    """Publication thresholds."""
+
+    max_reject_share: float = Field(
+        default=0.5, ge=0.0, le=1.0,
+        description="A curated table is not published for a partition when more than this share of its records is rejected",
+    )
+
+
+def default_resources() -> dict[str, dg.ConfigurableResource]:
+    return {
+        "sources": SourcesResource(sources_file=str(sources_file_path())),
+        "storage": StorageResource(data_dir=str(data_dir_path())),
+        "quality": QualityResource(max_reject_share=float(os.environ.get("PARTNERSHIP_MAX_REJECT_SHARE", "0.5"))),
+    }
