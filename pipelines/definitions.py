@@ -6,9 +6,15 @@ from assets.financing.assets import financing_assets
 from pipelines.jobs import nightly_job, nightly_schedule
 from pipelines.resources import default_resources
 
-defs = dg.Definitions(
-    assets=[*financing_assets],
-    jobs=[nightly_job],
-    schedules=[nightly_schedule],
-    resources=default_resources(),
-)
+
+def build_definitions(resources: dict | None = None) -> dg.Definitions:
+    """The project's Definitions; ``resources`` replaces the environment-derived defaults (tests)."""
+    return dg.Definitions(
+        assets=[*financing_assets],
+        jobs=[nightly_job],
+        schedules=[nightly_schedule],
+        resources=resources or default_resources(),
+    )
+
+
+defs = build_definitions()

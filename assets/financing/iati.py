@@ -6,6 +6,7 @@ turns out to be unreadable (not XML, hostile, truncated, wrong root) is quaranti
 files are discarded, one reject row names the file, line and reason, and the other files go on.
 """
 
+from collections import ChainMap
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -79,7 +80,7 @@ def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRa
                         duplicates.add(seq)
                     else:
                         in_batch[identifier] = label
-                result = transform_batch(batch, label, snapshot, rates, duplicates, first_seen | in_batch)
+                result = transform_batch(batch, label, snapshot, rates, duplicates, ChainMap(in_batch, first_seen))
                 for table, frame in result.tables.items():
                     writers[table].write(frame, f"{prefix}{batch_index:05d}")
                     file_rows[table] += frame.height

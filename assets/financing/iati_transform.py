@@ -6,6 +6,7 @@ quarantined with their reason; children of a rejected activity are quarantined w
 without an exchange rate are published with a null ``value_usd`` and flagged as warnings.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -244,7 +245,7 @@ def _without_parse_errors(frame: pl.DataFrame, keys: pl.Series, parse_rejects: p
 
 
 def transform_batch(batch: IatiBatch, label: str, snapshot: date, rates: FxRates,
-                    duplicate_seqs: set[int] | None = None, first_seen: dict[str, str] | None = None) -> TransformedBatch:
+                    duplicate_seqs: set[int] | None = None, first_seen: Mapping[str, str] | None = None) -> TransformedBatch:
     """Type, label, convert and validate one batch.
 
     ``duplicate_seqs`` are activities whose identifier was already taken by an earlier activity
