@@ -23,9 +23,9 @@ def _instance():
 
 def execute(start: str, end: str | None = None, *, raise_on_error: bool = False):
     """Run the nightly job in this process for one partition or, in one run, a date range."""
-    from pipelines.definitions import defs
+    from pipelines.definitions import build_definitions
 
-    job = defs.get_job_def("nightly_snapshot")
+    job = build_definitions().resolve_job_def("nightly_snapshot")
     instance = _instance()
     if end is None or end == start:
         return job.execute_in_process(partition_key=start, instance=instance, raise_on_error=raise_on_error)

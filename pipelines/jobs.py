@@ -1,13 +1,10 @@
-"""The nightly job over every asset and its 02:00 UTC schedule."""
+"""The nightly job over every asset (daily snapshot partitions) and its 02:00 UTC schedule."""
 
 import dagster as dg
-
-from pipelines.partitions import daily_snapshot_partitions
 
 nightly_job = dg.define_asset_job(
     name="nightly_snapshot",
     selection=dg.AssetSelection.all(),
-    partitions_def=daily_snapshot_partitions,
     description="Land every configured source and rebuild every curated table for one snapshot date.",
 )
 

@@ -61,24 +61,32 @@ class LandingResult:
 Fetcher = Callable[[str, object], None]
 
 
+def redact(url: str) -> str:
+    """The URL without credentials or query string, for messages."""
+    parts = urlparse(url)
+    netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    return parts._replace(netloc=netloc, query="", fragment="").geturl()
+
+
 def default_fetcher(url: str, out, *, timeout: float = 60.0, max_bytes: int = 4 << 30) -> None:
     import requests
 
+    shown = redact(url)
     try:
         with requests.get(url, stream=True, timeout=(10, timeout)) as response:
-            response.raise_for_status()
+            if response.status_code >= 400:
+                raise LandingError(f"{shown}: download failed: HTTP {response.status_code}")
             expected = response.headers.get("Content-Length")
             received = 0
             for chunk in response.iter_content(_CHUNK):
                 received += len(chunk)
                 if received > max_bytes:
-                    raise LandingError(f"{url}: larger than the {max_bytes} byte limit")
+                    raise LandingError(f"{shown}: larger than the {max_bytes} byte limit")
                 out.write(chunk)
             if expected is not None and expected.isdigit() and int(expected) != received:
-                raise LandingError(f"{url}: incomplete body, {received} of {expected} bytes")
+                raise LandingError(f"{shown}: incomplete body, {received} of {expected} bytes")
     except requests.RequestException as exc:
-        # requests' messages carry the URL but never headers, so no token can leak here
-        raise LandingError(f"{url}: download failed: {exc.__class__.__name__}") from exc
+        raise LandingError(f"{shown}: download failed: {exc.__class__.__name__}") from None
 
 
 def _landed_name(location: str, taken: set[str]) -> str:

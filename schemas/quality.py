@@ -1,7 +1,7 @@
 """Quarantine table: every row that did not make it into a curated table, and why."""
 
-import polars as pl
 import pandera.polars as pa
+import polars as pl
 
 
 class Rejects(pa.DataFrameModel):

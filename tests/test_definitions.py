@@ -1,0 +1,48 @@
+"""The code location loads, and every asset, check, job and schedule can be built."""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from pipelines.definitions import defs
+from schemas.financing import CURATED_MODELS
+
+
+def test_definitions_load_and_every_job_and_schedule_resolves():
+    repo = defs.get_repository_def()  # resolves every asset, check, job and schedule
+    assert {j.name for j in repo.get_all_jobs()} >= {"nightly_snapshot"}
+    keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
+    assert keys == {"landing/iati_activities", "landing/exchange_rates", "curated/iati_activities",
+                    "curated/iati_transactions", "curated/iati_participating_orgs", "curated/iati_budgets"}
+    checks = {c.name for c in repo.asset_graph.asset_check_keys}
+    assert checks == {"reject_share_within_threshold"}
+
+
+def test_every_asset_has_a_description_a_group_and_curated_ones_a_column_schema():
+    graph = defs.get_repository_def().asset_graph
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.description, key
+        assert node.group_name in {"financing"}, key
+        assert key.path[0] in {"landing", "raw", "curated", "mart"}, key
+        if key.path[0] == "curated":
+            schema = node.metadata["dagster/column_schema"]
+            assert [c.name for c in schema.columns][-1] == "snapshot_date"
+            assert all(c.description for c in schema.columns), key
+            assert len(schema.columns) == len(CURATED_MODELS[key.path[1]].to_schema().columns)
+            assert {"polars", "parquet"} <= set(node.kinds)
+
+
+def test_nightly_schedule_runs_at_0200_utc_for_the_day_partition():
+    schedule = defs.get_repository_def().get_schedule_def("nightly_snapshot_0200_utc")
+    assert schedule.cron_schedule == "0 2 * * *" and (schedule.execution_timezone or "UTC") == "UTC"
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 25, 2, 0, tzinfo=UTC))
+    [request] = list(schedule.evaluate_tick(context).run_requests)
+    assert request.partition_key == "2026-11-25"
+
+
+def test_every_asset_backfills_a_range_in_one_run():
+    graph = defs.get_repository_def().asset_graph
+    for key in graph.get_all_asset_keys():
+        policy = graph.get(key).backfill_policy
+        assert policy is not None and policy.max_partitions_per_run is None, key

@@ -1,0 +1,170 @@
+"""The whole graph, materialized for real partitions into a temporary data dir, read back with DuckDB."""
+
+import hashlib
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines.cli import PARTITION_RANGE_END, PARTITION_RANGE_START, main, summarize
+from pipelines.definitions import build_definitions
+from pipelines.resources import QualityResource, SourcesResource, StorageResource
+from tests.conftest import PROJECT, iati_xml
+
+pytestmark = pytest.mark.slow
+DAY = "2026-11-20"
+TABLES = ("iati_activities", "iati_transactions", "iati_participating_orgs", "iati_budgets")
+
+
+def run(data_dir: Path, sources: Path, *, partition: str | None = DAY, start=None, end=None, max_share=0.5):
+    defs = build_definitions({
+        "sources": SourcesResource(sources_file=str(sources)),
+        "storage": StorageResource(data_dir=str(data_dir)),
+        "quality": QualityResource(max_reject_share=max_share),
+    })
+    job = defs.resolve_job_def("nightly_snapshot")
+    instance = dg.DagsterInstance.ephemeral()
+    if start:
+        result = job.execute_in_process(tags={PARTITION_RANGE_START: start, PARTITION_RANGE_END: end},
+                                        instance=instance, raise_on_error=False)
+    else:
+        result = job.execute_in_process(partition_key=partition, instance=instance, raise_on_error=False)
+    return result
+
+
+def table_hashes(data_dir: Path) -> dict[str, str]:
+    return {str(p.relative_to(data_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted((data_dir / "curated").rglob("*.parquet")) + sorted((data_dir / "quality").rglob("*.parquet"))}
+
+
+SAMPLE_SOURCES = PROJECT / "config" / "sources.yaml"
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("data")
+    result = run(data_dir, SAMPLE_SOURCES)
+    assert result.success
+    return data_dir, result
+
+
+def test_sample_graph_publishes_every_table_readable_by_duckdb(sample_run):
+    data_dir, result = sample_run
+    con = duckdb.connect()
+    counts = {}
+    for table in TABLES:
+        counts[table] = con.execute(
+            f"select count(*) from read_parquet('{data_dir}/curated/{table}/**/*.parquet', hive_partitioning=true) "
+            f"where snapshot_date = DATE '{DAY}'").fetchone()[0]
+    assert counts == {"iati_activities": 27, "iati_transactions": 80, "iati_participating_orgs": 81, "iati_budgets": 26}
+    usd = con.execute(f"""
+        select count(*) filter (where value_usd is null), count(distinct fx_source), sum(value_usd) > 0
+        from read_parquet('{data_dir}/curated/iati_transactions/**/*.parquet', hive_partitioning=true)""").fetchone()
+    assert usd == (1, 3, True)  # one XOF transaction without a rate; identity, ECB and IMF (KES) rates used
+    private = con.execute(f"""
+        select count(*) from read_parquet('{data_dir}/curated/iati_transactions/**/*.parquet', hive_partitioning=true)
+        where provider_org_type_code in ('60', '70', '71', '72', '73') and transaction_type_code in ('1', '11')""").fetchone()[0]
+    assert private > 0
+    rejects = con.execute(f"""
+        select "check", severity, count(*) from read_parquet('{data_dir}/quality/rejects/**/*.parquet', hive_partitioning=true)
+        where source = 'iati_activities' group by all""").fetchall()
+    checks = {r[0] for r in rejects}
+    assert {"readable_file", "supported_version", "isin", "field_uniqueness", "parse", "fx_rate_found",
+            "greater_than_or_equal_to", "parent_rejected"} <= checks
+
+    mats = {m.asset_key.to_user_string(): m.metadata for m in result.asset_materializations_for_node("iati_curated_tables")}
+    assert mats["curated/iati_activities"]["dagster/row_count"].value == 27
+    checks = result.get_asset_check_evaluations()
+    assert len(checks) == 4 and all(c.passed for c in checks)
+    assert pl.scan_parquet(data_dir / "curated" / "iati_budgets").collect().height == 26
+
+
+def test_rerunning_a_partition_gives_identical_files(sample_run, tmp_path):
+    data_dir, _ = sample_run
+    before = table_hashes(data_dir)
+    assert run(data_dir, SAMPLE_SOURCES).success
+    assert table_hashes(data_dir) == before
+    assert not any((data_dir / ".staging").iterdir())
+
+
+def test_landing_is_immutable_for_past_dates(sample_run):
+    data_dir, _ = sample_run
+    manifest = data_dir / "landing" / "iati_activities" / DAY / "_manifest.json"
+    assert manifest.is_file()
+    files = sorted(p.name for p in manifest.parent.iterdir())
+    assert files == ["_manifest.json", "undp-activities-2.03.xml", "undp-truncated-2.03.xml",
+                     "unicef-activities-2.03.xml", "wfp-activities-2.03.xml"]
+
+
+def test_a_date_range_backfills_in_one_run(tmp_path):
+    result = run(tmp_path, SAMPLE_SOURCES, start="2026-11-01", end="2026-11-03")
+    assert result.success
+    con = duckdb.connect()
+    per_day = con.execute(f"""select snapshot_date::varchar, count(*) from
+        read_parquet('{tmp_path}/curated/iati_activities/**/*.parquet', hive_partitioning=true) group by 1 order by 1""").fetchall()
+    assert per_day == [("2026-11-01", 27), ("2026-11-02", 27), ("2026-11-03", 27)]
+
+
+def test_a_run_where_most_input_is_broken_fails_and_publishes_nothing(tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "good.xml").write_text(iati_xml(
+        '<iati-activity><iati-identifier>OK-1</iati-identifier><reporting-org ref="X" type="40"/></iati-activity>'))
+    (inputs / "legacy.xml").write_text(iati_xml("".join(
+        f'<iati-activity><iati-identifier>OLD-{i}</iati-identifier></iati-activity>' for i in range(5)), version="1.01"))
+    (inputs / "garbage.xml").write_text("not xml at all")
+    sources = tmp_path / "sources.yaml"
+    sources.write_text("iati_activities: [in/*.xml]\n")
+    data_dir = tmp_path / "data"
+    result = run(data_dir, sources, max_share=0.5)
+    assert not result.success
+    failed = [c for c in result.get_asset_check_evaluations() if not c.passed]
+    assert {c.asset_key.path[-1] for c in failed} >= {"iati_activities"}
+    assert not (data_dir / "curated" / "iati_activities" / f"snapshot_date={DAY}").exists()
+    rejects = pl.read_parquet(data_dir / "quality" / "rejects" / "source=iati_activities" / f"snapshot_date={DAY}" / "*.parquet")
+    assert rejects.filter(pl.col("check") == "readable_file")["file"].to_list() == ["garbage.xml"]
+    assert rejects.filter(pl.col("check") == "supported_version").height == 5
+    # with a laxer threshold the good activity is published and the rejects stay
+    assert run(data_dir, sources, max_share=0.9).success
+    assert pl.read_parquet(data_dir / "curated" / "iati_activities" / "**/*.parquet")["iati_identifier"].to_list() == ["OK-1"]
+
+
+def test_a_sources_file_naming_only_some_sources_runs_those(tmp_path):
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(f"exchange_rates: [{PROJECT / 'data/sample/exchange_rates/imf-annual-sample.csv'}]\n")
+    result = run(tmp_path / "data", sources)
+    assert result.success
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialized == {"landing/exchange_rates"}
+    assert not (tmp_path / "data" / "curated").exists()
+
+
+def test_cli_run_prints_the_summary(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PARTNERSHIP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PARTNERSHIP_SOURCES", str(SAMPLE_SOURCES))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    assert main(["run", "--date", DAY]) == 0
+    out = capsys.readouterr().out
+    assert f"Snapshot {DAY}: succeeded" in out
+    summary = summarize(tmp_path / "data", [DAY])
+    row = summary.filter(pl.col("table") == "iati_activities").row(0, named=True)
+    assert (row["rows"], row["rejected"]) == (27, 4)
+    assert "iati_transactions" in out and str(tmp_path / "data" / "curated" / "iati_budgets") in out
+
+
+@pytest.mark.realdata
+def test_whole_graph_on_real_data(realdata, tmp_path):
+    result = run(tmp_path, PROJECT / "config" / "sources.realdata.yaml", max_share=0.5)
+    assert result.success
+    con = duckdb.connect()
+    by_file = dict(con.execute(f"""select source_file, count(*) from
+        read_parquet('{tmp_path}/curated/iati_transactions/**/*.parquet', hive_partitioning=true) group by 1""").fetchall())
+    assert by_file["iom-XM-DAC-47066-real-577-activities-2.03.xml"] == 577
+    assert by_file["nl-mfa-XM-DAC-7-real-13-activities-2.03.xml"] == 72
+    assert by_file["gb-dfid-albania-real-8-activities-2.01.xml"] == 41
+    quarantined = con.execute(f"""select file, reason from read_parquet('{tmp_path}/quality/rejects/**/*.parquet',
+        hive_partitioning=true) where "check" = 'readable_file'""").fetchall()
+    assert quarantined == [("iati-official-organisation-example-annotated-2.03.xml",
+                            "file quarantined: wrong root element <iati-organisations>, expected <iati-activities>")]
