@@ -33,12 +33,12 @@ ACTIVITY_COLUMNS = (
     "planned_start_date", "actual_start_date", "planned_end_date", "actual_end_date",
     "default_currency", "humanitarian", "hierarchy",
     "default_flow_type_code", "default_finance_type_code", "default_aid_type_code",
-    "recipient_country_codes", "recipient_country_percentages",
-    "recipient_region_codes", "recipient_region_vocabularies",
-    "sector_vocabularies", "sector_codes", "sector_percentages",
-    "tag_vocabularies", "tag_codes",
     "source_line", "activity_seq",
 )
+# Repeated classifications of an activity (recipient-country, recipient-region, sector, tag), one
+# row each; the transform groups them back into list columns. Flat lists build much faster than
+# nested ones.
+CLASSIFICATION_COLUMNS = ("activity_seq", "element", "vocabulary", "code", "percentage")
 TRANSACTION_COLUMNS = (
     "activity_seq", "iati_identifier", "transaction_index", "transaction_ref", "transaction_type_code", "transaction_date",
     "value", "value_currency", "value_date", "humanitarian",
@@ -55,6 +55,7 @@ BUDGET_COLUMNS = (
     "period_start", "period_end", "value", "value_currency", "value_date",
 )
 
+_CLASSIFICATIONS = frozenset({"recipient-country", "recipient-region", "sector", "tag"})
 # Activity-date type codes of IATI 2.0x
 _DATE_COLUMNS = {"1": "planned_start_date", "2": "actual_start_date", "3": "planned_end_date", "4": "actual_end_date"}
 
@@ -76,6 +77,7 @@ class IatiBatch:
     transactions: dict[str, list] = field(default_factory=lambda: {c: [] for c in TRANSACTION_COLUMNS})
     participating_orgs: dict[str, list] = field(default_factory=lambda: {c: [] for c in PARTICIPATING_ORG_COLUMNS})
     budgets: dict[str, list] = field(default_factory=lambda: {c: [] for c in BUDGET_COLUMNS})
+    classifications: dict[str, list] = field(default_factory=lambda: {c: [] for c in CLASSIFICATION_COLUMNS})
     rejects: list[dict] = field(default_factory=list)
     activities_seen: int = 0
     first_seq: int = 0
@@ -205,8 +207,7 @@ def _read_activity(act, file_version: str | None, batch: IatiBatch, label: str) 
     dates = dict.fromkeys(_DATE_COLUMNS.values())
     reporting_ref = reporting_type = reporting_name = title = status = None
     flow = finance = aid = None
-    countries, country_pcts, regions, region_vocabs = [], [], [], []
-    sector_vocabs, sector_codes, sector_pcts, tag_vocabs, tag_codes = [], [], [], [], []
+    c = batch.classifications
     t, p, b = batch.transactions, batch.participating_orgs, batch.budgets
     n_transactions = n_orgs = n_budgets = 0
 
@@ -253,19 +254,12 @@ def _read_activity(act, file_version: str | None, batch: IatiBatch, label: str) 
             column = _DATE_COLUMNS.get(child.get("type", ""))
             if column and dates[column] is None:
                 dates[column] = child.get("iso-date")
-        elif tag == "recipient-country":
-            countries.append(child.get("code"))
-            country_pcts.append(child.get("percentage"))
-        elif tag == "recipient-region":
-            regions.append(child.get("code"))
-            region_vocabs.append(child.get("vocabulary") or "1")
-        elif tag == "sector":
-            sector_vocabs.append(child.get("vocabulary") or "1")
-            sector_codes.append(child.get("code"))
-            sector_pcts.append(child.get("percentage"))
-        elif tag == "tag":
-            tag_vocabs.append(child.get("vocabulary") or "1")
-            tag_codes.append(child.get("code"))
+        elif tag in _CLASSIFICATIONS:
+            c["activity_seq"].append(seq)
+            c["element"].append(tag)
+            c["vocabulary"].append(child.get("vocabulary") or "1")
+            c["code"].append(child.get("code"))
+            c["percentage"].append(child.get("percentage"))
         elif tag == "default-flow-type":
             flow = child.get("code")
         elif tag == "default-finance-type":
@@ -291,15 +285,6 @@ def _read_activity(act, file_version: str | None, batch: IatiBatch, label: str) 
     a["default_flow_type_code"].append(flow)
     a["default_finance_type_code"].append(finance)
     a["default_aid_type_code"].append(aid)
-    a["recipient_country_codes"].append(countries)
-    a["recipient_country_percentages"].append(country_pcts)
-    a["recipient_region_codes"].append(regions)
-    a["recipient_region_vocabularies"].append(region_vocabs)
-    a["sector_vocabularies"].append(sector_vocabs)
-    a["sector_codes"].append(sector_codes)
-    a["sector_percentages"].append(sector_pcts)
-    a["tag_vocabularies"].append(tag_vocabs)
-    a["tag_codes"].append(tag_codes)
     a["source_line"].append(line)
     a["activity_seq"].append(seq)
 

@@ -66,12 +66,8 @@ def _parse_failures(raw: pl.DataFrame, parsed: pl.DataFrame, columns: dict[str, 
 
 
 def _activities(batch: IatiBatch, label: str, snapshot: date) -> tuple[pl.DataFrame, pl.DataFrame]:
-    list_cols = {c: pl.List(pl.Utf8) for c in (
-        "recipient_country_codes", "recipient_country_percentages", "recipient_region_codes",
-        "recipient_region_vocabularies", "sector_vocabularies", "sector_codes", "sector_percentages",
-        "tag_vocabularies", "tag_codes")}
-    schema = {c: list_cols.get(c, pl.Utf8) for c in batch.activities} | {"source_line": pl.Int64, "activity_seq": pl.Int64}
-    raw = pl.DataFrame(batch.activities, schema=schema)
+    raw = pl.DataFrame(batch.activities, schema={c: pl.Utf8 for c in batch.activities} |
+                       {"source_line": pl.Int64, "activity_seq": pl.Int64})
     date_cols = ["planned_start_date", "actual_start_date", "planned_end_date", "actual_end_date"]
     typed = raw.with_columns(
         *[_date(c) for c in date_cols],
@@ -80,7 +76,6 @@ def _activities(batch: IatiBatch, label: str, snapshot: date) -> tuple[pl.DataFr
         pl.col("default_currency").str.strip_chars().str.to_uppercase(),
         _names("reporting_org_type_code", "OrganisationType", "reporting_org_type_name"),
         _names("activity_status_code", "ActivityStatus", "activity_status_name"),
-        pl.col("recipient_country_codes").list.eval(pl.element().str.strip_chars().str.to_uppercase()),
         pl.lit(label).alias("source_file"),
         pl.lit(snapshot).alias("snapshot_date"),
     )
@@ -93,47 +88,57 @@ def _activities(batch: IatiBatch, label: str, snapshot: date) -> tuple[pl.DataFr
         pl.when(pl.col("column").is_in(["hierarchy", "humanitarian"])).then(pl.lit("warning"))
         .otherwise(pl.col("severity")).alias("severity"))
 
-    countries = typed.select("activity_seq", "iati_identifier", code=pl.col("recipient_country_codes")).explode("code").drop_nulls("code")
-    countries = countries.with_columns(pl.col("code").replace_strict(ALPHA2_TO_ALPHA3, default=None).alias("iso3"))
-    unknown = countries.filter(pl.col("iso3").is_null())
+    classified = (pl.DataFrame(batch.classifications, schema={c: pl.Utf8 for c in batch.classifications} |
+                               {"activity_seq": pl.Int64})
+                  .filter(pl.col("code").is_not_null())
+                  .with_columns(pl.col("code").str.strip_chars(), pl.col("vocabulary").str.strip_chars()))
+    of = {name: classified.filter(pl.col("element") == name)
+          for name in ("recipient-country", "recipient-region", "sector", "tag")}
+
+    countries = of["recipient-country"].with_columns(pl.col("code").str.to_uppercase()).with_columns(
+        pl.col("code").replace_strict(ALPHA2_TO_ALPHA3, default=None).alias("iso3"))
+    unknown = countries.filter(pl.col("iso3").is_null()).join(
+        typed.select("activity_seq", "iati_identifier"), on="activity_seq", how="left", maintain_order="left")
     if unknown.height:
         rejects.append(pl.DataFrame({
             "table": "iati_activities", "file": label, "line": None, "record_key": unknown["iati_identifier"],
             "column": "recipient_country_codes", "check": "iso3166", "value": unknown["code"],
             "reason": "recipient country code is not an ISO 3166-1 alpha-2 code; left out of recipient_countries_iso3",
             "severity": "warning"}, schema=REJECT_SCHEMA))
-    iso3 = countries.drop_nulls("iso3").group_by("activity_seq", maintain_order=True).agg(pl.col("iso3").unique(maintain_order=True).alias("recipient_countries_iso3"))
+    lists = [
+        countries.group_by("activity_seq", maintain_order=True).agg(
+            pl.col("code").alias("recipient_country_codes"),
+            pl.col("iso3").drop_nulls().unique(maintain_order=True).alias("recipient_countries_iso3")),
+        of["recipient-region"].group_by("activity_seq", maintain_order=True).agg(
+            pl.col("code").alias("recipient_region_codes"), pl.col("vocabulary").alias("recipient_region_vocabularies")),
+        of["sector"].group_by("activity_seq", maintain_order=True).agg(pl.struct(
+            vocabulary=pl.col("vocabulary"), code=pl.col("code"),
+            percentage=pl.col("percentage").str.strip_chars().cast(pl.Float64, strict=False)).alias("sectors")),
+    ]
 
-    sectors_long = typed.select("activity_seq", "sector_vocabularies", "sector_codes", "sector_percentages").explode(
-        ["sector_vocabularies", "sector_codes", "sector_percentages"]).drop_nulls("sector_codes")
-    sectors = sectors_long.group_by("activity_seq", maintain_order=True).agg(
-        pl.struct(vocabulary=pl.col("sector_vocabularies"), code=pl.col("sector_codes").str.strip_chars(),
-                  percentage=pl.col("sector_percentages").str.strip_chars().cast(pl.Float64, strict=False)).alias("sectors"))
-
-    classified = pl.concat([
-        typed.select("activity_seq", vocab="tag_vocabularies", code="tag_codes").explode(["vocab", "code"])
-        .with_columns(kind=pl.col("vocab").replace_strict({"2": "goal", "3": "target"}, default=None)),
-        sectors_long.select("activity_seq", vocab="sector_vocabularies", code="sector_codes")
-        .with_columns(kind=pl.col("vocab").replace_strict({"7": "goal", "8": "target"}, default=None)),
-    ]).drop_nulls("kind").with_columns(pl.col("code").str.strip_chars().str.to_lowercase())
-    goals = classified.filter(pl.col("kind") == "goal").select(
-        "activity_seq", goal=pl.col("code").cast(pl.Int32, strict=False))
-    targets = classified.filter(pl.col("kind") == "target").filter(pl.col("code").str.contains(_TARGET_PATTERN))
-    goals = pl.concat([goals, targets.select("activity_seq", goal=pl.col("code").str.extract(r"^(\d+)", 1).cast(pl.Int32))])
-    sdg = (goals.filter(pl.col("goal").is_between(1, 17)).unique(maintain_order=True).sort("activity_seq", "goal")
-           .group_by("activity_seq", maintain_order=True).agg(pl.col("goal").alias("sdg_goals")))
-    sdg_targets = (targets.unique(subset=["activity_seq", "code"], maintain_order=True)
-                   .group_by("activity_seq", maintain_order=True).agg(pl.col("code").alias("sdg_targets")))
-
-    def attach(frame: pl.DataFrame, part: pl.DataFrame, column: str, inner) -> pl.DataFrame:
-        return frame.join(part, on="activity_seq", how="left").with_columns(
-            pl.col(column).fill_null(pl.lit([], dtype=pl.List(inner))))
+    sdg = pl.concat([
+        of["tag"].with_columns(kind=pl.col("vocabulary").replace_strict({"2": "goal", "3": "target"}, default=None)),
+        of["sector"].with_columns(kind=pl.col("vocabulary").replace_strict({"7": "goal", "8": "target"}, default=None)),
+    ]).drop_nulls("kind").with_columns(pl.col("code").str.to_lowercase())
+    targets = sdg.filter((pl.col("kind") == "target") & pl.col("code").str.contains(_TARGET_PATTERN))
+    goals = pl.concat([
+        sdg.filter(pl.col("kind") == "goal").select("activity_seq", goal=pl.col("code").cast(pl.Int32, strict=False)),
+        targets.select("activity_seq", goal=pl.col("code").str.extract(r"^(\d+)", 1).cast(pl.Int32)),
+    ])
+    lists += [
+        goals.filter(pl.col("goal").is_between(1, 17)).unique(maintain_order=True).sort("activity_seq", "goal")
+        .group_by("activity_seq", maintain_order=True).agg(pl.col("goal").alias("sdg_goals")),
+        targets.unique(subset=["activity_seq", "code"], maintain_order=True)
+        .group_by("activity_seq", maintain_order=True).agg(pl.col("code").alias("sdg_targets")),
+    ]
 
     out = typed
-    out = attach(out, iso3, "recipient_countries_iso3", pl.Utf8)
-    out = attach(out, sectors, "sectors", SECTOR)
-    out = attach(out, sdg, "sdg_goals", pl.Int32)
-    out = attach(out, sdg_targets, "sdg_targets", pl.Utf8)
+    for part in lists:
+        out = out.join(part, on="activity_seq", how="left", maintain_order="left")
+    empty_lists = {"recipient_country_codes": pl.Utf8, "recipient_countries_iso3": pl.Utf8,
+                   "recipient_region_codes": pl.Utf8, "recipient_region_vocabularies": pl.Utf8,
+                   "sectors": SECTOR, "sdg_goals": pl.Int32, "sdg_targets": pl.Utf8}
+    out = out.with_columns(pl.col(c).fill_null(pl.lit([], dtype=pl.List(inner))) for c, inner in empty_lists.items())
     return out, pl.concat(rejects)
 
 

@@ -14,7 +14,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "iati"
 def read_all(path, **kwargs):
     batches = list(iter_iati_batches(path, **kwargs))
     merged = {}
-    for name in ("activities", "transactions", "participating_orgs", "budgets"):
+    for name in ("activities", "transactions", "participating_orgs", "budgets", "classifications"):
         merged[name] = {k: [v for b in batches for v in getattr(b, name)[k]] for k in getattr(batches[0], name)}
     merged["rejects"] = [r for b in batches for r in b.rejects]
     merged["seen"] = sum(b.activities_seen for b in batches)
@@ -36,10 +36,15 @@ def test_every_element_of_a_full_activity_is_read():
     assert (a["planned_start_date"], a["actual_start_date"], a["planned_end_date"], a["actual_end_date"]) == (
         "2024-01-01", "2024-02-01", "2025-12-31", "2026-01-15T00:00:00")
     assert (a["default_currency"], a["humanitarian"], a["hierarchy"]) == ("EUR", "1", "2")
-    assert a["recipient_country_codes"] == ["ke", "XK"]
-    assert a["recipient_region_codes"] == ["289"]
-    assert a["sector_codes"] == ["14030", "6", "6.1"] and a["sector_vocabularies"] == ["1", "7", "8"]
-    assert a["tag_codes"] == ["3", "14.a", "ABC"]
+    c = data["classifications"]
+    rows = list(zip(c["element"], c["vocabulary"], c["code"], c["percentage"], strict=True))
+    assert rows == [
+        ("recipient-country", "1", "ke", "60"), ("recipient-country", "1", "XK", "40"),
+        ("recipient-region", "1", "289", "100"),
+        ("sector", "1", "14030", "70"), ("sector", "7", "6", "30"), ("sector", "8", "6.1", None),
+        ("tag", "2", "3", None), ("tag", "3", "14.a", None), ("tag", "99", "ABC", None),
+    ]
+    assert set(c["activity_seq"]) == {0}
     assert (a["default_flow_type_code"], a["default_finance_type_code"], a["default_aid_type_code"]) == ("30", "110", "B03")
 
     t = data["transactions"]

@@ -1,0 +1,121 @@
+"""IATI parsing throughput and memory, against raw lxml iterparse measured in the same run.
+
+    python benchmarks/iati_parse.py [--size-mb 200] [--sizes 50,200]
+
+Generates IATI files of the given sizes by repeating the sample's activities with new identifiers,
+then measures, each in a fresh subprocess so that peak RSS belongs to one measurement:
+
+* baseline: ``lxml.etree.iterparse`` over the file doing nothing;
+* reader:   the project's streaming reader alone (flattened column lists);
+* pipeline: reader + typing, codelists, USD conversion, Pandera validation and Parquet part files,
+            i.e. the four curated tables as published.
+
+Prints MB/s, the ratio to the baseline, and peak RSS. Targets: pipeline >= 40% of the baseline's
+throughput, peak RSS < 400 MB whatever the file size.
+"""
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "sample" / "iati"
+_ACTIVITY = re.compile(rb"<iati-activity[ >].*?</iati-activity>", re.S)
+_IDENTIFIER = re.compile(rb"<iati-identifier>([^<]+)</iati-identifier>")
+
+
+def generate(path: Path, size_mb: int) -> int:
+    """Write an IATI 2.03 file of about ``size_mb`` MB; returns the number of activities."""
+    templates = []
+    for sample in sorted(SAMPLE.glob("*-activities-2.03.xml")):
+        templates += _ACTIVITY.findall(sample.read_bytes())
+    target = size_mb * 1024 * 1024
+    written = count = 0
+    with open(path, "wb") as out:
+        out.write(b'<?xml version="1.0" encoding="UTF-8"?>\n<iati-activities version="2.03">\n')
+        while written < target:
+            for template in templates:
+                block = _IDENTIFIER.sub(lambda m: b"<iati-identifier>" + m.group(1) + b"-R%d</iati-identifier>" % count,
+                                        template, count=1)
+                out.write(block + b"\n")
+                written += len(block) + 1
+                count += 1
+        out.write(b"</iati-activities>\n")
+    return count
+
+
+def _measure(mode: str, path: str) -> dict:
+    import resource
+
+    started = time.perf_counter()
+    rows = 0
+    if mode == "baseline":
+        from lxml import etree
+
+        for _ in etree.iterparse(path):
+            rows += 1
+    elif mode == "reader":
+        from assets.financing.iati_reader import iter_iati_batches
+
+        for batch in iter_iati_batches(path):
+            rows += len(batch.transactions["iati_identifier"])
+    else:
+        from datetime import date
+
+        from assets.financing.fx import load_rates
+        from assets.financing.iati import build_iati_tables
+        from assets.financing.iati_transform import TABLES
+        from pipelines.publish import PartitionWriter
+
+        rates = load_rates([])
+        with tempfile.TemporaryDirectory() as out:
+            writers = {t: PartitionWriter(Path(out) / t, {"snapshot_date": "2026-01-01"}, Path(out) / ".staging") for t in TABLES}
+            started = time.perf_counter()  # rates loading is a one-off, not parsing
+            build = build_iati_tables([(Path(path), Path(path).name)], date(2026, 1, 1), rates, writers)
+            rows = build.rows["iati_transactions"]
+            for writer in writers.values():
+                writer.commit()
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rows": rows, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def measure(mode: str, path: Path) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", mode, str(path)], check=True, capture_output=True,
+                         text=True, cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="50,200", help="file sizes in MB, comma-separated")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        sys.path.insert(0, str(ROOT))
+        print(json.dumps(_measure(*args.child)))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in [int(s) for s in args.sizes.split(",")]:
+            path = Path(tmp) / f"iati-{size}mb.xml"
+            activities = generate(path, size)
+            mb = path.stat().st_size / 1024 / 1024
+            print(f"\nfile: {mb:.0f} MB, {activities} activities")
+            results = {mode: measure(mode, path) for mode in ("baseline", "reader", "pipeline")}
+            base = mb / results["baseline"]["seconds"]
+            for mode, r in results.items():
+                speed = mb / r["seconds"]
+                print(f"  {mode:9s} {speed:7.1f} MB/s  {r['seconds']:6.1f} s  ratio {speed / base:5.2f}  "
+                      f"peak RSS {r['peak_rss_mb']:6.0f} MB")
+            ratio = (mb / results["pipeline"]["seconds"]) / base
+            print(f"  pipeline/baseline throughput: {ratio:.0%} (target >= 40%); "
+                  f"pipeline peak RSS {results['pipeline']['peak_rss_mb']:.0f} MB (target < 400 MB)")
+            path.unlink()
+
+
+if __name__ == "__main__":
+    main()
