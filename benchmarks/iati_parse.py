@@ -5,7 +5,9 @@
 Generates IATI files of the given sizes by repeating the sample's activities with new identifiers,
 then measures, each in a fresh subprocess so that peak RSS belongs to one measurement:
 
-* baseline: ``lxml.etree.iterparse`` over the file doing nothing;
+* baseline: ``lxml.etree.iterparse`` over the file doing nothing (the tree grows with the file);
+* streaming baseline: ``iterparse`` that only clears each finished activity, the least any
+            bounded-memory reader must do (reported for honesty; the target is against the baseline);
 * reader:   the project's streaming reader alone (flattened column lists);
 * pipeline: reader + typing, codelists, USD conversion, Pandera validation and Parquet part files,
             i.e. the four curated tables as published.
@@ -59,6 +61,14 @@ def _measure(mode: str, path: str) -> dict:
 
         for _ in etree.iterparse(path):
             rows += 1
+    elif mode == "streaming":
+        from lxml import etree
+
+        for _, element in etree.iterparse(path, tag="iati-activity"):
+            rows += 1
+            element.clear()
+            while element.getprevious() is not None:
+                del element.getparent()[0]
     elif mode == "reader":
         from assets.financing.iati_reader import iter_iati_batches
 
@@ -74,11 +84,13 @@ def _measure(mode: str, path: str) -> dict:
 
         rates = load_rates([])
         with tempfile.TemporaryDirectory() as out:
-            writers = {t: PartitionWriter(Path(out) / t, {"snapshot_date": "2026-01-01"}, Path(out) / ".staging") for t in TABLES}
+            partition = {"snapshot_date": "2026-01-01"}
+            writers = {t: PartitionWriter(Path(out) / t, partition, Path(out) / ".staging") for t in TABLES}
+            rejects = PartitionWriter(Path(out) / "rejects", partition, Path(out) / ".staging")
             started = time.perf_counter()  # rates loading is a one-off, not parsing
-            build = build_iati_tables([(Path(path), Path(path).name)], date(2026, 1, 1), rates, writers)
+            build = build_iati_tables([(Path(path), Path(path).name)], date(2026, 1, 1), rates, writers, rejects)
             rows = build.rows["iati_transactions"]
-            for writer in writers.values():
+            for writer in [*writers.values(), rejects]:
                 writer.commit()
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "rows": rows, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
@@ -92,7 +104,7 @@ def measure(mode: str, path: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="50,200", help="file sizes in MB, comma-separated")
+    parser.add_argument("--sizes", default="100,200", help="file sizes in MB, comma-separated")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -105,14 +117,16 @@ def main() -> None:
             activities = generate(path, size)
             mb = path.stat().st_size / 1024 / 1024
             print(f"\nfile: {mb:.0f} MB, {activities} activities")
-            results = {mode: measure(mode, path) for mode in ("baseline", "reader", "pipeline")}
+            results = {mode: measure(mode, path) for mode in ("baseline", "streaming", "reader", "pipeline")}
             base = mb / results["baseline"]["seconds"]
             for mode, r in results.items():
                 speed = mb / r["seconds"]
-                print(f"  {mode:9s} {speed:7.1f} MB/s  {r['seconds']:6.1f} s  ratio {speed / base:5.2f}  "
+                print(f"  {mode:10s} {speed:7.1f} MB/s  {r['seconds']:6.1f} s  ratio {speed / base:5.2f}  "
                       f"peak RSS {r['peak_rss_mb']:6.0f} MB")
             ratio = (mb / results["pipeline"]["seconds"]) / base
-            print(f"  pipeline/baseline throughput: {ratio:.0%} (target >= 40%); "
+            strict = results["streaming"]["seconds"] / results["pipeline"]["seconds"]
+            print(f"  pipeline/baseline throughput: {ratio:.0%} (target >= 40%); against the streaming baseline: {strict:.0%}")
+            print(f"  "
                   f"pipeline peak RSS {results['pipeline']['peak_rss_mb']:.0f} MB (target < 400 MB)")
             path.unlink()
 

@@ -13,9 +13,10 @@ from assets.landing import build_landing_asset
 from pipelines.landing import read_manifest
 from pipelines.metadata import rejects_sample, table_schema
 from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
-from pipelines.publish import PartitionWriter, publish_frame
+from pipelines.publish import PartitionWriter
 from pipelines.resources import QualityResource, StorageResource
 from schemas.financing import CURATED_MODELS
+from schemas.quality import REJECT_SCHEMA
 
 GROUP = "financing"
 REJECT_CHECK = "reject_share_within_threshold"
@@ -59,7 +60,7 @@ _DESCRIPTIONS = {
 def iati_curated_tables(context: dg.AssetExecutionContext, storage: StorageResource, quality: QualityResource):
     """Read the landed IATI files of each partition, validate, convert to USD, publish four tables."""
     totals = {t: {"rows": 0, "rejected": 0, "warnings": 0} for t in TABLES}
-    all_rejects: list[pl.DataFrame] = []
+    samples: list[pl.DataFrame] = []
     refused: list[str] = []
     processed: list[str] = []
     rates_cache: dict[tuple, object] = {}  # a backfill reuses the rates of identical landed files
@@ -79,10 +80,11 @@ def iati_curated_tables(context: dg.AssetExecutionContext, storage: StorageResou
         snapshot = date.fromisoformat(snapshot_date)
 
         writers = {t: PartitionWriter(storage.curated / t, {"snapshot_date": snapshot_date}, storage.staging) for t in TABLES}
+        reject_writer = PartitionWriter(storage.rejects, {"source": "iati_activities", "snapshot_date": snapshot_date},
+                                        storage.staging)
         try:
-            build = build_iati_tables(files, snapshot, rates, writers)
-            publish_frame(build.rejects, storage.rejects, {"source": "iati_activities", "snapshot_date": snapshot_date},
-                          storage.staging)
+            build = build_iati_tables(files, snapshot, rates, writers, reject_writer)
+            reject_writer.commit(empty_schema=REJECT_SCHEMA)  # rejects are published even when tables are not
             over = [t for t in TABLES if build.reject_share(t) > quality.max_reject_share]
             if over:
                 for w in writers.values():
@@ -93,12 +95,12 @@ def iati_curated_tables(context: dg.AssetExecutionContext, storage: StorageResou
                 for table, writer in writers.items():
                     writer.commit(empty_schema=empty[table].schema)
         except BaseException:
-            for w in writers.values():
+            for w in [*writers.values(), reject_writer]:
                 w.abort()
             raise
         _log_build(context, snapshot_date, build)
         processed.append(snapshot_date)
-        all_rejects.append(build.rejects)
+        samples.append(build.sample)
         for t in TABLES:
             totals[t]["rows"] += build.rows[t]
             totals[t]["rejected"] += build.rejected_records(t)
@@ -106,18 +108,17 @@ def iati_curated_tables(context: dg.AssetExecutionContext, storage: StorageResou
 
     if not processed:
         return
-    rejects = pl.concat(all_rejects)
+    sample = pl.concat(samples)
     for table in TABLES:
         counts = totals[table]
         seen = counts["rows"] + counts["rejected"]
         share = counts["rejected"] / seen if seen else 0.0
-        table_rejects = rejects.filter(pl.col("table") == table)
         yield dg.AssetCheckResult(
             asset_key=["curated", table], check_name=REJECT_CHECK,
             passed=not any(table in r for r in refused) and share <= quality.max_reject_share,
             metadata={"rows": counts["rows"], "rejected_records": counts["rejected"], "warnings": counts["warnings"],
                       "reject_share": share, "threshold": quality.max_reject_share,
-                      "sample": rejects_sample(table_rejects.filter(pl.col("severity") == "error"))},
+                      "sample": rejects_sample(sample.filter(pl.col("table") == table))},
         )
     if refused:
         raise dg.Failure(

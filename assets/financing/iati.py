@@ -35,41 +35,64 @@ class FileOutcome:
     line: int | None = None
 
 
+SAMPLE_SIZE = 20
+
+
 @dataclass
 class IatiBuild:
+    """Counts of one build. Rejects themselves go to the reject writer as they are found, so that
+    memory does not grow with the number of bad rows; a sample is kept for reporting."""
+
     rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
-    rejects: pl.DataFrame = field(default_factory=empty_rejects)
+    rejected: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
+    warning_counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
     files: list[FileOutcome] = field(default_factory=list)
     # rows that were read but not published because their whole file was quarantined
     quarantined_rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
+    sample: pl.DataFrame = field(default_factory=empty_rejects)
 
     def rejected_records(self, table: str) -> int:
         """Distinct records of ``table`` kept out of publication (error severity)."""
-        errors = self.rejects.filter((pl.col("table") == table) & (pl.col("severity") == "error"))
-        keyed = errors.filter(pl.col("record_key").is_not_null())["record_key"].n_unique()
-        return keyed + self.quarantined_rows[table]
+        return self.rejected[table] + self.quarantined_rows[table]
 
     def warnings(self, table: str) -> int:
-        return self.rejects.filter((pl.col("table") == table) & (pl.col("severity") == "warning")).height
+        return self.warning_counts[table]
 
     def reject_share(self, table: str) -> float:
         rejected = self.rejected_records(table)
         total = rejected + self.rows[table]
         return rejected / total if total else 0.0
 
+    def _keep_sample(self, rejects: pl.DataFrame) -> None:
+        missing = {t: SAMPLE_SIZE - n for t, n in self.sample.group_by("table").len().iter_rows()}
+        take = rejects.filter(pl.col("severity") == "error").filter(
+            pl.int_range(pl.len()).over("table") < pl.col("table").replace_strict(missing, default=SAMPLE_SIZE))
+        if take.height:
+            self.sample = pl.concat([self.sample, take])
+
+
+def _count(rejects: pl.DataFrame) -> tuple[dict[str, int], dict[str, int]]:
+    """Distinct rejected records and warning rows per table (a record's rows share its batch)."""
+    errors = dict(rejects.filter(pl.col("severity") == "error").group_by("table")
+                  .agg(pl.col("record_key").drop_nulls().n_unique()).iter_rows())
+    warnings = dict(rejects.filter(pl.col("severity") == "warning").group_by("table").len().iter_rows())
+    return errors, warnings
+
 
 def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRates,
-                      writers: dict[str, PartWriter], *, batch_size: int = DEFAULT_BATCH_SIZE) -> IatiBuild:
-    """Read ``files`` (path, label) into ``writers`` (one per table); return counts and rejects."""
+                      writers: dict[str, PartWriter], reject_writer: PartWriter, *,
+                      batch_size: int = DEFAULT_BATCH_SIZE) -> IatiBuild:
+    """Read ``files`` (path, label) into ``writers`` (one per table) and ``reject_writer``."""
     build = IatiBuild()
     first_seen: dict[str, str] = {}
-    reject_frames: list[pl.DataFrame] = []
     for file_index, (path, label) in enumerate(files):
         outcome = FileOutcome(file=label)
         build.files.append(outcome)
         prefix = f"part-{file_index:05d}-"
-        file_rejects: list[pl.DataFrame] = []
         file_rows = dict.fromkeys(TABLES, 0)
+        file_rejected = dict.fromkeys(TABLES, 0)
+        file_warnings = dict.fromkeys(TABLES, 0)
+        file_samples: list[pl.DataFrame] = []
         registered: list[str] = []
         try:
             for batch_index, batch in enumerate(iter_iati_batches(path, source_file=label, batch_size=batch_size)):
@@ -81,32 +104,44 @@ def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRa
                     else:
                         in_batch[identifier] = label
                 result = transform_batch(batch, label, snapshot, rates, duplicates, ChainMap(in_batch, first_seen))
+                part = f"{prefix}{batch_index:05d}"
                 for table, frame in result.tables.items():
-                    writers[table].write(frame, f"{prefix}{batch_index:05d}")
+                    writers[table].write(frame, part)
                     file_rows[table] += frame.height
                 for identifier in result.tables["iati_activities"]["iati_identifier"]:
                     first_seen[identifier] = label
                     registered.append(identifier)
-                file_rejects.append(result.rejects)
+                reject_writer.write(result.rejects, part)
+                errors, warnings = _count(result.rejects)
+                for table in TABLES:
+                    file_rejected[table] += errors.get(table, 0)
+                    file_warnings[table] += warnings.get(table, 0)
+                if result.rejects.height and len(file_samples) < 3:
+                    file_samples.append(result.rejects.head(SAMPLE_SIZE * 4))
         except IatiFileError as exc:
             outcome.quarantined, outcome.reason, outcome.line = True, exc.reason, exc.line
             for table in TABLES:
                 discarded = writers[table].discard(prefix)
                 if table != "iati_activities":
                     build.quarantined_rows[table] += discarded
+            reject_writer.discard(prefix)
             # every activity of the file is lost with it; a file that failed before its first
             # activity still counts as one lost record
             build.quarantined_rows["iati_activities"] += max(outcome.activities_seen, 1)
             for identifier in registered:
                 first_seen.pop(identifier, None)
-            reject_frames.append(pl.DataFrame([{
+            quarantine = pl.DataFrame([{
                 "table": "iati_activities", "file": label, "line": exc.line, "record_key": None, "column": None,
                 "check": "readable_file", "value": None,
                 "reason": f"file quarantined: {exc.reason}", "severity": "error",
-            }], schema=REJECT_SCHEMA))
+            }], schema=REJECT_SCHEMA)
+            reject_writer.write(quarantine, f"{prefix}quarantined")
+            build._keep_sample(quarantine)
             continue
         for table in TABLES:
             build.rows[table] += file_rows[table]
-        reject_frames.extend(file_rejects)
-    build.rejects = pl.concat(reject_frames) if reject_frames else empty_rejects()
+            build.rejected[table] += file_rejected[table]
+            build.warning_counts[table] += file_warnings[table]
+        for sample in file_samples:
+            build._keep_sample(sample)
     return build

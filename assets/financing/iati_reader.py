@@ -24,7 +24,7 @@ from lxml import etree
 
 SUPPORTED_VERSIONS = frozenset({"2.01", "2.02", "2.03"})
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-DEFAULT_BATCH_SIZE = 2000
+DEFAULT_BATCH_SIZE = 5000
 
 ACTIVITY_COLUMNS = (
     "iati_identifier", "iati_version", "default_language", "last_updated_datetime",

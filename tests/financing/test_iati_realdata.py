@@ -8,6 +8,7 @@ import pytest
 from assets.financing.fx import load_rates
 from assets.financing.iati import build_iati_tables
 from assets.financing.iati_transform import TABLES
+from schemas.quality import empty_rejects
 
 SNAPSHOT = date(2026, 11, 25)
 
@@ -24,7 +25,7 @@ class MemoryWriter:
         return sum(self.parts.pop(n).height for n in names)
 
     def frame(self):
-        return pl.concat(list(self.parts.values())) if self.parts else pl.DataFrame()
+        return pl.concat(list(self.parts.values())) if self.parts else empty_rejects()
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,9 @@ def real_rates():
 
 def build(paths, rates):
     writers = {t: MemoryWriter() for t in TABLES}
-    result = build_iati_tables([(p, p.name) for p in paths], SNAPSHOT, rates, writers)
+    rejects = MemoryWriter()
+    result = build_iati_tables([(p, p.name) for p in paths], SNAPSHOT, rates, writers, rejects)
+    result.rejects = rejects.frame()
     return result, {t: w.frame() for t, w in writers.items()}
 
 
@@ -78,11 +81,12 @@ def test_legacy_101_file_quarantines_all_205_activities(realdata, real_rates):
     rejects = result.rejects.filter(pl.col("table") == "iati_activities")
     assert rejects.height == 205 and rejects["record_key"].n_unique() == 205
     assert set(rejects["reason"]) == {"unsupported IATI version 1.01"}
+    assert result.rejected_records("iati_activities") == 205 and result.reject_share("iati_activities") == 1.0
 
 
 def test_empty_file_gives_zero_rows_without_error(realdata, real_rates):
     result, _ = build([realdata / "iati/activities/edgecase-empty-iati-activities-2.01.xml"], real_rates)
-    assert sum(result.rows.values()) == 0 and result.rejects.height == 0 and not result.files[0].quarantined
+    assert sum(result.rows.values()) == 0 and sum(result.rejected.values()) == 0 and not result.files[0].quarantined
 
 
 def test_every_activity_of_every_file_is_published_or_rejected(realdata, real_rates):
