@@ -73,6 +73,24 @@ def _print_summary(data_dir: Path, dates: list[str], succeeded: bool) -> None:
     print(f"landing: {data_dir / 'landing'}")
 
 
+def describe_tables() -> str:
+    """Markdown documentation of every curated table and of the rejects table, from the Pandera models."""
+    from assets.validation import column_order
+    from schemas.financing import CURATED_MODELS
+    from schemas.quality import Rejects
+
+    blocks = []
+    for name, model in [*CURATED_MODELS.items(), ("quality/rejects", Rejects)]:
+        columns = model.to_schema().columns
+        lines = [f"#### `{name}`", "", (model.__doc__ or "").strip().splitlines()[0], "",
+                 "| column | type | null | description |", "|---|---|---|---|"]
+        for column in column_order(model):
+            c = columns[column]
+            lines.append(f"| `{column}` | {c.dtype} | {'yes' if c.nullable else 'no'} | {c.description or ''} |")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
 def _dates(start: str, end: str) -> list[str]:
     first, last = date.fromisoformat(start), date.fromisoformat(end)
     if last < first:
@@ -90,11 +108,15 @@ def main(argv: list[str] | None = None) -> int:
     backfill.add_argument("--end", required=True)
     summary = commands.add_parser("summary", help="print rows and rejects per table for a snapshot date")
     summary.add_argument("--date", default=datetime.now(UTC).date().isoformat())
+    commands.add_parser("describe", help="print the curated tables' columns as Markdown (the README's Tables section)")
     refresh = commands.add_parser("refresh-codelists", help="rebuild config/iati_codelists.yaml from IATI codelists")
     refresh.add_argument("location", help="folder or base URL holding <Name>.xml or <Name>.csv codelist files")
     args = parser.parse_args(argv)
 
     data_dir = data_dir_path()
+    if args.command == "describe":
+        print(describe_tables())
+        return 0
     if args.command == "refresh-codelists":
         from schemas.iati_codelists import fetch_codelists, write_codelists
 
