@@ -27,10 +27,12 @@ def execute(start: str, end: str | None = None, *, raise_on_error: bool = False)
 
     job = build_definitions().resolve_job_def("nightly_snapshot")
     instance = _instance()
+    run_config = {"loggers": {"console": {"config": {"log_level": os.environ.get("PARTNERSHIP_LOG_LEVEL", "INFO")}}}}
     if end is None or end == start:
-        return job.execute_in_process(partition_key=start, instance=instance, raise_on_error=raise_on_error)
+        return job.execute_in_process(partition_key=start, instance=instance, raise_on_error=raise_on_error,
+                                      run_config=run_config)
     return job.execute_in_process(tags={PARTITION_RANGE_START: start, PARTITION_RANGE_END: end},
-                                  instance=instance, raise_on_error=raise_on_error)
+                                  instance=instance, raise_on_error=raise_on_error, run_config=run_config)
 
 
 def summarize(data_dir: Path, snapshot_dates: list[str]) -> pl.DataFrame:
