@@ -13,7 +13,7 @@ from assets.landing import build_landing_asset
 from pipelines.landing import read_manifest
 from pipelines.metadata import rejects_sample, table_schema
 from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
-from pipelines.publish import PartitionWriter
+from pipelines.publish import PartitionWriter, publish_frame
 from pipelines.resources import QualityResource, StorageResource
 from schemas.financing import CURATED_MODELS
 from schemas.quality import REJECT_SCHEMA
@@ -75,6 +75,12 @@ def iati_curated_tables(context: dg.AssetExecutionContext, storage: StorageResou
         if rates_key not in rates_cache:
             rates_cache[rates_key] = load_rates([rates_dir / f["name"] for f in rates_manifest["files"]])
         rates = rates_cache[rates_key]
+        if rates_manifest["files"]:
+            publish_frame(rates.rejects, storage.rejects, {"source": "exchange_rates", "snapshot_date": snapshot_date},
+                          storage.staging)
+            if rates.rejects.height:
+                context.log.warning(f"{snapshot_date}: {rates.rejects.height} exchange-rate rows unusable; "
+                                    f"see {storage.rejects}/source=exchange_rates/")
         landing_dir = storage.landing / "iati_activities" / snapshot_date
         files = [(landing_dir / f["name"], f["name"]) for f in manifest["files"]]
         snapshot = date.fromisoformat(snapshot_date)

