@@ -42,8 +42,7 @@ def generate(path: Path, size_mb: int) -> int:
         out.write(b'<?xml version="1.0" encoding="UTF-8"?>\n<iati-activities version="2.03">\n')
         while written < target:
             for template in templates:
-                block = _IDENTIFIER.sub(lambda m: b"<iati-identifier>" + m.group(1) + b"-R%d</iati-identifier>" % count,
-                                        template, count=1)
+                block = _IDENTIFIER.sub(rb"<iati-identifier>\1-R%d</iati-identifier>" % count, template, count=1)
                 out.write(block + b"\n")
                 written += len(block) + 1
                 count += 1

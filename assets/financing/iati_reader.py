@@ -55,6 +55,7 @@ BUDGET_COLUMNS = (
     "period_start", "period_end", "value", "value_currency", "value_date",
 )
 
+_NO_ELEMENT = etree.Element("missing")  # stands in for an absent element: no text, no attributes
 _CLASSIFICATIONS = frozenset({"recipient-country", "recipient-region", "sector", "tag"})
 # Activity-date type codes of IATI 2.0x
 _DATE_COLUMNS = {"1": "planned_start_date", "2": "actual_start_date", "3": "planned_end_date", "4": "actual_end_date"}
@@ -203,7 +204,6 @@ def _read_activity(act, file_version: str | None, batch: IatiBatch, label: str) 
         return
 
     lang = act.get(XML_LANG)
-    a = batch.activities
     dates = dict.fromkeys(_DATE_COLUMNS.values())
     reporting_ref = reporting_type = reporting_name = title = status = None
     flow = finance = aid = None
@@ -216,32 +216,19 @@ def _read_activity(act, file_version: str | None, batch: IatiBatch, label: str) 
         if not isinstance(tag, str) or tag[0] == "{":
             continue  # comments, entities, and publisher extensions in other namespaces
         if tag == "transaction":
-            t["activity_seq"].append(seq)
-            _read_transaction(child, identifier, n_transactions, lang, t)
+            _append(t, (seq, *_read_transaction(child, identifier, n_transactions, lang)))
             n_transactions += 1
         elif tag == "participating-org":
-            p["activity_seq"].append(seq)
-            p["iati_identifier"].append(identifier)
-            p["org_index"].append(n_orgs)
-            p["role_code"].append(child.get("role"))
-            p["org_ref"].append(child.get("ref") or None)
-            p["org_type_code"].append(child.get("type"))
-            p["org_name"].append(_narrative(child, lang))
-            p["org_activity_id"].append(child.get("activity-id"))
-            p["crs_channel_code"].append(child.get("crs-channel-code"))
+            _append(p, (seq, identifier, n_orgs, child.get("role"), child.get("ref") or None, child.get("type"),
+                        _narrative(child, lang), child.get("activity-id"), child.get("crs-channel-code")))
             n_orgs += 1
         elif tag == "budget":
             value_el = child.find("value")
-            b["activity_seq"].append(seq)
-            b["iati_identifier"].append(identifier)
-            b["budget_index"].append(n_budgets)
-            b["budget_type_code"].append(child.get("type") or "1")
-            b["budget_status_code"].append(child.get("status") or "1")
-            b["period_start"].append(_iso_date(child.find("period-start")))
-            b["period_end"].append(_iso_date(child.find("period-end")))
-            b["value"].append(_text(value_el))
-            b["value_currency"].append(value_el.get("currency") if value_el is not None else None)
-            b["value_date"].append(value_el.get("value-date") if value_el is not None else None)
+            if value_el is None:
+                value_el = _NO_ELEMENT
+            _append(b, (seq, identifier, n_budgets, child.get("type") or "1", child.get("status") or "1",
+                        _iso_date(child.find("period-start")), _iso_date(child.find("period-end")),
+                        _text(value_el), value_el.get("currency"), value_el.get("value-date")))
             n_budgets += 1
         elif tag == "reporting-org":
             reporting_ref, reporting_type = child.get("ref") or None, child.get("type")
@@ -255,11 +242,7 @@ def _read_activity(act, file_version: str | None, batch: IatiBatch, label: str) 
             if column and dates[column] is None:
                 dates[column] = child.get("iso-date")
         elif tag in _CLASSIFICATIONS:
-            c["activity_seq"].append(seq)
-            c["element"].append(tag)
-            c["vocabulary"].append(child.get("vocabulary") or "1")
-            c["code"].append(child.get("code"))
-            c["percentage"].append(child.get("percentage"))
+            _append(c, (seq, tag, child.get("vocabulary") or "1", child.get("code"), child.get("percentage")))
         elif tag == "default-flow-type":
             flow = child.get("code")
         elif tag == "default-finance-type":
@@ -268,32 +251,24 @@ def _read_activity(act, file_version: str | None, batch: IatiBatch, label: str) 
             if aid is None and (child.get("vocabulary") or "1") == "1":
                 aid = child.get("code")
 
-    a["iati_identifier"].append(identifier)
-    a["iati_version"].append(version)
-    a["default_language"].append(lang)
-    a["last_updated_datetime"].append(act.get("last-updated-datetime"))
-    a["reporting_org_ref"].append(reporting_ref)
-    a["reporting_org_type_code"].append(reporting_type)
-    a["reporting_org_name"].append(reporting_name)
-    a["title"].append(title)
-    a["activity_status_code"].append(status)
-    for column, value in dates.items():
-        a[column].append(value)
-    a["default_currency"].append(act.get("default-currency"))
-    a["humanitarian"].append(act.get("humanitarian"))
-    a["hierarchy"].append(act.get("hierarchy"))
-    a["default_flow_type_code"].append(flow)
-    a["default_finance_type_code"].append(finance)
-    a["default_aid_type_code"].append(aid)
-    a["source_line"].append(line)
-    a["activity_seq"].append(seq)
+    _append(batch.activities, (
+        identifier, version, lang, act.get("last-updated-datetime"), reporting_ref, reporting_type, reporting_name,
+        title, status, *dates.values(), act.get("default-currency"), act.get("humanitarian"), act.get("hierarchy"),
+        flow, finance, aid, line, seq))
+
+
+def _append(table: dict[str, list], row: tuple) -> None:
+    """Append one row to column lists kept in column order."""
+    for values, value in zip(table.values(), row, strict=True):
+        values.append(value)
 
 
 def _iso_date(el) -> str | None:
     return el.get("iso-date") if el is not None else None
 
 
-def _read_transaction(tr, identifier: str, index: int, lang, t: dict) -> None:
+def _read_transaction(tr, identifier: str, index: int, lang) -> tuple:
+    """The transaction's values in TRANSACTION_COLUMNS order, after activity_seq."""
     type_code = date = value = currency = value_date = None
     provider = receiver = (None, None, None, None)
     flow = finance = aid = description = None
@@ -322,24 +297,5 @@ def _read_transaction(tr, identifier: str, index: int, lang, t: dict) -> None:
                 aid = child.get("code")
         elif tag == "description":
             description = _narrative(child, lang)
-    t["iati_identifier"].append(identifier)
-    t["transaction_index"].append(index)
-    t["transaction_ref"].append(tr.get("ref"))
-    t["transaction_type_code"].append(type_code)
-    t["transaction_date"].append(date)
-    t["value"].append(value)
-    t["value_currency"].append(currency)
-    t["value_date"].append(value_date)
-    t["humanitarian"].append(tr.get("humanitarian"))
-    t["provider_org_ref"].append(provider[0])
-    t["provider_org_type_code"].append(provider[1])
-    t["provider_org_name"].append(provider[2])
-    t["provider_org_activity_id"].append(provider[3])
-    t["receiver_org_ref"].append(receiver[0])
-    t["receiver_org_type_code"].append(receiver[1])
-    t["receiver_org_name"].append(receiver[2])
-    t["receiver_org_activity_id"].append(receiver[3])
-    t["flow_type_code"].append(flow)
-    t["finance_type_code"].append(finance)
-    t["aid_type_code"].append(aid)
-    t["description"].append(description)
+    return (identifier, index, tr.get("ref"), type_code, date, value, currency, value_date, tr.get("humanitarian"),
+            *provider, *receiver, flow, finance, aid, description)

@@ -23,6 +23,7 @@ from schemas.quality import REJECT_SCHEMA, empty_rejects
 # IATI uses the user-assigned XK for Kosovo, which ISO 3166 (and so pycountry) does not list.
 _EXTRA_ALPHA3 = {"XK": "XKX"}
 ALPHA2_TO_ALPHA3 = {c.alpha_2: c.alpha_3 for c in pycountry.countries} | _EXTRA_ALPHA3
+_ISO_DATE = "an ISO date (YYYY-MM-DD)"
 _TARGET_PATTERN = r"^([1-9]|1[0-7])\.([0-9]{1,2}|[a-z])$"
 TABLES = ("iati_activities", "iati_transactions", "iati_participating_orgs", "iati_budgets")
 
@@ -35,6 +36,10 @@ class TransformedBatch:
 
 def _names(code_col: str, codelist: str, name_col: str) -> pl.Expr:
     return pl.col(code_col).replace_strict(load_codelists()[codelist], default=None, return_dtype=pl.Utf8).alias(name_col)
+
+
+def _provenance(label: str, snapshot: date) -> tuple[pl.Expr, pl.Expr]:
+    return pl.lit(label).alias("source_file"), pl.lit(snapshot).alias("snapshot_date")
 
 
 def _date(col: str) -> pl.Expr:
@@ -76,11 +81,10 @@ def _activities(batch: IatiBatch, label: str, snapshot: date) -> tuple[pl.DataFr
         pl.col("default_currency").str.strip_chars().str.to_uppercase(),
         _names("reporting_org_type_code", "OrganisationType", "reporting_org_type_name"),
         _names("activity_status_code", "ActivityStatus", "activity_status_name"),
-        pl.lit(label).alias("source_file"),
-        pl.lit(snapshot).alias("snapshot_date"),
+        *_provenance(label, snapshot),
     )
     keys = raw["iati_identifier"]
-    rejects = [_parse_failures(raw, typed, {**{c: "an ISO date (YYYY-MM-DD)" for c in date_cols},
+    rejects = [_parse_failures(raw, typed, {**{c: _ISO_DATE for c in date_cols},
                                             "hierarchy": "an integer", "humanitarian": "a boolean (0/1/true/false)"},
                                table="iati_activities", keys=keys, file=label)]
     # hierarchy and humanitarian flags that do not parse are kept as null, flagged as warnings
@@ -166,11 +170,10 @@ def _transactions(batch: IatiBatch, activities: pl.DataFrame, label: str, snapsh
         pl.coalesce("flow_type_code", "default_flow_type_code").alias("flow_type_code"),
         pl.coalesce("finance_type_code", "default_finance_type_code").alias("finance_type_code"),
         pl.coalesce("aid_type_code", "default_aid_type_code").alias("aid_type_code"),
-        pl.lit(label).alias("source_file"),
-        pl.lit(snapshot).alias("snapshot_date"),
+        *_provenance(label, snapshot),
     )
     keys = _child_keys(raw, "transaction", "transaction_index")
-    rejects = _parse_failures(raw, typed, {"transaction_date": "an ISO date (YYYY-MM-DD)", "value_date": "an ISO date (YYYY-MM-DD)",
+    rejects = _parse_failures(raw, typed, {"transaction_date": _ISO_DATE, "value_date": _ISO_DATE,
                                            "value": "a number"}, table="iati_transactions", keys=keys, file=label)
     return convert_to_usd(typed, rates), rejects
 
@@ -186,8 +189,7 @@ def _participating_orgs(batch: IatiBatch, label: str, snapshot: date) -> pl.Data
         pl.col("role_code").str.strip_chars(),
         _names("role_code", "OrganisationRole", "role_name"),
         _names("org_type_code", "OrganisationType", "org_type_name"),
-        pl.lit(label).alias("source_file"),
-        pl.lit(snapshot).alias("snapshot_date"),
+        *_provenance(label, snapshot),
     )
 
 
@@ -205,12 +207,11 @@ def _budgets(batch: IatiBatch, activities: pl.DataFrame, label: str, snapshot: d
     ).with_columns(
         pl.coalesce("value_currency", "default_currency").alias("currency"),
         pl.coalesce("value_date", "period_start").alias("value_date"),
-        pl.lit(label).alias("source_file"),
-        pl.lit(snapshot).alias("snapshot_date"),
+        *_provenance(label, snapshot),
     )
     keys = _child_keys(raw, "budget", "budget_index")
-    rejects = _parse_failures(raw, typed, {"period_start": "an ISO date (YYYY-MM-DD)", "period_end": "an ISO date (YYYY-MM-DD)",
-                                           "value_date": "an ISO date (YYYY-MM-DD)", "value": "a number"},
+    rejects = _parse_failures(raw, typed, {"period_start": _ISO_DATE, "period_end": _ISO_DATE,
+                                           "value_date": _ISO_DATE, "value": "a number"},
                               table="iati_budgets", keys=keys, file=label)
     return convert_to_usd(typed, rates), rejects
 

@@ -80,7 +80,8 @@ def test_unknown_codes_and_bad_values_are_rejected_with_reasons(write_xml, rates
     budget = ('<budget><period-start iso-date="2024-01-01"/><period-end iso-date="2024-12-31"/>'
               '<value value-date="2024-01-01">-5</value></budget>'
               '<budget><period-start iso-date="2024-06-01"/><period-end iso-date="2024-01-01"/>'
-              '<value value-date="2024-01-01">5</value></budget>')
+              '<value value-date="2024-01-01">5</value></budget>'
+              '<budget><period-start iso-date="2024-01-01"/><period-end iso-date="2024-12-31"/></budget>')
     xml = iati_xml(_activity("GOOD", body=body_ok + budget) + _activity("BADSTATUS", status="42", body=_tx()))
     result = transform(write_xml(xml), rates)
     assert result.tables["iati_activities"]["iati_identifier"].to_list() == ["GOOD"]
@@ -94,6 +95,7 @@ def test_unknown_codes_and_bad_values_are_rejected_with_reasons(write_xml, rates
     assert r[("GOOD#transaction[3]", "parse")]["column"] == "transaction_date"
     assert r[("GOOD#budget[0]", "greater_than_or_equal_to")]["value"] == "-5.0"
     assert ("GOOD#budget[1]", "period_end_after_start") in r
+    assert r[("GOOD#budget[2]", "not_nullable")]["column"] == "value"  # budget without <value>
     assert set(result.rejects["severity"]) == {"error"}
 
 
