@@ -120,6 +120,9 @@ def test_a_run_where_most_input_is_broken_fails_and_publishes_nothing(tmp_path):
     data_dir = tmp_path / "data"
     result = run(data_dir, sources, max_share=0.5)
     assert not result.success
+    [failure] = result.get_step_failure_events()
+    message = failure.step_failure_data.error.message
+    assert "Not published" in message and f"{DAY}: iati_activities" in message and "source=iati_activities" in message
     failed = [c for c in result.get_asset_check_evaluations() if not c.passed]
     assert {c.asset_key.path[-1] for c in failed} >= {"iati_activities"}
     assert not (data_dir / "curated" / "iati_activities" / f"snapshot_date={DAY}").exists()

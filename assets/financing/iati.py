@@ -10,6 +10,7 @@ from collections import ChainMap
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Protocol
 
 import polars as pl
 
@@ -19,7 +20,7 @@ from assets.financing.iati_transform import TABLES, transform_batch
 from schemas.quality import REJECT_SCHEMA, empty_rejects
 
 
-class PartWriter:
+class PartWriter(Protocol):
     """What the build needs of a table writer (see pipelines.publish.PartitionWriter)."""
 
     def write(self, frame: pl.DataFrame, part_name: str) -> None: ...
