@@ -6,7 +6,7 @@ import dagster as dg
 
 from pipelines.landing import land_source
 from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
-from pipelines.resources import SourcesResource, StorageResource
+from pipelines.resources import HttpResource, SourcesResource, StorageResource
 from pipelines.settings import SourceSpec
 
 
@@ -29,7 +29,8 @@ def build_landing_asset(source: str, *, group_name: str, description: str,
         output_required=False,
         pool="landing",
     )
-    def _landing(context: dg.AssetExecutionContext, sources: SourcesResource, storage: StorageResource):
+    def _landing(context: dg.AssetExecutionContext, sources: SourcesResource, storage: StorageResource,
+                 http: HttpResource):
         spec = sources.get(source)
         if spec is None and not optional:
             context.log.info(f"source '{source}' has no locations in {sources.sources_file}: skipped")
@@ -40,7 +41,8 @@ def build_landing_asset(source: str, *, group_name: str, description: str,
         changed, reused = [], []
         for snapshot_date in context.partition_keys:
             # A past date that was landed before keeps its files: re-running it reads the same bytes.
-            result = land_source(spec, storage.landing, snapshot_date, reuse_existing=snapshot_date != today)
+            result = land_source(spec, storage.landing, snapshot_date, reuse_existing=snapshot_date != today,
+                                 fetcher=http.fetcher())
             landed_files += len(result.files)
             total_bytes += result.total_bytes
             (reused if result.reused else changed if result.changed else []).append(snapshot_date)

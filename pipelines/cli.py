@@ -112,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     summary.add_argument("--date", default=datetime.now(UTC).date().isoformat())
     commands.add_parser("describe", help="print the curated tables' columns as Markdown (the README's Tables section)")
     refresh = commands.add_parser("refresh-codelists", help="rebuild config/iati_codelists.yaml from IATI codelists")
-    refresh.add_argument("location", help="folder or base URL holding <Name>.xml or <Name>.csv codelist files")
+    refresh.add_argument("location", nargs="?", default=os.environ.get("PARTNERSHIP_IATI_CODELISTS"),
+                         help="folder or base URL holding <Name>.xml or <Name>.csv codelist files "
+                              "(default: $PARTNERSHIP_IATI_CODELISTS)")
     args = parser.parse_args(argv)
 
     data_dir = data_dir_path()
@@ -122,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "refresh-codelists":
         from schemas.iati_codelists import fetch_codelists, write_codelists
 
+        if not args.location:
+            parser.error("refresh-codelists needs a location (argument or PARTNERSHIP_IATI_CODELISTS)")
         codelists = fetch_codelists(args.location)
         write_codelists(codelists, origin=args.location)
         print(f"wrote {sum(len(v) for v in codelists.values())} codes of {len(codelists)} codelists")

@@ -68,12 +68,14 @@ def redact(url: str) -> str:
     return parts._replace(netloc=netloc, query="", fragment="").geturl()
 
 
-def default_fetcher(url: str, out, *, timeout: float = 60.0, max_bytes: int = 4 << 30) -> None:
+def default_fetcher(url: str, out, *, timeout: float = 60.0, max_bytes: int = 4 << 30,
+                    bearer_token: str | None = None) -> None:
     import requests
 
     shown = redact(url)
+    headers = {"Authorization": f"Bearer {bearer_token}"} if bearer_token else {}
     try:
-        with requests.get(url, stream=True, timeout=(10, timeout)) as response:
+        with requests.get(url, stream=True, timeout=(10, timeout), headers=headers) as response:
             if response.status_code >= 400:
                 raise LandingError(f"{shown}: download failed: HTTP {response.status_code}")
             expected = response.headers.get("Content-Length")

@@ -1,11 +1,13 @@
-"""Configurable resources: where the sources are, where outputs go, and quality thresholds."""
+"""Configurable resources: where the sources are, how they are fetched, where outputs go, quality thresholds."""
 
+import functools
 import os
 from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
+from pipelines.landing import default_fetcher
 from pipelines.settings import SourceSpec, data_dir_path, load_sources, sources_file_path
 
 
@@ -59,9 +61,24 @@ class QualityResource(dg.ConfigurableResource):
     )
 
 
+class HttpResource(dg.ConfigurableResource):
+    """How http(s) locations are downloaded. The token, if any, comes from the environment
+    (``PARTNERSHIP_HTTP_TOKEN``) and is sent as a bearer token; it is never logged."""
+
+    timeout_seconds: float = Field(default=60.0, gt=0, description="Read timeout per request")
+    max_bytes: int = Field(default=4 << 30, gt=0, description="Largest file accepted")
+    bearer_token: str | None = Field(default=None, description="Sent as 'Authorization: Bearer …'")
+
+    def fetcher(self):
+        return functools.partial(default_fetcher, timeout=self.timeout_seconds, max_bytes=self.max_bytes,
+                                 bearer_token=self.bearer_token)
+
+
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     return {
         "sources": SourcesResource(sources_file=str(sources_file_path())),
         "storage": StorageResource(data_dir=str(data_dir_path())),
         "quality": QualityResource(max_reject_share=float(os.environ.get("PARTNERSHIP_MAX_REJECT_SHARE", "0.5"))),
+        "http": HttpResource(bearer_token=dg.EnvVar("PARTNERSHIP_HTTP_TOKEN") if os.environ.get("PARTNERSHIP_HTTP_TOKEN")
+                             else None),
     }

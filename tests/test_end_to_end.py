@@ -10,7 +10,7 @@ import pytest
 
 from pipelines.cli import PARTITION_RANGE_END, PARTITION_RANGE_START, main, summarize
 from pipelines.definitions import build_definitions
-from pipelines.resources import QualityResource, SourcesResource, StorageResource
+from pipelines.resources import HttpResource, QualityResource, SourcesResource, StorageResource
 from tests.conftest import PROJECT, iati_xml
 
 pytestmark = pytest.mark.slow
@@ -23,6 +23,7 @@ def run(data_dir: Path, sources: Path, *, partition: str | None = DAY, start=Non
         "sources": SourcesResource(sources_file=str(sources)),
         "storage": StorageResource(data_dir=str(data_dir)),
         "quality": QualityResource(max_reject_share=max_share),
+        "http": HttpResource(),
     })
     job = defs.resolve_job_def("nightly_snapshot")
     instance = dg.DagsterInstance.ephemeral()

@@ -1,5 +1,6 @@
 """Landing copies or downloads files with a manifest; the same content lands only once."""
 
+import functools
 import http.server
 import json
 import threading
@@ -7,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipelines.landing import LandingError, land_source, read_manifest
+from pipelines.landing import LandingError, default_fetcher, land_source, read_manifest
 from pipelines.settings import SourceSpec
 
 
@@ -75,7 +76,11 @@ def test_same_names_from_two_folders_do_not_overwrite_each_other(tmp_path, input
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        if self.path.split("?")[0] == "/iati.xml":
+        if self.path.startswith("/private/") and self.headers.get("Authorization") != "Bearer s3cret-token":
+            self.send_response(401)
+            self.end_headers()
+            return
+        if self.path.split("?")[0] in ("/iati.xml", "/private/iati.xml"):
             body = b"<iati-activities/>"
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
@@ -108,3 +113,17 @@ def test_urls_are_downloaded_and_failures_leave_nothing(tmp_path, server):
     assert "s3cret" not in str(err.value)  # query strings may carry tokens: never in messages
     assert not (tmp_path / "landing" / "iati_activities" / "2026-11-26" / "missing.xml").exists()
     assert not any((tmp_path / "landing" / ".staging").iterdir())
+
+
+def test_a_bearer_token_is_sent_and_never_written_anywhere(tmp_path, server):
+    fetcher = functools.partial(default_fetcher, bearer_token="s3cret-token")
+    result = land_source(spec(tmp_path, f"{server}/private/iati.xml"), tmp_path / "landing", "2026-11-25",
+                         reuse_existing=False, fetcher=fetcher)
+    assert result.files[0].path.read_bytes() == b"<iati-activities/>"
+    with pytest.raises(LandingError) as err:
+        land_source(spec(tmp_path, f"{server}/private/missing.xml"), tmp_path / "landing", "2026-11-26",
+                    reuse_existing=False, fetcher=functools.partial(default_fetcher, bearer_token="wrong-s3cret"))
+    assert "HTTP 401" in str(err.value) and "s3cret" not in str(err.value)
+    for path in (tmp_path / "landing").rglob("*"):
+        if path.is_file():
+            assert b"s3cret" not in path.read_bytes(), path
