@@ -37,8 +37,16 @@ def codes(name: str) -> list[str]:
     return sorted(load_codelists()[name])
 
 
-def _parse_xml_codelist(data: bytes) -> dict[str, dict]:
-    root = etree.fromstring(data, _SAFE_PARSER)
+def _parse_xml_codelist(data: bytes, origin: str) -> dict[str, dict]:
+    try:
+        root = etree.fromstring(data, _SAFE_PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise ValueError(f"{origin}: not well-formed XML: {exc.msg}") from None
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise ValueError(f"{origin}: refused: the file declares a DOCTYPE/DTD")
+    if root.tag != "codelist":
+        raise ValueError(f"{origin}: wrong root element <{root.tag}>, expected <codelist>")
     items: dict[str, dict] = {}
     for item in root.iter("codelist-item"):
         code = (item.findtext("code") or "").strip()
@@ -55,8 +63,13 @@ def _parse_xml_codelist(data: bytes) -> dict[str, dict]:
     return items
 
 
-def _parse_csv_codelist(data: bytes) -> dict[str, dict]:
-    reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
+def _parse_csv_codelist(data: bytes, origin: str) -> dict[str, dict]:
+    try:
+        reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{origin}: not UTF-8 text: {exc.reason}") from None
+    if not reader.fieldnames or "code" not in reader.fieldnames:
+        raise ValueError(f"{origin}: expected columns code,name,...; found {reader.fieldnames}")
     return {row["code"].strip(): {"name": (row.get("name") or row["code"]).strip(),
                                   "status": (row.get("status") or "active").strip()}
             for row in reader if row.get("code")}
@@ -85,7 +98,8 @@ def fetch_codelists(location: str, names=REQUIRED_CODELISTS) -> dict[str, dict[s
             missing.append(name)
             continue
         data, suffix = found
-        result[name] = _parse_xml_codelist(data) if suffix == ".xml" else _parse_csv_codelist(data)
+        origin = f"{location.rstrip('/')}/{name}{suffix}"
+        result[name] = _parse_xml_codelist(data, origin) if suffix == ".xml" else _parse_csv_codelist(data, origin)
     if missing:
         raise FileNotFoundError(f"codelists not found under {location}: {', '.join(missing)}")
     return result

@@ -35,3 +35,19 @@ def test_refresh_rebuilds_the_file_from_xml_or_csv(realdata, tmp_path, folder):
 def test_refresh_names_missing_codelists(tmp_path):
     with pytest.raises(FileNotFoundError, match="OrganisationType"):
         fetch_codelists(str(tmp_path), ("OrganisationType",))
+
+
+@pytest.mark.parametrize("name,content,message", [
+    ("OrganisationType.xml", b'<?xml version="1.0"?><!DOCTYPE c [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                             b'<codelist><codelist-items><codelist-item><code>&x;</code></codelist-item></codelist-items></codelist>',
+     "DOCTYPE"),
+    ("OrganisationType.xml", b"<codelist><codelist-items>", "not well-formed"),
+    ("OrganisationType.xml", b"<html><body>Not found</body></html>", "wrong root element <html>"),
+    ("OrganisationType.csv", b"\xff\xfe\x00garbage", "not UTF-8"),
+    ("OrganisationType.csv", b"id,label\n1,x\n", "expected columns code"),
+], ids=["xxe", "truncated", "html", "binary-csv", "wrong-csv"])
+def test_broken_or_hostile_codelists_are_refused_naming_the_file(tmp_path, name, content, message):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(ValueError, match=message) as err:
+        fetch_codelists(str(tmp_path), ("OrganisationType",))
+    assert name in str(err.value) and "root:" not in str(err.value)
