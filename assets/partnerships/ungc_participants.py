@@ -1,0 +1,243 @@
+"""UN Global Compact participants: the site's export layout and the legacy database layout, and the
+status history built from daily snapshots.
+
+``export`` (default): one CSV with the columns of ``EXPORT_COLUMNS``. ``legacy``: ``R01_ORGANIZATION``
+with its lookup tables ``TR01_COUNTRY``, ``TR02_ORGANIZATION_TYPE``, ``TR03_SECTOR``,
+``TR09_LISTING_STATUS`` and ``TR11_REASON_FOR_REMOVAL`` as further files of the same source (matched
+by those names in the file names).
+
+``participant_id`` is derived from the normalized name and the country, so it is the same in both
+layouts and across snapshots.
+"""
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from assets.io import SourceFileError, read_csv_strings, require_columns
+from assets.reference import config, country_iso3, is_known_non_country, normalize_name, stable_id
+from schemas.quality import REJECT_SCHEMA, empty_rejects
+
+EXPORT_COLUMNS = ["Participant", "Type", "Sector", "Country", "Joined On", "Status", "Ownership", "Employees",
+                  "Reporting Due On", "Delisted On", "Delisting Reason"]
+LEGACY_TABLES = ("R01_ORGANIZATION", "TR01_COUNTRY", "TR02_ORGANIZATION_TYPE", "TR03_SECTOR",
+                 "TR09_LISTING_STATUS", "TR11_REASON_FOR_REMOVAL")
+LEGACY_COLUMNS = ["ID", "TR02_TYPE", "ORG_NAME", "SECTOR_ID", "ORG_NB_EMPLOY", "ORG_DATE_JOINING", "ORG_DATE_DELISTED",
+                  "ORG_ACTIVE", "TR01_COUNTRY_ID", "ORG_STATUS_COP", "ORG_TODAY_COPDUE", "ORG_LISTED_STATUS", "TR11_REASON"]
+TABLE = "gc_participants"
+
+
+def _date(col: str) -> pl.Expr:
+    # timestamps such as "2009-06-22 16:25:59.383000000": the date part
+    return pl.col(col).str.strip_chars().str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+
+
+def _strip(col: str) -> pl.Expr:
+    text = pl.col(col).str.strip_chars()
+    return pl.when(text == "").then(None).otherwise(text)
+
+
+def _unquote_name() -> pl.Expr:
+    """'Armavir Development Center' -> Armavir Development Center; 'Mediapro' LTD stays as it is."""
+    name = pl.col("participant_name").str.strip_chars()
+    wrapped = name.str.starts_with("'") & name.str.ends_with("'") & (name.str.count_matches("'") == 2)
+    return pl.when(wrapped).then(name.str.slice(1, name.str.len_chars() - 2)).otherwise(name).alias("participant_name")
+
+
+def read_participants(files: list[tuple[Path, str]], fmt: str | None, snapshot: date) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The participant rows of one snapshot (typed, not yet validated) and the rows already rejected."""
+    fmt = fmt or "export"
+    if fmt == "export":
+        frames = [_read_export(path, label) for path, label in files]
+        raw = pl.concat(frames, how="vertical") if frames else None
+    elif fmt == "legacy":
+        raw = _read_legacy(files)
+    else:
+        raise SourceFileError(", ".join(label for _, label in files), f"unknown ungc_participants format {fmt!r} "
+                                                                     "(expected export or legacy)")
+    if raw is None:
+        raise SourceFileError("ungc_participants", "no files")
+    return _finish(raw, snapshot)
+
+
+def _read_export(path: Path, label: str) -> pl.DataFrame:
+    frame = read_csv_strings(path, label)
+    frame = frame.rename({c: c.strip() for c in frame.columns})
+    require_columns(frame, EXPORT_COLUMNS, label, "UN Global Compact participant export")
+    return frame.with_row_index("source_row", offset=2).select(
+        pl.col("source_row").cast(pl.Int64),
+        pl.lit(None, pl.Utf8).alias("source_participant_id"),
+        _strip("Participant").alias("participant_name"),
+        _strip("Type").alias("participant_type"),
+        _strip("Sector").alias("sector"),
+        _strip("Country").alias("country_source"),
+        pl.col("Joined On").alias("joined_on_source"),
+        _strip("Status").alias("status_source"),
+        _strip("Ownership").alias("ownership"),
+        pl.col("Employees").alias("employees_source"),
+        pl.col("Reporting Due On").alias("cop_due_on_source"),
+        pl.col("Delisted On").alias("delisted_on_source"),
+        _strip("Delisting Reason").alias("delisting_reason"),
+        pl.lit(label).alias("source_file"),
+    ).with_columns(
+        # the export writes statuses in several spellings
+        pl.col("status_source").str.to_lowercase().str.replace_all(r"[\s_-]+", "-").replace_strict(
+            {"active": "Active", "non-communicating": "Non-communicating", "noncommunicating": "Non-communicating",
+             "delisted": "Delisted", "expelled": "Delisted", "withdrawn": "Delisted"}, default=None).alias("status"),
+    )
+
+
+def _find(files: list[tuple[Path, str]], table: str) -> tuple[Path, str] | None:
+    return next(((p, label) for p, label in files if table.upper() in label.upper()), None)
+
+
+def _read_legacy(files: list[tuple[Path, str]]) -> pl.DataFrame:
+    found = {t: _find(files, t) for t in LEGACY_TABLES}
+    missing = [t for t, f in found.items() if f is None]
+    if missing:
+        raise SourceFileError(", ".join(label for _, label in files) or "ungc_participants",
+                              f"legacy layout needs files named after {', '.join(LEGACY_TABLES)}; missing {', '.join(missing)}")
+    tables = {t: read_csv_strings(*found[t]) for t in LEGACY_TABLES}
+    label = found["R01_ORGANIZATION"][1]
+    org = tables["R01_ORGANIZATION"]
+    require_columns(org, LEGACY_COLUMNS, label, "legacy R01_ORGANIZATION")
+    for t, cols in (("TR01_COUNTRY", ["COUNTRY_ID", "COUNTRY_NAME"]), ("TR03_SECTOR", ["SECTOR_ID", "SECTOR_NAME"]),
+                    ("TR09_LISTING_STATUS", ["Listing_ID", "Listing_Name"]),
+                    ("TR11_REASON_FOR_REMOVAL", ["REASON_ID", "REASON_DESCRIPTION"])):
+        require_columns(tables[t], cols, found[t][1], f"legacy {t}")
+
+    def lookup(table: str, key: str, value: str) -> dict[str, str]:
+        return {k.strip(): v.strip() for k, v in tables[table].select(key, value).iter_rows() if k is not None and v}
+
+    countries = lookup("TR01_COUNTRY", "COUNTRY_ID", "COUNTRY_NAME")
+    sectors = lookup("TR03_SECTOR", "SECTOR_ID", "SECTOR_NAME")
+    listing = lookup("TR09_LISTING_STATUS", "Listing_ID", "Listing_Name")
+    reasons = lookup("TR11_REASON_FOR_REMOVAL", "REASON_ID", "REASON_DESCRIPTION")
+    reasons.pop("0", None)  # "Not applicable"
+    cop = config("ungc.yaml")["legacy_cop_status"]
+    active = pl.col("ORG_ACTIVE").str.strip_chars().str.to_lowercase()
+    return org.with_row_index("source_row", offset=2).select(
+        pl.col("source_row").cast(pl.Int64),
+        _strip("ID").alias("source_participant_id"),
+        _strip("ORG_NAME").alias("participant_name"),
+        _strip("TR02_TYPE").alias("participant_type"),
+        _strip("SECTOR_ID").replace_strict(sectors, default=None).alias("sector"),
+        # a country code that is not ISO (SW, LO, XZ) is resolved through its name in TR01
+        pl.when(_strip("TR01_COUNTRY_ID").is_in(list(countries)))
+        .then(pl.concat_str([_strip("TR01_COUNTRY_ID"), _strip("TR01_COUNTRY_ID").replace_strict(countries, default="")],
+                            separator="\x1f"))
+        .otherwise(_strip("TR01_COUNTRY_ID")).alias("country_source"),
+        pl.col("ORG_DATE_JOINING").alias("joined_on_source"),
+        pl.col("ORG_STATUS_COP").alias("status_source"),
+        _strip("ORG_LISTED_STATUS").replace_strict(listing, default=None).alias("ownership"),
+        pl.col("ORG_NB_EMPLOY").alias("employees_source"),
+        pl.col("ORG_TODAY_COPDUE").alias("cop_due_on_source"),
+        pl.col("ORG_DATE_DELISTED").alias("delisted_on_source"),
+        _strip("TR11_REASON").replace_strict(reasons, default=None).alias("delisting_reason"),
+        pl.lit(label).alias("source_file"),
+        pl.when(active == "false").then(pl.lit("Delisted"))
+        .otherwise(_strip("ORG_STATUS_COP").replace_strict(cop, default=None)).alias("status"),
+    )
+
+
+def _resolve_country(value: str | None) -> str | None:
+    if value is None:
+        return None
+    for candidate in value.split("\x1f"):
+        iso3 = country_iso3(candidate)
+        if iso3:
+            return iso3
+    return None
+
+
+def _finish(raw: pl.DataFrame, snapshot: date) -> tuple[pl.DataFrame, pl.DataFrame]:
+    types = config("ungc.yaml")["participant_types"]
+    distinct = raw["country_source"].unique().drop_nulls().to_list()
+    iso3 = {v: _resolve_country(v) for v in distinct}
+    typed = raw.with_columns(
+        _unquote_name(),
+        pl.col("participant_type").replace_strict(types, default=None).alias("canonical_type"),
+        pl.col("country_source").replace_strict(iso3, default=None, return_dtype=pl.Utf8).alias("country_iso3"),
+        _date("joined_on_source").alias("joined_on"),
+        _date("delisted_on_source").alias("delisted_on"),
+        _date("cop_due_on_source").alias("cop_due_on"),
+        pl.col("employees_source").str.strip_chars().str.replace_all(",", "").cast(pl.Int64, strict=False).alias("employees"),
+        pl.lit(snapshot).alias("snapshot_date"),
+    ).with_columns(
+        pl.col("participant_name").map_batches(
+            lambda s: s.map_elements(normalize_name, return_dtype=pl.Utf8), return_dtype=pl.Utf8).alias("_normalized"),
+    ).with_columns(
+        pl.struct("_normalized", "country_iso3").map_elements(
+            lambda r: stable_id("gc", r["_normalized"], r["country_iso3"]), return_dtype=pl.Utf8).alias("participant_id"),
+    )
+    key = pl.coalesce("participant_id", pl.format("row {}", "source_row"))
+    rejects = []
+
+    def flag(mask: pl.Expr, column: str, check: str, value: pl.Expr, reason: str, severity: str) -> None:
+        hit = typed.filter(mask)
+        if hit.height:
+            rejects.append(hit.select(
+                table=pl.lit(TABLE), file=pl.col("source_file"), line=pl.col("source_row"), record_key=key,
+                column=pl.lit(column), check=pl.lit(check), value=value.cast(pl.Utf8), reason=pl.lit(reason),
+                severity=pl.lit(severity)))
+
+    flag(pl.col("participant_name").is_null(), "participant_name", "not_nullable", pl.lit(None), "participant name is missing", "error")
+    flag(pl.col("status").is_null(), "status", "isin", pl.col("status_source"), "status is not Active, Non-communicating or Delisted", "error")
+    flag(pl.col("joined_on_source").is_not_null() & pl.col("joined_on").is_null(), "joined_on", "parse",
+         pl.col("joined_on_source"), "joined date is not a date", "error")
+    flag(pl.col("canonical_type").is_null() & pl.col("participant_type").is_not_null(), "participant_type", "isin",
+         pl.col("participant_type"), "type not in config/ungc.yaml participant_types; canonical type set to other", "warning")
+    unknown_country = [v for v, c in iso3.items() if c is None and not any(is_known_non_country(p) for p in v.split("\x1f"))]
+    flag(pl.col("country_source").is_in(unknown_country), "country_iso3", "iso3166", pl.col("country_source").str.replace("\x1f", " "),
+         "country not resolved to ISO 3166 (pycountry and config/countries.yaml)", "warning")
+    flag(pl.col("employees_source").is_not_null() & pl.col("employees").is_null(), "employees", "parse",
+         pl.col("employees_source"), "employees is not a whole number; left null", "warning")
+    duplicate = pl.col("participant_id").is_not_null() & pl.col("participant_id").is_duplicated() & (pl.int_range(pl.len()).over("participant_id") > 0)
+    flag(duplicate, "participant_id", "field_uniqueness", pl.col("participant_name"),
+         "same name and country as an earlier row: kept the first", "error")
+
+    rejects_frame = pl.concat(rejects, how="vertical") if rejects else empty_rejects()
+    bad_rows = rejects_frame.filter(pl.col("severity") == "error")["line"]
+    out = (typed.with_columns(pl.col("canonical_type").fill_null("other"))
+           .filter(~(pl.col("source_row").is_in(bad_rows.implode()) & pl.lit(True)))
+           .drop("_normalized", "status_source", "joined_on_source", "delisted_on_source", "cop_due_on_source",
+                 "employees_source", "country_source"))
+    return out, rejects_frame.select(REJECT_SCHEMA.names())
+
+
+def status_history(snapshots: pl.DataFrame) -> pl.DataFrame:
+    """One row per participant per status spell, from every published snapshot in date order.
+
+    ``valid_from`` is when the status began: the delisting date for a delisted spell where it is
+    known, the joining date for a participant's first spell, otherwise the first snapshot that showed
+    the status. ``valid_to`` is the next spell's ``valid_from`` (null while the spell lasts)."""
+    ordered = snapshots.sort("participant_id", "snapshot_date")
+    changes = ordered.with_columns(
+        (pl.col("status") != pl.col("status").shift(1).over("participant_id")).fill_null(True).alias("_change"),
+    ).with_columns(pl.col("_change").cum_sum().over("participant_id").alias("spell"))
+    latest_snapshot = snapshots["snapshot_date"].max()
+    spells = changes.group_by("participant_id", "spell", maintain_order=True).agg(
+        pl.col("participant_name").last(),
+        pl.col("status").first(),
+        pl.col("snapshot_date").min().alias("first_observed"),
+        pl.col("snapshot_date").max().alias("last_observed"),
+        pl.col("joined_on").drop_nulls().first(),
+        pl.col("delisted_on").drop_nulls().last(),
+        pl.col("delisting_reason").drop_nulls().last(),
+    )
+    spells = spells.with_columns(
+        pl.when((pl.col("status") == "Delisted") & pl.col("delisted_on").is_not_null()).then(pl.col("delisted_on"))
+        .when((pl.col("spell") == 1) & pl.col("joined_on").is_not_null()).then(pl.col("joined_on"))
+        .otherwise(pl.col("first_observed")).alias("valid_from"),
+    ).with_columns(
+        pl.col("valid_from").shift(-1).over("participant_id").alias("valid_to"),
+    ).with_columns(
+        (pl.col("valid_to").is_null() & (pl.col("last_observed") == latest_snapshot)).alias("is_current"),
+        (pl.col("valid_from") - pl.col("joined_on")).dt.total_days().cast(pl.Int32).alias("days_since_joined"),
+        pl.col("spell").cast(pl.Int32).alias("spell_number"),
+        pl.when(pl.col("status") == "Delisted").then(pl.col("delisting_reason")).otherwise(None).alias("delisting_reason"),
+    )
+    return spells.select("participant_id", "spell_number", "participant_name", "status", "valid_from", "valid_to",
+                         "first_observed", "last_observed", "is_current", "joined_on", "days_since_joined",
+                         "delisting_reason")
