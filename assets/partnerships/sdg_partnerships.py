@@ -1,0 +1,209 @@
+"""SDG Actions platform partnership initiatives, from JSON, CSV or XLSX.
+
+Two shapes are understood, whatever the container:
+
+* records: ``id, title, description, lead_entity, lead_entity_type, partners, sdgs, targets,
+  start_date, end_date, resources, progress_status`` (lists as JSON arrays or ``;``-separated text);
+* the one-hot layout of the Ocean Conference commitments workbook: ``ocean_action_id, title,
+  description, entity`` with one column per goal (``sdg_1``..``sdg_17``) and target
+  (``target_14.1``...), 1 where the initiative names it; these become one row per goal or target.
+
+The container is recognised from the file's first bytes, not its extension.
+"""
+
+import json
+import re
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from assets.io import SourceFileError, read_csv_strings, read_json_records, read_xlsx_strings, require_columns, sniff_format
+from assets.reference import config, normalize_name
+from schemas.quality import REJECT_SCHEMA, empty_rejects
+
+RECORD_COLUMNS = ["id", "title", "lead_entity"]
+ONE_HOT_COLUMNS = ["ocean_action_id", "title", "entity"]
+_ACTION_ID = r"^#?(SDGAction|OceanAction)\s*(\d+)$"
+_TRUE = ["true", "1", "yes"]
+
+
+def sdg_target_codes() -> set[str]:
+    return {f"{goal}.{t}" for goal, targets in config("sdg_targets.yaml")["targets"].items() for t in targets}
+
+
+def _read(path: Path, label: str, fmt: str | None) -> pl.DataFrame:
+    fmt = fmt or sniff_format(path)
+    if fmt == "xlsx":
+        return read_xlsx_strings(path, label)
+    if fmt == "json":
+        return read_json_records(path, label)
+    if fmt == "csv":
+        return read_csv_strings(path, label)
+    raise SourceFileError(label, f"unknown sdg_partnerships format {fmt!r} (expected json, csv or xlsx)")
+
+
+def _split_list(column: str) -> pl.Expr:
+    """JSON array text or ';'/','-separated text -> list of trimmed strings."""
+    text = pl.col(column).str.strip_chars()
+    as_json = text.str.starts_with("[")
+    return (pl.when(as_json).then(text.str.json_decode(pl.List(pl.Utf8)))
+            .otherwise(text.str.split(";").list.eval(pl.element().str.split(",")).list.eval(pl.element().flatten()))
+            .list.eval(pl.element().str.strip_chars().filter(pl.element().str.len_chars() > 0)))
+
+
+def read_partnerships(files: list[tuple[Path, str]], fmt: str | None, snapshot: date):
+    """Returns (partnerships, partners, sdg rows, rejects), typed, not yet validated."""
+    initiatives, partners, sdgs, rejects = [], [], [], []
+    for path, label in files:
+        raw = _read(path, label, fmt)
+        raw = raw.rename({c: c.strip() for c in raw.columns})
+        if all(c in raw.columns for c in ONE_HOT_COLUMNS):
+            parts = _from_one_hot(raw, label)
+        else:
+            require_columns(raw, RECORD_COLUMNS, label, "SDG Actions records (or Ocean commitments one-hot)")
+            parts = _from_records(raw, label)
+        for bucket, part in zip((initiatives, partners, sdgs, rejects), parts, strict=True):
+            bucket.append(part)
+    initiatives_frame = pl.concat(initiatives, how="diagonal_relaxed").with_columns(pl.lit(snapshot).alias("snapshot_date"))
+    rejects_frame = pl.concat([empty_rejects(), *rejects])
+    # action ids must be unique: the first row wins, later ones are rejected with their partners and SDGs
+    dup = initiatives_frame.filter(pl.int_range(pl.len()).over("action_id") > 0)
+    if dup.height:
+        rejects_frame = pl.concat([rejects_frame, dup.select(
+            table=pl.lit("partnerships"), file=pl.col("source_file"), line=pl.col("source_row"),
+            record_key=pl.col("action_id"), column=pl.lit("action_id"), check=pl.lit("field_uniqueness"),
+            value=pl.col("action_id"), reason=pl.lit("duplicate action id: the first row was kept"),
+            severity=pl.lit("error"))])
+    bad = rejects_frame.filter((pl.col("severity") == "error") & (pl.col("table") == "partnerships")).select(
+        pl.col("file").alias("source_file"), pl.col("line").alias("source_row"))
+    keep = lambda frame: frame.join(bad, on=["source_file", "source_row"], how="anti")  # noqa: E731
+    partners_frame = keep(pl.concat(partners, how="diagonal_relaxed")).with_columns(pl.lit(snapshot).alias("snapshot_date"))
+    sdg_frame = keep(pl.concat(sdgs, how="diagonal_relaxed")).with_columns(pl.lit(snapshot).alias("snapshot_date"))
+    return keep(initiatives_frame), partners_frame, sdg_frame, rejects_frame
+
+
+def _action_ids(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    text = pl.col(column).str.strip_chars()
+    return frame.with_columns(
+        pl.when(text.str.contains(_ACTION_ID)).then(pl.format("#{}{}", text.str.extract(_ACTION_ID, 1), text.str.extract(_ACTION_ID, 2)))
+        .alias("action_id"),
+        text.str.extract(_ACTION_ID, 1).alias("platform"),
+        text.str.extract(_ACTION_ID, 2).cast(pl.Int64, strict=False).alias("action_number"),
+        text.alias("_raw_id"),
+    )
+
+
+def _id_rejects(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.filter(pl.col("action_id").is_null()).select(
+        table=pl.lit("partnerships"), file=pl.col("source_file"), line=pl.col("source_row"),
+        record_key=pl.format("row {}", "source_row"), column=pl.lit("action_id"), check=pl.lit("pattern"),
+        value=pl.col("_raw_id"), reason=pl.lit("action id is not like #SDGAction12345 or #OceanAction41142"),
+        severity=pl.lit("error"))
+
+
+def _partner_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    lead = frame.select("action_id", "source_file", "source_row", pl.lit("lead").alias("role"),
+                        pl.col("lead_entity").alias("name"), pl.col("lead_entity_type").alias("entity_type"))
+    if "_partners" in frame.columns:
+        others = frame.select("action_id", "source_file", "source_row", pl.lit("partner").alias("role"),
+                              pl.col("_partners").alias("name"), pl.lit(None, pl.Utf8).alias("entity_type")).explode("name")
+        lead = pl.concat([lead, others])
+    return (lead.filter(pl.col("name").is_not_null() & (pl.col("name").str.strip_chars() != ""))
+            .with_columns(pl.col("name").str.strip_chars().alias("name_as_written"))
+            .with_columns(pl.col("name_as_written").map_elements(normalize_name, return_dtype=pl.Utf8).alias("name_normalized"))
+            .drop("name")
+            .with_columns(pl.int_range(pl.len()).over("action_id").cast(pl.Int32).alias("partner_index")))
+
+
+def _sdg_rejects(rows: pl.DataFrame, valid_targets: set[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    ok = (pl.when(pl.col("kind") == "goal").then(pl.col("goal").is_between(1, 17))
+          .otherwise(pl.col("code").is_in(sorted(valid_targets)))).fill_null(False)
+    bad = rows.filter(~ok).select(
+        table=pl.lit("partnership_sdg_targets"), file=pl.col("source_file"), line=pl.col("source_row"),
+        record_key=pl.format("{} {}", "action_id", "code"), column=pl.lit("code"), check=pl.lit("isin"),
+        value=pl.col("code"), reason=pl.lit("not a UN SDG goal (1-17) or target (config/sdg_targets.yaml)"),
+        severity=pl.lit("error"))
+    return rows.filter(ok), bad
+
+
+def _from_one_hot(raw: pl.DataFrame, label: str):
+    frame = _action_ids(raw.with_row_index("source_row", offset=2).with_columns(pl.col("source_row").cast(pl.Int64)),
+                        "ocean_action_id").with_columns(pl.lit(label).alias("source_file"))
+    goal_cols = [c for c in frame.columns if re.fullmatch(r"sdg_\d+", c)]
+    target_cols = [c for c in frame.columns if c.startswith("target_")]
+    one = lambda c: pl.col(c).str.strip_chars().is_in(["1", "1.0", "True", "true"])  # noqa: E731
+    initiatives = frame.select(
+        "action_id", "platform", "action_number",
+        pl.col("title").str.strip_chars(), pl.col("description").str.strip_chars() if "description" in frame.columns else pl.lit(None, pl.Utf8).alias("description"),
+        pl.col("entity").str.strip_chars().alias("lead_entity"), pl.lit(None, pl.Utf8).alias("lead_entity_type"),
+        pl.lit(None, pl.Date).alias("start_date"), pl.lit(None, pl.Date).alias("end_date"),
+        pl.lit(None, pl.Utf8).alias("resources_mobilized"), pl.lit(None, pl.Utf8).alias("progress_status"),
+        (pl.col("url").str.strip_chars() if "url" in frame.columns else pl.lit(None, pl.Utf8)).alias("url"),
+        *[(pl.col(c).str.strip_chars().str.to_lowercase().is_in(_TRUE) if c in frame.columns else pl.lit(None, pl.Boolean)).alias(c)
+          for c in ("has_duplicate_title", "has_duplicate_description")],
+        "source_file", "source_row",
+    )
+    long = frame.select("action_id", "source_file", "source_row",
+                        *[one(c).alias(c) for c in goal_cols + target_cols]).unpivot(
+        index=["action_id", "source_file", "source_row"], variable_name="column", value_name="flag").filter(pl.col("flag"))
+    sdg = long.select(
+        "action_id", "source_file", "source_row",
+        pl.when(pl.col("column").str.starts_with("sdg_")).then(pl.lit("goal")).otherwise(pl.lit("target")).alias("kind"),
+        pl.col("column").str.replace(r"^(sdg_|target_)", "").alias("code"),
+    ).with_columns(pl.col("code").str.extract(r"^(\d+)", 1).cast(pl.Int32, strict=False).alias("goal"))
+    sdg, bad_sdg = _sdg_rejects(sdg, sdg_target_codes())
+    partners = _partner_rows(initiatives.filter(pl.col("action_id").is_not_null()))
+    return initiatives, partners, sdg.filter(pl.col("action_id").is_not_null()), pl.concat([_id_rejects(frame), bad_sdg])
+
+
+def _from_records(raw: pl.DataFrame, label: str):
+    def col(name: str) -> pl.Expr:
+        return (pl.col(name).str.strip_chars() if name in raw.columns else pl.lit(None, pl.Utf8)).alias(name)
+
+    frame = _action_ids(raw.with_row_index("source_row", offset=2).with_columns(pl.col("source_row").cast(pl.Int64)),
+                        "id").with_columns(pl.lit(label).alias("source_file"))
+    frame = frame.with_columns(*[col(c) for c in ("description", "lead_entity_type", "resources", "progress_status", "url",
+                                                  "partners", "sdgs", "targets", "start_date", "end_date")])
+    frame = frame.with_columns(
+        _split_list("partners").alias("_partners"),
+        _split_list("sdgs").alias("_sdgs"),
+        _split_list("targets").alias("_targets"),
+        pl.col("start_date").str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False).alias("_start"),
+        pl.col("end_date").str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False).alias("_end"),
+    )
+    date_rejects = []
+    for source, parsed in (("start_date", "_start"), ("end_date", "_end")):
+        date_rejects.append(frame.filter(pl.col(source).is_not_null() & pl.col(parsed).is_null()).select(
+            table=pl.lit("partnerships"), file=pl.col("source_file"), line=pl.col("source_row"),
+            record_key=pl.coalesce("action_id", pl.format("row {}", "source_row")), column=pl.lit(source),
+            check=pl.lit("parse"), value=pl.col(source), reason=pl.lit("not an ISO date (YYYY-MM-DD); left null"),
+            severity=pl.lit("warning")))
+    initiatives = frame.select(
+        "action_id", "platform", "action_number", pl.col("title").str.strip_chars(), "description",
+        pl.col("lead_entity").str.strip_chars(), "lead_entity_type", pl.col("_start").alias("start_date"),
+        pl.col("_end").alias("end_date"), pl.col("resources").alias("resources_mobilized"), "progress_status", "url",
+        pl.lit(None, pl.Boolean).alias("has_duplicate_title"), pl.lit(None, pl.Boolean).alias("has_duplicate_description"),
+        "source_file", "source_row",
+    )
+    goals = frame.select("action_id", "source_file", "source_row", pl.col("_sdgs").alias("code")).explode("code").drop_nulls("code")
+    goals = goals.with_columns(pl.col("code").str.replace(r"(?i)^(sdg|goal)\s*", ""), pl.lit("goal").alias("kind"))
+    targets = frame.select("action_id", "source_file", "source_row", pl.col("_targets").alias("code")).explode("code").drop_nulls("code")
+    targets = targets.with_columns(pl.col("code").str.to_lowercase(), pl.lit("target").alias("kind"))
+    sdg = pl.concat([goals, targets]).with_columns(
+        pl.col("code").str.extract(r"^(\d+)", 1).cast(pl.Int32, strict=False).alias("goal"))
+    # a listed target implies its goal
+    implied = sdg.filter(pl.col("kind") == "target").select(
+        "action_id", "source_file", "source_row", pl.col("goal").cast(pl.Utf8).alias("code"), pl.lit("goal").alias("kind"), "goal")
+    sdg = pl.concat([sdg, implied]).unique(subset=["action_id", "kind", "code"], keep="first", maintain_order=True)
+    sdg, bad_sdg = _sdg_rejects(sdg.filter(pl.col("action_id").is_not_null()), sdg_target_codes())
+    partners = _partner_rows(frame.filter(pl.col("action_id").is_not_null()).select(
+        "action_id", "source_file", "source_row", "lead_entity", "lead_entity_type", "_partners"))
+    return initiatives, partners, sdg, pl.concat([_id_rejects(frame), bad_sdg, *date_rejects])
+
+
+def to_json_list(values: list[str]) -> str:
+    return json.dumps(values, ensure_ascii=False)
+
+
+__all__ = ["read_partnerships", "sdg_target_codes", "REJECT_SCHEMA"]
