@@ -41,7 +41,10 @@ def summarize(data_dir: Path, snapshot_dates: list[str]) -> pl.DataFrame:
     rejects = _read_rejects(data_dir, snapshot_dates)
     curated = data_dir / "curated"
     for table_dir in sorted(p for p in curated.iterdir() if p.is_dir()) if curated.is_dir() else []:
-        parts = [table_dir / f"snapshot_date={d}" for d in snapshot_dates if (table_dir / f"snapshot_date={d}").is_dir()]
+        if any(table_dir.glob("snapshot_date=*")):
+            parts = [table_dir / f"snapshot_date={d}" for d in snapshot_dates if (table_dir / f"snapshot_date={d}").is_dir()]
+        else:  # a table rebuilt whole on every run (e.g. the status history)
+            parts = [table_dir]
         count = sum(pl.scan_parquet(p / "*.parquet").select(pl.len()).collect().item() for p in parts)
         table_rejects = rejects.filter(pl.col("table") == table_dir.name)
         errors = table_rejects.filter(pl.col("severity") == "error")

@@ -3,6 +3,8 @@
 import dagster as dg
 
 from assets.financing.assets import financing_assets
+from assets.networks.assets import networks_assets
+from assets.partnerships.assets import partnerships_assets
 from pipelines.jobs import nightly_job, nightly_schedule
 from pipelines.resources import default_resources
 
@@ -10,7 +12,7 @@ from pipelines.resources import default_resources
 def build_definitions(resources: dict | None = None) -> dg.Definitions:
     """The project's Definitions; ``resources`` replaces the environment-derived defaults (tests)."""
     return dg.Definitions(
-        assets=[*financing_assets],
+        assets=[*financing_assets, *partnerships_assets, *networks_assets],
         jobs=[nightly_job],
         schedules=[nightly_schedule],
         resources=resources or default_resources(),

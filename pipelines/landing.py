@@ -184,7 +184,8 @@ def land_source(
             if tmp.exists():
                 tmp.unlink()
 
-    if previous is not None and set(previous_by_name) != {f.name for f in landed}:
+    if previous is not None and (set(previous_by_name) != {f.name for f in landed}
+                                 or previous.get("format") != spec.format):
         changed = True
     if changed:
         # Files of an earlier landing of this date that the current locations no longer name.
@@ -195,6 +196,7 @@ def land_source(
         _write_json_atomic(directory / MANIFEST_NAME, {
             "source": spec.name,
             "snapshot_date": snapshot_date,
+            "format": spec.format,
             "files": [f.manifest_entry() for f in landed],
         })
     return LandingResult(spec.name, snapshot_date, directory, landed, changed=changed)

@@ -146,3 +146,26 @@ CURATED_MODELS = {
     "iati_participating_orgs": IatiParticipatingOrgs,
     "iati_budgets": IatiBudgets,
 }
+
+
+class UnRevenueByContributor(pa.DataFrameModel):
+    """One row per UN system revenue line (CEB statistics) by contributor."""
+
+    year: pl.Int32 = pa.Field(ge=1945, le=2100, description="Calendar year")
+    un_entity: str = pa.Field(description="UN entity receiving the revenue")
+    donor: str = pa.Field(nullable=True, description="Contributor as written")
+    contributor_type_code: str = pa.Field(description="Canonical contributor type (config/un_revenue.yaml)")
+    contributor_type_name: str = pa.Field(description="Name of the contributor type")
+    contributor_type_method: str = pa.Field(isin=["code", "label", "donor history", "donor mapping", "unclassified"],
+                                            description="How the type was obtained")
+    contributor_type_source: str = pa.Field(nullable=True, description="contrib_type as written")
+    revenue_type_code: str = pa.Field(description="Revenue type code (R01...)")
+    revenue_type_name: str = pa.Field(description="Name of the revenue type")
+    revenue_type_source: str = pa.Field(nullable=True, description="rev_type as written")
+    amount_usd: pl.Float64 = pa.Field(description="Amount in US dollars")
+    source_row_ref: str = pa.Field(unique=True, description="<file>:<line> of the source row")
+    source_file: str = pa.Field(description="Name of the landed file the row was read from")
+    snapshot_date: pl.Date = pa.Field(description="Snapshot (partition) date; the hive partition folder")
+
+    class Config:
+        strict = True

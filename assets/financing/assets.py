@@ -9,13 +9,15 @@ from assets.financing.fx import load_rates
 from assets.financing.iati import IatiBuild, build_iati_tables
 from assets.financing.iati_reader import IatiBatch
 from assets.financing.iati_transform import TABLES, transform_batch
+from assets.curated import TableSpec, build_source_asset
+from assets.financing.un_revenue import read_revenue
 from assets.landing import build_landing_asset
 from pipelines.landing import read_manifest
 from pipelines.metadata import rejects_sample, table_schema
 from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
 from pipelines.publish import PartitionWriter, publish_frame
 from pipelines.resources import QualityResource, StorageResource
-from schemas.financing import CURATED_MODELS
+from schemas.financing import CURATED_MODELS, UnRevenueByContributor
 from schemas.quality import REJECT_SCHEMA
 
 GROUP = "financing"
@@ -27,6 +29,23 @@ landing_iati_activities = build_landing_asset(
 landing_exchange_rates = build_landing_asset(
     "exchange_rates", group_name=GROUP, optional=True,
     description="Optional exchange-rate files (ECB history or IMF annual per-USD) as fetched, per snapshot date.")
+
+landing_un_revenue = build_landing_asset(
+    "un_revenue", group_name=GROUP,
+    description="UN system revenue by contributor (CEB statistics CSV) as fetched.")
+
+UN_REVENUE = TableSpec("un_revenue_by_contributor", UnRevenueByContributor,
+                       "One row per UN revenue line: year, entity, donor, canonical contributor type, revenue type, USD.",
+                       key=lambda f: f["source_row_ref"])
+
+
+def _revenue(files, fmt, snapshot: date):
+    frame, rejects = read_revenue(files, snapshot)
+    return {"un_revenue_by_contributor": frame}, rejects
+
+
+un_revenue_table = build_source_asset(name="un_revenue_table", source="un_revenue", group=GROUP,
+                                      specs=[UN_REVENUE], builder=_revenue)
 
 _DESCRIPTIONS = {
     "iati_activities": "One row per IATI activity: reporting org, title, status, dates, countries, sectors, SDGs.",
@@ -157,4 +176,5 @@ def _log_build(context: dg.AssetExecutionContext, snapshot_date: str, build: Iat
     context.log.info(f"{snapshot_date}: {len(build.files)} files; {summary}")
 
 
-financing_assets = [landing_iati_activities, landing_exchange_rates, iati_curated_tables]
+financing_assets = [landing_iati_activities, landing_exchange_rates, iati_curated_tables, landing_un_revenue,
+                    un_revenue_table]

@@ -1,0 +1,189 @@
+"""Shared Dagster wiring for curated tables: validation, thresholds, publication and reporting.
+
+A source's pure builder turns the landed files of one snapshot into frames (not yet validated) and
+the rows it already rejected; this module validates each frame with its Pandera model, publishes
+rejects always and tables only when every table's reject share is within the threshold, and reports
+asset checks and materializations the same way for every source.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pandera.polars as pa
+import polars as pl
+
+from assets.io import SourceFileError
+from assets.validation import split_valid
+from pipelines.landing import read_manifest
+from pipelines.metadata import rejects_sample, table_schema
+from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
+from pipelines.publish import PartitionWriter, publish_frame
+from pipelines.resources import QualityResource, StorageResource
+from schemas.quality import REJECT_SCHEMA, empty_rejects
+
+REJECT_CHECK = "reject_share_within_threshold"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    model: type[pa.DataFrameModel]
+    description: str
+    key: Callable[[pl.DataFrame], pl.Series]  # record key of each row, for rejects
+
+
+def curated_spec(table: TableSpec, group: str, deps: list) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        ["curated", table.name], group_name=group, description=table.description, kinds={"polars", "parquet"},
+        deps=deps, skippable=True,
+        metadata={"dagster/column_schema": table_schema(table.model), "dagster/table_name": f"curated/{table.name}"},
+    )
+
+
+def reject_check_spec(table: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(REJECT_CHECK, asset=["curated", table], blocking=True,
+                             description="Share of rejected records stays within the configured threshold; "
+                                         "above it the partition is not published.")
+
+
+@dataclass
+class RunTotals:
+    """Counts over every snapshot date of one run, for checks and materializations."""
+
+    tables: list[str]
+    rows: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+    warnings: dict[str, int] = field(default_factory=dict)
+    refused: dict[str, list[str]] = field(default_factory=dict)  # date -> reasons
+    samples: list[pl.DataFrame] = field(default_factory=list)
+    processed: list[str] = field(default_factory=list)
+
+    def add(self, snapshot_date: str, rows: dict[str, int], rejected: dict[str, int], warnings: dict[str, int],
+            sample: pl.DataFrame) -> None:
+        self.processed.append(snapshot_date)
+        for t in self.tables:
+            self.rows[t] = self.rows.get(t, 0) + rows.get(t, 0)
+            self.rejected[t] = self.rejected.get(t, 0) + rejected.get(t, 0)
+            self.warnings[t] = self.warnings.get(t, 0) + warnings.get(t, 0)
+        self.samples.append(sample)
+
+    def refused_tables(self) -> set[str]:
+        return {reason.split(" ")[0] for reasons in self.refused.values() for reason in reasons}
+
+
+def report(totals: RunTotals, storage: StorageResource, quality: QualityResource, source: str,
+           paths: dict[str, Path] | None = None) -> Iterator:
+    """Asset check results for every table, then a Failure if any date was refused, else materializations."""
+    if not totals.processed:
+        return
+    sample = pl.concat([empty_rejects(), *totals.samples])
+    refused = totals.refused_tables()
+    for table in totals.tables:
+        seen = totals.rows[table] + totals.rejected[table]
+        yield dg.AssetCheckResult(
+            asset_key=["curated", table], check_name=REJECT_CHECK,
+            passed=table not in refused and not any(r.startswith("file ") for rs in totals.refused.values() for r in rs),
+            metadata={"rows": totals.rows[table], "rejected_records": totals.rejected[table],
+                      "warnings": totals.warnings[table], "reject_share": totals.rejected[table] / seen if seen else 0.0,
+                      "threshold": quality.max_reject_share,
+                      "sample": rejects_sample(sample.filter((pl.col("table") == table) & (pl.col("severity") == "error")))},
+        )
+    if totals.refused:
+        raise dg.Failure(description=(
+            "Not published: " + "; ".join(f"{d}: {', '.join(reasons)}" for d, reasons in totals.refused.items())
+            + f" (threshold {quality.max_reject_share:.0%}). Rejects are in {storage.rejects}/source={source}/."))
+    for table in totals.tables:
+        yield dg.MaterializeResult(asset_key=["curated", table], metadata={
+            "dagster/row_count": totals.rows[table],
+            "rejected_records": totals.rejected[table],
+            "warnings": totals.warnings[table],
+            "partitions": len(totals.processed),
+            "path": dg.MetadataValue.path(str((paths or {}).get(table, storage.curated / table))),
+            "rejects_path": dg.MetadataValue.path(str(storage.rejects / f"source={source}")),
+        })
+
+
+def count_rejects(rejects: pl.DataFrame) -> tuple[dict[str, int], dict[str, int]]:
+    errors = dict(rejects.filter(pl.col("severity") == "error").group_by("table")
+                  .agg(pl.coalesce("record_key", "file").n_unique()).iter_rows())
+    warnings = dict(rejects.filter(pl.col("severity") == "warning").group_by("table").len().iter_rows())
+    return errors, warnings
+
+
+def validate_and_publish(frames: dict[str, pl.DataFrame], rejects: pl.DataFrame, specs: list[TableSpec], *,
+                         storage: StorageResource, quality: QualityResource, source: str, snapshot_date: str,
+                         totals: RunTotals, partition: dict[str, str] | None = None) -> dict[str, pl.DataFrame]:
+    """Validate each table, publish the rejects, then the tables unless a share is over the threshold."""
+    valid: dict[str, pl.DataFrame] = {}
+    all_rejects = [rejects]
+    for spec in specs:
+        frame = frames[spec.name]
+        lines = frame["source_row"] if "source_row" in frame.columns else None
+        files = frame["source_file"] if "source_file" in frame.columns else pl.Series([None] * frame.height, dtype=pl.Utf8)
+        good, bad, _ = split_valid(frame, spec.model, table=spec.name, record_keys=spec.key(frame), files=files, lines=lines)
+        valid[spec.name] = good
+        all_rejects.append(bad)
+    rejects = pl.concat([empty_rejects(), *all_rejects]).select(REJECT_SCHEMA.names())
+    publish_frame(rejects, storage.rejects, {"source": source, "snapshot_date": snapshot_date}, storage.staging)
+    errors, warnings = count_rejects(rejects)
+    rows = {t: f.height for t, f in valid.items()}
+    shares = {t: errors.get(t, 0) / (rows[t] + errors.get(t, 0)) if rows[t] + errors.get(t, 0) else 0.0 for t in rows}
+    over = [t for t, share in shares.items() if share > quality.max_reject_share]
+    if over:
+        totals.refused[snapshot_date] = [f"{t} {shares[t]:.0%} rejected" for t in over]
+    else:
+        for spec in specs:
+            publish_frame(valid[spec.name], storage.curated / spec.name,
+                          partition if partition is not None else {"snapshot_date": snapshot_date}, storage.staging)
+    totals.add(snapshot_date, rows, errors, warnings, rejects.filter(pl.col("severity") == "error").head(50))
+    return valid
+
+
+def file_failure_rejects(exc: SourceFileError, table: str) -> pl.DataFrame:
+    return pl.DataFrame([{"table": table, "file": exc.file, "line": exc.line, "record_key": None, "column": None,
+                          "check": "readable_file", "value": None, "reason": f"file refused: {exc.reason}",
+                          "severity": "error"}], schema=REJECT_SCHEMA)
+
+
+Builder = Callable[[list[tuple[Path, str]], str | None, date], tuple[dict[str, pl.DataFrame], pl.DataFrame]]
+
+
+def build_source_asset(*, name: str, source: str, group: str, specs: list[TableSpec], builder: Builder) -> dg.AssetsDefinition:
+    """A multi-asset publishing ``specs`` for every snapshot date of the run from ``landing/<source>``."""
+
+    @dg.multi_asset(
+        name=name,
+        specs=[curated_spec(s, group, [dg.AssetKey(["landing", source])]) for s in specs],
+        check_specs=[reject_check_spec(s.name) for s in specs],
+        partitions_def=daily_snapshot_partitions,
+        backfill_policy=single_run_backfill,
+        pool=f"curated_{source}",
+    )
+    def _asset(context: dg.AssetExecutionContext, storage: StorageResource, quality: QualityResource):
+        totals = RunTotals(tables=[s.name for s in specs])
+        for snapshot_date in context.partition_keys:
+            folder = storage.landing / source / snapshot_date
+            manifest = read_manifest(folder)
+            if manifest is None:
+                context.log.info(f"no landed {source} files for {snapshot_date}: skipped")
+                continue
+            files = [(folder / f["name"], f["name"]) for f in manifest["files"]]
+            try:
+                frames, rejects = builder(files, manifest.get("format"), date.fromisoformat(snapshot_date))
+            except SourceFileError as exc:
+                context.log.error(f"{snapshot_date}: {exc}")
+                rejects = file_failure_rejects(exc, specs[0].name)
+                publish_frame(rejects, storage.rejects, {"source": source, "snapshot_date": snapshot_date}, storage.staging)
+                totals.refused[snapshot_date] = [f"file {exc}"]
+                totals.add(snapshot_date, {}, {specs[0].name: 1}, {}, rejects)
+                continue
+            validate_and_publish(frames, rejects, specs, storage=storage, quality=quality, source=source,
+                                 snapshot_date=snapshot_date, totals=totals)
+            context.log.info(f"{snapshot_date}: " + ", ".join(
+                f"{t} {totals.rows[t]} rows / {totals.rejected[t]} rejected" for t in totals.tables))
+        yield from report(totals, storage, quality, source)
+
+    return _asset

@@ -1,0 +1,63 @@
+"""Dagster wiring of the networks domain: Global Compact Local Networks and country coverage."""
+
+from datetime import date
+
+import dagster as dg
+import polars as pl
+
+from assets.curated import RunTotals, TableSpec, build_source_asset, curated_spec, reject_check_spec, report, validate_and_publish
+from assets.landing import build_landing_asset
+from assets.networks.local_networks import network_coverage, read_local_networks
+from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
+from pipelines.resources import QualityResource, StorageResource
+from schemas.quality import empty_rejects
+from schemas.networks import LocalNetworks, NetworkCoverage
+
+GROUP = "networks"
+
+landing_ungc_local_networks = build_landing_asset(
+    "ungc_local_networks", group_name=GROUP,
+    description="Global Compact Local Networks sheet (CSV export) as fetched.")
+
+LOCAL_NETWORKS = TableSpec("local_networks", LocalNetworks,
+                           "One row per Global Compact Local Network: stage, status, contributions in USD.",
+                           key=lambda f: f["country_iso3"])
+COVERAGE = TableSpec("network_coverage", NetworkCoverage,
+                     "One row per country: Local Network and Global Compact participants by status and type.",
+                     key=lambda f: f["country_iso3"])
+
+
+def _networks(files, fmt, snapshot: date):
+    frame, rejects = read_local_networks(files, snapshot)
+    return {"local_networks": frame}, rejects
+
+
+local_networks = build_source_asset(name="local_networks_table", source="ungc_local_networks", group=GROUP,
+                                    specs=[LOCAL_NETWORKS], builder=_networks)
+
+
+@dg.multi_asset(
+    name="network_coverage_table",
+    specs=[curated_spec(COVERAGE, GROUP, [dg.AssetKey(["curated", "gc_participants"]),
+                                          dg.AssetKey(["curated", "local_networks"])])],
+    check_specs=[reject_check_spec(COVERAGE.name)],
+    partitions_def=daily_snapshot_partitions,
+    backfill_policy=single_run_backfill,
+)
+def network_coverage_table(context: dg.AssetExecutionContext, storage: StorageResource, quality: QualityResource):
+    """Joins the day's participants and Local Networks per country."""
+    totals = RunTotals(tables=[COVERAGE.name])
+    for snapshot_date in context.partition_keys:
+        parts = {t: storage.curated / t / f"snapshot_date={snapshot_date}" for t in ("gc_participants", "local_networks")}
+        if not all(p.is_dir() for p in parts.values()):
+            context.log.info(f"{snapshot_date}: participants or Local Networks not published for this date: skipped")
+            continue
+        participants = pl.read_parquet(parts["gc_participants"] / "*.parquet")
+        networks = pl.read_parquet(parts["local_networks"] / "*.parquet")
+        coverage = network_coverage(participants, networks, date.fromisoformat(snapshot_date))
+        validate_and_publish({COVERAGE.name: coverage}, empty_rejects(), [COVERAGE], storage=storage, quality=quality,
+                             source="network_coverage", snapshot_date=snapshot_date, totals=totals)
+    yield from report(totals, storage, quality, "network_coverage")
+
+
+networks_assets = [landing_ungc_local_networks, local_networks, network_coverage_table]
