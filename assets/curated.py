@@ -20,7 +20,7 @@ from assets.validation import split_valid
 from pipelines.landing import read_manifest
 from pipelines.metadata import rejects_sample, table_schema
 from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
-from pipelines.publish import PartitionWriter, publish_frame
+from pipelines.publish import publish_frame
 from pipelines.resources import QualityResource, StorageResource
 from schemas.quality import REJECT_SCHEMA, empty_rejects
 

@@ -5,15 +5,35 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from pipelines.definitions import defs
-from schemas.financing import CURATED_MODELS
+from schemas.financing import CURATED_MODELS as IATI_MODELS
+from schemas.financing import UnRevenueByContributor
+from schemas.networks import LocalNetworks, NetworkCoverage
+from schemas.partnerships import (
+    GcParticipants,
+    GcParticipantStatusHistory,
+    PartnershipPartners,
+    Partnerships,
+    PartnershipSdgTargets,
+)
+
+CURATED_MODELS = {**IATI_MODELS, "un_revenue_by_contributor": UnRevenueByContributor, "gc_participants": GcParticipants,
+                  "gc_participant_status_history": GcParticipantStatusHistory, "local_networks": LocalNetworks,
+                  "network_coverage": NetworkCoverage, "partnerships": Partnerships,
+                  "partnership_partners": PartnershipPartners, "partnership_sdg_targets": PartnershipSdgTargets}
 
 
 def test_definitions_load_and_every_job_and_schedule_resolves():
     repo = defs.get_repository_def()  # resolves every asset, check, job and schedule
     assert {j.name for j in repo.get_all_jobs()} >= {"nightly_snapshot"}
     keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
-    assert keys == {"landing/iati_activities", "landing/exchange_rates", "curated/iati_activities",
-                    "curated/iati_transactions", "curated/iati_participating_orgs", "curated/iati_budgets"}
+    assert keys == {
+        "landing/iati_activities", "landing/exchange_rates", "landing/un_revenue", "landing/ungc_participants",
+        "landing/ungc_local_networks", "landing/sdg_partnerships",
+        "curated/iati_activities", "curated/iati_transactions", "curated/iati_participating_orgs", "curated/iati_budgets",
+        "curated/un_revenue_by_contributor", "curated/gc_participants", "curated/gc_participant_status_history",
+        "curated/local_networks", "curated/network_coverage", "curated/partnerships", "curated/partnership_partners",
+        "curated/partnership_sdg_targets",
+    }
     checks = {c.name for c in repo.asset_graph.asset_check_keys}
     assert checks == {"reject_share_within_threshold"}
 
@@ -23,11 +43,12 @@ def test_every_asset_has_a_description_a_group_and_curated_ones_a_column_schema(
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.description, key
-        assert node.group_name in {"financing"}, key
+        assert node.group_name in {"financing", "partnerships", "networks"}, key
         assert key.path[0] in {"landing", "raw", "curated", "mart"}, key
         if key.path[0] == "curated":
             schema = node.metadata["dagster/column_schema"]
-            assert [c.name for c in schema.columns][-1] == "snapshot_date"
+            names = [c.name for c in schema.columns]
+            assert names[-1] == "snapshot_date" or key.path[1] == "gc_participant_status_history", key
             assert all(c.description for c in schema.columns), key
             assert len(schema.columns) == len(CURATED_MODELS[key.path[1]].to_schema().columns)
             assert {"polars", "parquet"} <= set(node.kinds)

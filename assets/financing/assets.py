@@ -3,17 +3,15 @@
 from datetime import date
 
 import dagster as dg
-import polars as pl
 
+from assets.curated import RunTotals, TableSpec, build_source_asset, curated_spec, reject_check_spec, report
 from assets.financing.fx import load_rates
 from assets.financing.iati import IatiBuild, build_iati_tables
 from assets.financing.iati_reader import IatiBatch
 from assets.financing.iati_transform import TABLES, transform_batch
-from assets.curated import TableSpec, build_source_asset
 from assets.financing.un_revenue import read_revenue
 from assets.landing import build_landing_asset
 from pipelines.landing import read_manifest
-from pipelines.metadata import rejects_sample, table_schema
 from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
 from pipelines.publish import PartitionWriter, publish_frame
 from pipelines.resources import QualityResource, StorageResource
@@ -21,7 +19,6 @@ from schemas.financing import CURATED_MODELS, UnRevenueByContributor
 from schemas.quality import REJECT_SCHEMA
 
 GROUP = "financing"
-REJECT_CHECK = "reject_share_within_threshold"
 
 landing_iati_activities = build_landing_asset(
     "iati_activities", group_name=GROUP,
@@ -57,31 +54,16 @@ _DESCRIPTIONS = {
 
 @dg.multi_asset(
     name="iati_curated_tables",
-    specs=[
-        dg.AssetSpec(
-            ["curated", table], group_name=GROUP, description=_DESCRIPTIONS[table], kinds={"polars", "parquet"},
-            deps=[landing_iati_activities.key, landing_exchange_rates.key], skippable=True,
-            metadata={"dagster/column_schema": table_schema(CURATED_MODELS[table]),
-                      "dagster/table_name": f"curated/{table}"},
-        )
-        for table in TABLES
-    ],
-    check_specs=[
-        dg.AssetCheckSpec(REJECT_CHECK, asset=["curated", table], blocking=True,
-                          description="Share of rejected records stays within the configured threshold; "
-                                      "above it the partition is not published.")
-        for table in TABLES
-    ],
+    specs=[curated_spec(TableSpec(t, CURATED_MODELS[t], _DESCRIPTIONS[t], key=lambda f: f["iati_identifier"]), GROUP,
+                        [landing_iati_activities.key, landing_exchange_rates.key]) for t in TABLES],
+    check_specs=[reject_check_spec(t) for t in TABLES],
     partitions_def=daily_snapshot_partitions,
     backfill_policy=single_run_backfill,
     pool="curated_iati",
 )
 def iati_curated_tables(context: dg.AssetExecutionContext, storage: StorageResource, quality: QualityResource):
     """Read the landed IATI files of each partition, validate, convert to USD, publish four tables."""
-    totals = {t: {"rows": 0, "rejected": 0, "warnings": 0} for t in TABLES}
-    samples: list[pl.DataFrame] = []
-    refused: dict[str, list[str]] = {}  # snapshot date -> tables over the threshold
-    processed: list[str] = []
+    totals = RunTotals(tables=list(TABLES))
     rates_cache: dict[tuple, object] = {}  # a backfill reuses the rates of identical landed files
     for snapshot_date in context.partition_keys:
         manifest = read_manifest(storage.landing / "iati_activities" / snapshot_date)
@@ -114,7 +96,7 @@ def iati_curated_tables(context: dg.AssetExecutionContext, storage: StorageResou
             if over:
                 for w in writers.values():
                     w.abort()
-                refused[snapshot_date] = [f"{t} {build.reject_share(t):.0%} rejected" for t in over]
+                totals.refused[snapshot_date] = [f"{t} {build.reject_share(t):.0%} rejected" for t in over]
             else:
                 empty = transform_batch(IatiBatch(), "", snapshot, rates).tables
                 for table, writer in writers.items():
@@ -124,47 +106,9 @@ def iati_curated_tables(context: dg.AssetExecutionContext, storage: StorageResou
                 w.abort()
             raise
         _log_build(context, snapshot_date, build)
-        processed.append(snapshot_date)
-        samples.append(build.sample)
-        for t in TABLES:
-            totals[t]["rows"] += build.rows[t]
-            totals[t]["rejected"] += build.rejected_records(t)
-            totals[t]["warnings"] += build.warnings(t)
-
-    if not processed:
-        return
-    sample = pl.concat(samples)
-    for table in TABLES:
-        counts = totals[table]
-        seen = counts["rows"] + counts["rejected"]
-        share = counts["rejected"] / seen if seen else 0.0
-        yield dg.AssetCheckResult(
-            asset_key=["curated", table], check_name=REJECT_CHECK,
-            passed=not any(entry.split(" ")[0] == table for entries in refused.values() for entry in entries),
-            metadata={"rows": counts["rows"], "rejected_records": counts["rejected"], "warnings": counts["warnings"],
-                      "reject_share": share, "threshold": quality.max_reject_share,
-                      "sample": rejects_sample(sample.filter(pl.col("table") == table))},
-        )
-    if refused:
-        raise dg.Failure(
-            description=("Not published: reject share above the threshold of "
-                         f"{quality.max_reject_share:.0%}: "
-                         + "; ".join(f"{d}: {', '.join(tables)}" for d, tables in refused.items())
-                         + f". Rejects are in {storage.rejects}/source=iati_activities/."),
-        )
-    for table in TABLES:
-        counts = totals[table]
-        yield dg.MaterializeResult(
-            asset_key=["curated", table],
-            metadata={
-                "dagster/row_count": counts["rows"],
-                "rejected_records": counts["rejected"],
-                "warnings": counts["warnings"],
-                "partitions": len(processed),
-                "path": dg.MetadataValue.path(str(storage.curated / table)),
-                "rejects_path": dg.MetadataValue.path(str(storage.rejects / "source=iati_activities")),
-            },
-        )
+        totals.add(snapshot_date, build.rows, {t: build.rejected_records(t) for t in TABLES},
+                   {t: build.warnings(t) for t in TABLES}, build.sample)
+    yield from report(totals, storage, quality, "iati_activities")
 
 
 def _log_build(context: dg.AssetExecutionContext, snapshot_date: str, build: IatiBuild) -> None:

@@ -5,13 +5,21 @@ from datetime import date
 import dagster as dg
 import polars as pl
 
-from assets.curated import RunTotals, TableSpec, build_source_asset, curated_spec, reject_check_spec, report, validate_and_publish
+from assets.curated import (
+    RunTotals,
+    TableSpec,
+    build_source_asset,
+    curated_spec,
+    reject_check_spec,
+    report,
+    validate_and_publish,
+)
 from assets.landing import build_landing_asset
 from assets.networks.local_networks import network_coverage, read_local_networks
 from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
 from pipelines.resources import QualityResource, StorageResource
-from schemas.quality import empty_rejects
 from schemas.networks import LocalNetworks, NetworkCoverage
+from schemas.quality import empty_rejects
 
 GROUP = "networks"
 

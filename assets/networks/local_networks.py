@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from assets.io import SourceFileError, read_csv_strings
-from assets.reference import iso3_expr, is_known_non_country
+from assets.reference import is_known_non_country, iso3_expr
 from schemas.quality import REJECT_SCHEMA, empty_rejects
 
 TABLE = "local_networks"

@@ -5,13 +5,20 @@ from datetime import date
 import dagster as dg
 import polars as pl
 
-from assets.curated import RunTotals, TableSpec, build_source_asset, curated_spec, reject_check_spec, report, validate_and_publish
+from assets.curated import (
+    RunTotals,
+    TableSpec,
+    build_source_asset,
+    curated_spec,
+    reject_check_spec,
+    report,
+    validate_and_publish,
+)
 from assets.landing import build_landing_asset
 from assets.partnerships.sdg_partnerships import read_partnerships
 from assets.partnerships.ungc_participants import read_participants, status_history
 from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
 from pipelines.resources import QualityResource, StorageResource
-from schemas.quality import empty_rejects
 from schemas.partnerships import (
     GcParticipants,
     GcParticipantStatusHistory,
@@ -19,6 +26,7 @@ from schemas.partnerships import (
     Partnerships,
     PartnershipSdgTargets,
 )
+from schemas.quality import empty_rejects
 
 GROUP = "partnerships"
 

@@ -18,9 +18,16 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.io import SourceFileError, read_csv_strings, read_json_records, read_xlsx_strings, require_columns, sniff_format
+from assets.io import (
+    SourceFileError,
+    read_csv_strings,
+    read_json_records,
+    read_xlsx_strings,
+    require_columns,
+    sniff_format,
+)
 from assets.reference import config, normalize_name
-from schemas.quality import REJECT_SCHEMA, empty_rejects
+from schemas.quality import empty_rejects
 
 RECORD_COLUMNS = ["id", "title", "lead_entity"]
 ONE_HOT_COLUMNS = ["ocean_action_id", "title", "entity"]
@@ -43,13 +50,24 @@ def _read(path: Path, label: str, fmt: str | None) -> pl.DataFrame:
     raise SourceFileError(label, f"unknown sdg_partnerships format {fmt!r} (expected json, csv or xlsx)")
 
 
+def _as_list(text: str | None) -> list[str]:
+    """JSON array text, or ';'- or ','-separated text, as a list of trimmed strings."""
+    if text is None:
+        return []
+    text = text.strip()
+    if text.startswith("["):
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError:
+            values = [text]
+        items = [str(v) for v in values if v is not None] if isinstance(values, list) else [text]
+    else:
+        items = re.split(r"[;,]", text)
+    return [i.strip() for i in items if i.strip()]
+
+
 def _split_list(column: str) -> pl.Expr:
-    """JSON array text or ';'/','-separated text -> list of trimmed strings."""
-    text = pl.col(column).str.strip_chars()
-    as_json = text.str.starts_with("[")
-    return (pl.when(as_json).then(text.str.json_decode(pl.List(pl.Utf8)))
-            .otherwise(text.str.split(";").list.eval(pl.element().str.split(",")).list.eval(pl.element().flatten()))
-            .list.eval(pl.element().str.strip_chars().filter(pl.element().str.len_chars() > 0)))
+    return pl.col(column).map_elements(_as_list, return_dtype=pl.List(pl.Utf8), skip_nulls=False)
 
 
 def read_partnerships(files: list[tuple[Path, str]], fmt: str | None, snapshot: date):
@@ -202,8 +220,3 @@ def _from_records(raw: pl.DataFrame, label: str):
     return initiatives, partners, sdg, pl.concat([_id_rejects(frame), bad_sdg, *date_rejects])
 
 
-def to_json_list(values: list[str]) -> str:
-    return json.dumps(values, ensure_ascii=False)
-
-
-__all__ = ["read_partnerships", "sdg_target_codes", "REJECT_SCHEMA"]

@@ -6,9 +6,13 @@ IATI 2.03 activity files for three UN reporting organisations with private-secto
 foundation (60) funders, several currencies and value dates, budgets and SDG tags; a few records
 are wrong on purpose (unknown codes, a negative budget, a duplicate identifier, a 1.03 activity, a
 value that is not a number, a currency without a rate) and one file is truncated, so that the
-rejects path runs in the demo. Organisation names are invented.
+rejects path runs in the demo. Also Global Compact participants (export layout) and Local
+Networks, SDG partnership records (JSON) and UN revenue by contributor (CEB layout), each with a few
+wrong rows. Organisation names are invented.
 """
 
+import csv
+import json
 import random
 from datetime import date, timedelta
 from pathlib import Path
@@ -154,6 +158,10 @@ def main() -> None:
     text = etree.tostring(broken, pretty_print=True, xml_declaration=True, encoding="UTF-8")
     (out / "undp-truncated-2.03.xml").write_bytes(text[: len(text) // 2])
 
+    write_ungc(rng)
+    write_partnerships(rng)
+    write_revenue(rng)
+
     # IMF annual end-of-period rates (national currency per USD) for a currency the ECB lacks.
     rates = HERE / "exchange_rates"
     rates.mkdir(exist_ok=True)
@@ -164,6 +172,102 @@ def main() -> None:
         "2025-12-31,129.2300,KES,A,IMF,KE,Kenya\n",
         encoding="utf-8",
     )
+
+
+GC_COUNTRIES = ["Kenya", "Brazil", "Germany", "India", "Japan", "South Africa", "France", "United States",
+                "Bangladesh", "Switzerland", "Norway", "Senegal"]
+GC_TYPES = ["Company", "SME", "NGO Local", "Academic", "City", "Business Association Local", "Foundation",
+            "Public Sector Organization", "Labour Global"]
+GC_SECTORS = ["Beverages", "Pharmaceuticals & Biotechnology", "Industrial Transportation", "Banks", "Not Applicable",
+              "Electricity", "Food Producers", "Media"]
+DELISTING_REASONS = ["Expulsion for failure to communicate progress", "Participant requested withdrawal",
+                     "Organization no longer exists (Merger, Ceased Trading etc.)"]
+
+
+def write_ungc(rng: random.Random) -> None:
+    out = HERE / "ungc"
+    out.mkdir(exist_ok=True)
+    rows = [["Participant", "Type", "Sector", "Country", "Joined On", "Status", "Ownership", "Employees",
+             "Reporting Due On", "Delisted On", "Delisting Reason"]]
+    names = [f[1] for f in FUNDERS] + [r[1] for r in RECEIVERS] + [
+        f"{prefix} {suffix}" for prefix in ("Acacia", "Baobab", "Cedar", "Delta", "Ember", "Fern", "Granite", "Harbor")
+        for suffix in ("Holdings", "Cooperative", "Institute", "Trust")]
+    for i, name in enumerate(names):
+        joined = date(2008, 1, 1) + timedelta(days=rng.randrange(0, 6500))
+        status = rng.choices(["Active", "Non-communicating", "Delisted"], weights=[6, 2, 2])[0]
+        delisted = joined + timedelta(days=rng.randrange(400, 2500)) if status == "Delisted" else None
+        rows.append([name, rng.choice(GC_TYPES[:2]) if i < len(FUNDERS) + len(RECEIVERS) else rng.choice(GC_TYPES),
+                     rng.choice(GC_SECTORS), GC_COUNTRIES[i % len(GC_COUNTRIES)], joined.isoformat(), status,
+                     rng.choice(["Private Company", "Public Company", "Subsidiary", "State-owned", ""]),
+                     str(rng.choice([12, 85, 240, 1300, 56000])), (joined + timedelta(days=365)).isoformat(),
+                     delisted.isoformat() if delisted else "", rng.choice(DELISTING_REASONS) if delisted else ""])
+    rows.append(["Orion Mining Corp.", "Company", "Mining", "Chile", "2019-04-02", "Suspended", "", "900", "", "", ""])  # unknown status
+    rows.append(["Atlantis Trading Ltd", "SME", "Banks", "Atlantis", "2020-01-15", "Active", "", "many", "", "", ""])  # unknown country, bad employees
+    rows.append([names[0], "Company", "Beverages", GC_COUNTRIES[0], "2012-03-01", "Active", "", "40", "", "", ""])  # duplicate
+    with open(out / "participants-export.csv", "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+
+    header = ["", "Country name", "", "Region", "RH", "Nov 2025 Development Stage", "Expected January 2026 Status",
+              "2024 Baseline and 2026 Projections agreed", "2024 total contributions to GCO",
+              "2024 total contributions to LN", "2024 combined contributions total", "Invoicing currency"]
+    regions = {"Kenya": "Africa", "Brazil": "Americas", "Germany": "Europe", "India": "Asia", "Japan": "Asia",
+               "South Africa": "Africa", "France": "Europe", "United States": "Americas", "Bangladesh": "Asia"}
+    lines = [header]
+    for country, region in regions.items():
+        gco, ln = rng.randrange(0, 200) * 1000, rng.randrange(0, 150) * 500
+        lines.append(["", country, "Link", region, "RH", rng.choice(["Advanced", "Active", "Emerging"]), "Local Network",
+                      rng.choice(["Yes", "No"]), f"${gco:,} ", f"${ln:,} ", f"${gco + ln:,} ", "USD"])
+    lines.append(["", "Switzerland", "Link", "Europe", "RH", "Active", "Local Network", "No", "TBD", "$0 ", "$0 ", "CHF"])
+    with open(out / "local-networks.csv", "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(lines)
+
+
+def write_partnerships(rng: random.Random) -> None:
+    out = HERE / "partnerships"
+    out.mkdir(exist_ok=True)
+    records = []
+    leads = [(f[1], "Private sector") for f in FUNDERS[:5]] + [("UNDP", "United Nations entity"),
+                                                              ("Ministry of Fisheries of Kenya", "Government")]
+    for i in range(14):
+        lead = leads[i % len(leads)]
+        goal = rng.choice([2, 6, 7, 13, 14, 17])
+        targets = [t for t in TARGETS if t.startswith(f"{goal}.")] or [f"{goal}.1"]
+        start = date(2022, 1, 1) + timedelta(days=rng.randrange(0, 900))
+        records.append({
+            "id": f"#{'OceanAction' if goal == 14 else 'SDGAction'}{50000 + i}",
+            "title": f"Partnership for goal {goal} number {i}",
+            "description": "Written for the sample data.",
+            "lead_entity": lead[0], "lead_entity_type": lead[1],
+            "partners": rng.sample([r[1] for r in RECEIVERS] + ["UNICEF", "WFP", "Harbor Light Foundation"], 2),
+            "sdgs": [goal], "targets": targets,
+            "start_date": start.isoformat(), "end_date": (start + timedelta(days=730)).isoformat(),
+            "resources": rng.choice(["Financing (in USD): 250,000", "In-kind contribution", "Staff / Technical expertise"]),
+            "progress_status": rng.choice(["On track", "Completed", "Not started"]),
+        })
+    records[3]["targets"] = records[3]["targets"] + ["14.z"]  # not a UN SDG target
+    records.append({"id": "SDG-123", "title": "Malformed identifier", "lead_entity": "Unknown"})
+    records[5]["start_date"] = "sometime in 2024"  # not a date: kept null, flagged
+    (out / "sdg-actions.json").write_text(json.dumps(records, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def write_revenue(rng: random.Random) -> None:
+    out = HERE / "financing"
+    out.mkdir(exist_ok=True)
+    rows = [["amount", "_currency", "entity", "calendar_year", "rev_type", "donor", "contrib_type"]]
+    donors = [("Northwind Beverages plc", "C06"), ("Harbor Light Foundation", "C05"), ("European Union", "C08A"),
+              ("World Bank Group", "C04A"), ("Stichting Blauwe Oceaan", "Foundation"), ("Alpenrose Pharma AG", "Private Sector")]
+    for year in range(2016, 2025):
+        for entity in ("UNDP", "UNICEF", "WFP"):
+            donor, code = donors[rng.randrange(len(donors))]
+            legacy = year <= 2017 and rng.random() < 0.5
+            rows.append([f"{rng.randrange(50, 5000) * 1000}", "USD", entity, str(year),
+                         rng.choice(["R03E", "R02A", "Voluntary non-core (earmarked) contributions"]), donor,
+                         "2" if legacy else code])
+    rows.append(["125000", "USD", "WFP", "2016", "R09", "Private Donors", "2"])  # no history: donor mapping
+    rows.append(["9000", "USD", "UNICEF", "2015", "R09", "Ocean Friends Circle", "2"])  # unclassified non-government
+    rows.append(["  -    ", "USD", "UNDP", "2019", "R03E", "Northwind Beverages plc", "C06"])  # not a number
+    with open(out / "un-revenue.csv", "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
 
 
 if __name__ == "__main__":
