@@ -1,6 +1,7 @@
 """The whole graph, materialized for real partitions into a temporary data dir, read back with DuckDB."""
 
 import hashlib
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -78,7 +79,7 @@ def test_sample_graph_publishes_every_table_readable_by_duckdb(sample_run):
     mats = {m.asset_key.to_user_string(): m.metadata for m in result.asset_materializations_for_node("iati_curated_tables")}
     assert mats["curated/iati_activities"]["dagster/row_count"].value == 27
     checks = result.get_asset_check_evaluations()
-    assert len(checks) == 4 and all(c.passed for c in checks)
+    assert len(checks) == 12 and all(c.passed for c in checks)
     assert pl.scan_parquet(data_dir / "curated" / "iati_budgets").collect().height == 26
 
 
@@ -172,3 +173,48 @@ def test_whole_graph_on_real_data(realdata, tmp_path):
         hive_partitioning=true) where "check" = 'readable_file'""").fetchall()
     assert quarantined == [("iati-official-organisation-example-annotated-2.03.xml",
                             "file quarantined: wrong root element <iati-organisations>, expected <iati-activities>")]
+
+
+def test_sample_graph_publishes_the_partnership_network_and_revenue_tables(sample_run):
+    data_dir, _ = sample_run
+    con = duckdb.connect()
+
+    def count(table, where="true"):
+        return con.execute(f"select count(*) from read_parquet('{data_dir}/curated/{table}/**/*.parquet', "
+                           f"hive_partitioning=true) where {where}").fetchone()[0]
+
+    assert count("gc_participants") == 44
+    assert count("local_networks") == 9
+    assert count("network_coverage", "has_local_network") == 9
+    assert count("partnerships") == 14
+    assert count("partnership_sdg_targets", "kind = 'target'") > 0
+    assert count("un_revenue_by_contributor", "contributor_type_method = 'unclassified'") == 1
+    assert count("gc_participant_status_history") == 44
+    # coverage reconciles with the participants it counts
+    totals = con.execute(f"""select sum(participants_total) from read_parquet('{data_dir}/curated/network_coverage/**/*.parquet',
+        hive_partitioning=true)""").fetchone()[0]
+    assert totals == count("gc_participants", "country_iso3 is not null")
+
+
+def test_status_history_is_built_across_partitions_in_date_order(tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    header = "Participant,Type,Sector,Country,Joined On,Status,Ownership,Employees,Reporting Due On,Delisted On,Delisting Reason\n"
+    sources = tmp_path / "sources.yaml"
+    sources.write_text("ungc_participants: [in/participants.csv]\n")
+    states = {
+        "2026-01-01": "Acme,Company,Banks,Kenya,2020-01-01,Active,,10,,,\n",
+        "2026-01-02": "Acme,Company,Banks,Kenya,2020-01-01,Non-communicating,,10,,,\n",
+        "2026-01-03": "Acme,Company,Banks,Kenya,2020-01-01,Delisted,,10,,2026-01-03,Expulsion for failure to communicate progress\n",
+    }
+    data_dir = tmp_path / "data"
+    # run the partitions out of order: the history still follows snapshot dates
+    for day in ("2026-01-03", "2026-01-01", "2026-01-02"):
+        (inputs / "participants.csv").write_text(header + states[day])
+        assert run(data_dir, sources, partition=day).success
+    history = pl.read_parquet(data_dir / "curated" / "gc_participant_status_history" / "*.parquet").sort("spell_number")
+    assert history["status"].to_list() == ["Active", "Non-communicating", "Delisted"]
+    assert [str(d) for d in history["valid_from"]] == ["2020-01-01", "2026-01-02", "2026-01-03"]
+    assert [str(d) if d else None for d in history["valid_to"]] == ["2026-01-02", "2026-01-03", None]
+    assert history["is_current"].to_list() == [False, False, True]
+    assert history["days_since_joined"].to_list()[-1] == (date(2026, 1, 3) - date(2020, 1, 1)).days

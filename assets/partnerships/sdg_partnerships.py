@@ -210,11 +210,11 @@ def _from_records(raw: pl.DataFrame, label: str):
     targets = targets.with_columns(pl.col("code").str.to_lowercase(), pl.lit("target").alias("kind"))
     sdg = pl.concat([goals, targets]).with_columns(
         pl.col("code").str.extract(r"^(\d+)", 1).cast(pl.Int32, strict=False).alias("goal"))
-    # a listed target implies its goal
+    sdg, bad_sdg = _sdg_rejects(sdg.filter(pl.col("action_id").is_not_null()), sdg_target_codes())
+    # a valid target implies its goal
     implied = sdg.filter(pl.col("kind") == "target").select(
         "action_id", "source_file", "source_row", pl.col("goal").cast(pl.Utf8).alias("code"), pl.lit("goal").alias("kind"), "goal")
     sdg = pl.concat([sdg, implied]).unique(subset=["action_id", "kind", "code"], keep="first", maintain_order=True)
-    sdg, bad_sdg = _sdg_rejects(sdg.filter(pl.col("action_id").is_not_null()), sdg_target_codes())
     partners = _partner_rows(frame.filter(pl.col("action_id").is_not_null()).select(
         "action_id", "source_file", "source_row", "lead_entity", "lead_entity_type", "_partners"))
     return initiatives, partners, sdg, pl.concat([_id_rejects(frame), bad_sdg, *date_rejects])
