@@ -81,11 +81,11 @@ def _print_summary(data_dir: Path, dates: list[str], succeeded: bool) -> None:
 def describe_tables() -> str:
     """Markdown documentation of every curated table and of the rejects table, from the Pandera models."""
     from assets.validation import column_order
-    from schemas.financing import CURATED_MODELS
+    from schemas.catalog import CURATED_TABLES
     from schemas.quality import Rejects
 
     blocks = []
-    for name, model in [*CURATED_MODELS.items(), ("quality/rejects", Rejects)]:
+    for name, model in [*CURATED_TABLES.items(), ("quality/rejects", Rejects)]:
         columns = model.to_schema().columns
         lines = [f"#### `{name}`", "", (model.__doc__ or "").strip().splitlines()[0], "",
                  "| column | type | null | description |", "|---|---|---|---|"]

@@ -5,21 +5,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from pipelines.definitions import defs
-from schemas.financing import CURATED_MODELS as IATI_MODELS
-from schemas.financing import UnRevenueByContributor
-from schemas.networks import LocalNetworks, NetworkCoverage
-from schemas.partnerships import (
-    GcParticipants,
-    GcParticipantStatusHistory,
-    PartnershipPartners,
-    Partnerships,
-    PartnershipSdgTargets,
-)
-
-CURATED_MODELS = {**IATI_MODELS, "un_revenue_by_contributor": UnRevenueByContributor, "gc_participants": GcParticipants,
-                  "gc_participant_status_history": GcParticipantStatusHistory, "local_networks": LocalNetworks,
-                  "network_coverage": NetworkCoverage, "partnerships": Partnerships,
-                  "partnership_partners": PartnershipPartners, "partnership_sdg_targets": PartnershipSdgTargets}
+from schemas.catalog import CURATED_TABLES as CURATED_MODELS
 
 
 def test_definitions_load_and_every_job_and_schedule_resolves():

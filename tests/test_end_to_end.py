@@ -174,6 +174,22 @@ def test_whole_graph_on_real_data(realdata, tmp_path):
     assert quarantined == [("iati-official-organisation-example-annotated-2.03.xml",
                             "file quarantined: wrong root element <iati-organisations>, expected <iati-activities>")]
 
+    def count(table):
+        return con.execute(f"select count(*) from read_parquet('{tmp_path}/curated/{table}/**/*.parquet', "
+                           "hive_partitioning=true)").fetchone()[0]
+
+    def rejected(source):
+        return con.execute(f"""select count(distinct coalesce(record_key, file)) from read_parquet(
+            '{tmp_path}/quality/rejects/**/*.parquet', hive_partitioning=true)
+            where source = '{source}' and severity = 'error'""").fetchone()[0]
+
+    assert count("gc_participants") + rejected("ungc_participants") == 10229
+    assert count("local_networks") == 76
+    assert count("partnerships") == 2650 and count("partnership_sdg_targets") == 14834
+    assert count("un_revenue_by_contributor") + rejected("un_revenue") == 6132
+    assert count("network_coverage") >= 76
+    assert count("gc_participant_status_history") == count("gc_participants")
+
 
 def test_sample_graph_publishes_the_partnership_network_and_revenue_tables(sample_run):
     data_dir, _ = sample_run
