@@ -148,7 +148,9 @@ def file_failure_rejects(exc: SourceFileError, table: str) -> pl.DataFrame:
                           "severity": "error"}], schema=REJECT_SCHEMA)
 
 
-Builder = Callable[[list[tuple[Path, str]], str | None, date], tuple[dict[str, pl.DataFrame], pl.DataFrame]]
+# (files, format, snapshot date) -> (frames by table, or the one frame of a single-table source; rejects)
+Builder = Callable[[list[tuple[Path, str]], str | None, date],
+                   tuple[dict[str, pl.DataFrame] | pl.DataFrame, pl.DataFrame]]
 
 
 def build_source_asset(*, name: str, source: str, group: str, specs: list[TableSpec], builder: Builder) -> dg.AssetsDefinition:
@@ -173,6 +175,8 @@ def build_source_asset(*, name: str, source: str, group: str, specs: list[TableS
             files = [(folder / f["name"], f["name"]) for f in manifest["files"]]
             try:
                 frames, rejects = builder(files, manifest.get("format"), date.fromisoformat(snapshot_date))
+                if isinstance(frames, pl.DataFrame):  # a single-table source
+                    frames = {specs[0].name: frames}
             except SourceFileError as exc:
                 context.log.error(f"{snapshot_date}: {exc}")
                 rejects = file_failure_rejects(exc, specs[0].name)

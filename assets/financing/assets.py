@@ -36,13 +36,8 @@ UN_REVENUE = TableSpec("un_revenue_by_contributor", UnRevenueByContributor,
                        key=lambda f: f["source_row_ref"])
 
 
-def _revenue(files, fmt, snapshot: date):
-    frame, rejects = read_revenue(files, snapshot)
-    return {"un_revenue_by_contributor": frame}, rejects
-
-
 un_revenue_table = build_source_asset(name="un_revenue_table", source="un_revenue", group=GROUP,
-                                      specs=[UN_REVENUE], builder=_revenue)
+                                      specs=[UN_REVENUE], builder=read_revenue)
 
 _DESCRIPTIONS = {
     "iati_activities": "One row per IATI activity: reporting org, title, status, dates, countries, sectors, SDGs.",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.io import read_csv_strings, require_columns
+from assets.io import SourceFileError, read_csv_strings, require_columns
 from assets.reference import config
 from schemas.quality import empty_rejects
 
@@ -27,7 +27,10 @@ COLUMNS = ["amount", "_currency", "entity", "calendar_year", "rev_type", "donor"
 TABLE = "un_revenue_by_contributor"
 
 
-def read_revenue(files: list[tuple[Path, str]], snapshot: date) -> tuple[pl.DataFrame, pl.DataFrame]:
+def read_revenue(files: list[tuple[Path, str]], fmt: str | None, snapshot: date) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The revenue rows (typed, not yet validated) and the rows rejected; ``fmt``: only the CEB CSV."""
+    if fmt not in (None, "csv", "ceb"):
+        raise SourceFileError(", ".join(label for _, label in files), f"unknown un_revenue format {fmt!r} (expected csv)")
     settings = config("un_revenue.yaml")
     codes = settings["contributor_types"]
     labels = {k.casefold(): v for k, v in settings["contributor_labels"].items()}

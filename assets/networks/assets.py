@@ -35,13 +35,8 @@ COVERAGE = TableSpec("network_coverage", NetworkCoverage,
                      key=lambda f: f["country_iso3"])
 
 
-def _networks(files, fmt, snapshot: date):
-    frame, rejects = read_local_networks(files, snapshot)
-    return {"local_networks": frame}, rejects
-
-
 local_networks = build_source_asset(name="local_networks_table", source="ungc_local_networks", group=GROUP,
-                                    specs=[LOCAL_NETWORKS], builder=_networks)
+                                    specs=[LOCAL_NETWORKS], builder=read_local_networks)
 
 
 @dg.multi_asset(

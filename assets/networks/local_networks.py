@@ -59,7 +59,10 @@ def money(column: str) -> pl.Expr:
     return pl.when(text.is_null() | (text == "")).then(None).otherwise(cleaned.cast(pl.Float64, strict=False))
 
 
-def read_local_networks(files: list[tuple[Path, str]], snapshot: date) -> tuple[pl.DataFrame, pl.DataFrame]:
+def read_local_networks(files: list[tuple[Path, str]], fmt: str | None, snapshot: date) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The networks (typed, not yet validated) and the rows rejected; ``fmt``: only the sheet's CSV."""
+    if fmt not in (None, "csv"):
+        raise SourceFileError(", ".join(label for _, label in files), f"unknown ungc_local_networks format {fmt!r} (expected csv)")
     frames, rejects = [], []
     for path, label in files:
         raw = read_csv_strings(path, label)

@@ -42,13 +42,8 @@ GC_PARTICIPANTS = TableSpec("gc_participants", GcParticipants,
                             key=lambda f: f["participant_id"])
 
 
-def _participants(files, fmt, snapshot: date):
-    frame, rejects = read_participants(files, fmt, snapshot)
-    return {"gc_participants": frame}, rejects
-
-
 gc_participants = build_source_asset(name="gc_participants_table", source="ungc_participants", group=GROUP,
-                                     specs=[GC_PARTICIPANTS], builder=_participants)
+                                     specs=[GC_PARTICIPANTS], builder=read_participants)
 
 PARTNERSHIP_SPECS = [
     TableSpec("partnerships", Partnerships, "One row per SDG partnership initiative: lead entity, dates, status.",

@@ -15,7 +15,7 @@ HEADER = "amount,_currency,entity,calendar_year,rev_type,donor,contrib_type\n"
 def revenue(tmp_path, body):
     path = tmp_path / "rev.csv"
     path.write_text(HEADER + body, encoding="utf-8")
-    return read_revenue([(path, "rev.csv")], SNAPSHOT)
+    return read_revenue([(path, "rev.csv")], None, SNAPSHOT)
 
 
 def test_contributor_types_are_normalized_and_reclassified(tmp_path):
@@ -49,12 +49,12 @@ def test_formula_cells_stay_text_and_wrong_layout_fails(tmp_path):
     path = tmp_path / "other.csv"
     path.write_text("donor,amount\nA,1\n")
     with pytest.raises(SourceFileError, match="other.csv: not the UN CEB revenue by contributor layout"):
-        read_revenue([(path, "other.csv")], SNAPSHOT)
+        read_revenue([(path, "other.csv")], None, SNAPSHOT)
 
 
 def test_real_ceb_file_no_row_lost_and_2s_reclassified(realdata):
     path = realdata / "financing" / "ceb-revenue_non_gov_donors.csv"
-    frame, rejects = read_revenue([(path, path.name)], SNAPSHOT)
+    frame, rejects = read_revenue([(path, path.name)], None, SNAPSHOT)
     assert frame.height + rejects.height == 6132 and rejects.height == 22
     assert set(rejects["check"]) == {"parse"} and set(rejects["value"].str.strip_chars()) == {"-"}
     twos = frame.filter(pl.col("contributor_type_source") == "2")

@@ -24,7 +24,7 @@ def test_money_text_becomes_numbers_and_bad_amounts_are_rejected(tmp_path):
                             ",Belguim,Link,Europe,X,Active,Local Network,($100),,\n"
                             ",Japan,Link,Asia,X,Emerging,Local Network,TBD,$0 ,$0 \n"
                             ",,,,,,,,,\n")
-    frame, rejects = read_local_networks(files, SNAPSHOT)
+    frame, rejects = read_local_networks(files, None, SNAPSHOT)
     rows = {r["country_iso3"]: r for r in frame.to_dicts()}
     assert set(rows) == {"KEN", "BEL"}
     assert (rows["KEN"]["contribution_gco_usd"], rows["KEN"]["contribution_ln_usd"], rows["KEN"]["contribution_total_usd"]) == (5000, 0, 5000)
@@ -38,7 +38,7 @@ def test_another_layout_fails_listing_expected_and_found(tmp_path):
     path = tmp_path / "ln.csv"
     path.write_text("Country,Stage\nKenya,Advanced\n")
     with pytest.raises(SourceFileError) as err:
-        read_local_networks([(path, "ln.csv")], SNAPSHOT)
+        read_local_networks([(path, "ln.csv")], None, SNAPSHOT)
     message = str(err.value)
     assert "ln.csv" in message and "expected columns for country_name, region, development_stage" in message
     assert "found 'Country', 'Stage'" in message
@@ -46,7 +46,7 @@ def test_another_layout_fails_listing_expected_and_found(tmp_path):
 
 def test_real_sheet_has_76_networks_whose_contributions_add_up(realdata):
     path = realdata / "ungc" / "ungc-local-networks-ln-data-2017-12.csv"
-    frame, rejects = read_local_networks([(path, path.name)], SNAPSHOT)
+    frame, rejects = read_local_networks([(path, path.name)], None, SNAPSHOT)
     assert frame.height == 76 and rejects.height == 0
     assert frame["country_iso3"].n_unique() == 76
     raw = pl.read_csv(path, infer_schema=False)
