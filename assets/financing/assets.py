@@ -4,7 +4,7 @@ from datetime import date
 
 import dagster as dg
 
-from assets.curated import RunTotals, TableSpec, build_source_asset, curated_spec, reject_check_spec, report
+from assets.tables import RunTotals, TableSpec, build_source_asset, curated_spec, reject_check_spec, report
 from assets.financing.fx import load_rates
 from assets.financing.iati import IatiBuild, build_iati_tables
 from assets.financing.iati_reader import IatiBatch

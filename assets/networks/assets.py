@@ -5,7 +5,7 @@ from datetime import date
 import dagster as dg
 import polars as pl
 
-from assets.curated import (
+from assets.tables import (
     RunTotals,
     TableSpec,
     build_source_asset,
