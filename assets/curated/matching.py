@@ -1,0 +1,107 @@
+"""Organisation name normalization and blocked fuzzy matching.
+
+Normalization: legal suffixes removed with ``cleanco`` (repeatedly: "Co., Ltd." goes in two steps),
+accents folded, case folded, punctuation turned into spaces, spaces collapsed.
+
+Matching never compares all pairs. Each name falls in two blocks, the first five and the last five
+characters of its normalized form without spaces, so one typo or transposed letter leaves at least
+one block shared. Within a block every pair is scored, unless the block is larger than
+``max_block_size``, where names are sorted and each is compared with its ``neighbourhood_window``
+next names. Scores come from ``rapidfuzz.process.cpdist`` on all candidate pairs at once, so the cost
+grows with the number of candidate pairs, close to linearly with the number of names.
+"""
+
+import re
+import unicodedata
+from functools import cache
+
+import polars as pl
+from cleanco import basename
+from rapidfuzz import fuzz
+from rapidfuzz.process import cpdist
+
+from assets.reference import config
+
+_NON_ALNUM = re.compile(r"[^\w]+")
+_SPACES = re.compile(r"\s+")
+
+
+@cache
+def settings() -> dict:
+    return config("organizations.yaml")["matching"]
+
+
+def normalize_org_name(name: str | None) -> str | None:
+    """'Kaiyo Shipping Co., Ltd.' -> 'kaiyo shipping'; 'Nestlé S.A.' -> 'nestle'."""
+    if name is None:
+        return None
+    text = name.strip()
+    for _ in range(3):
+        stripped = basename(text)
+        if not stripped or stripped == text:
+            break
+        text = stripped
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    text = text.replace("&", " and ").replace("'", "").replace("\u2019", "")
+    text = _SPACES.sub(" ", _NON_ALNUM.sub(" ", text).replace("_", " ")).strip()
+    # a trailing "co"/"company"/"the" left by the suffix remover
+    text = re.sub(r"^(the )|( (co|company|inc|corp|corporation))$", "", text).strip()
+    return text or None
+
+
+def countries_compatible(a: str | None, b: str | None) -> bool:
+    return a is None or b is None or a == b
+
+
+def same_organization(name_a: str, country_a: str | None, name_b: str, country_b: str | None) -> tuple[bool, float, str]:
+    """The pairwise rule the matcher applies: (match?, score, method)."""
+    a, b = normalize_org_name(name_a), normalize_org_name(name_b)
+    if a is None or b is None or not countries_compatible(country_a, country_b):
+        return False, 0.0, "none"
+    if a == b:
+        return True, 100.0, "exact normalized name"
+    score = fuzz.token_sort_ratio(a, b)
+    return score >= settings()["fuzzy_threshold"], float(score), "fuzzy"
+
+
+def candidate_pairs(names: pl.DataFrame) -> pl.DataFrame:
+    """Pairs (left, right) of row ids worth scoring. ``names``: ``id`` (int), ``key`` (normalized name)."""
+    compact = pl.col("key").str.replace_all(" ", "")
+    blocks = pl.concat([
+        names.select("id", "key", block=pl.lit("p") + compact.str.slice(0, 5)),
+        names.select("id", "key", block=pl.lit("s") + compact.str.slice(-5, 5)),
+    ]).with_columns(pl.len().over("block").alias("size"))
+    cap, window = settings()["max_block_size"], settings()["neighbourhood_window"]
+    small = blocks.filter(pl.col("size") <= cap).select("block", "id")
+    pairs_small = small.join(small, on="block", suffix="_r").filter(pl.col("id") < pl.col("id_r"))
+    large = (blocks.filter(pl.col("size") > cap).sort("block", "key", "id")
+             .with_columns(pl.int_range(pl.len()).over("block").alias("rank")).select("block", "id", "rank"))
+    neighbours = [large.join(large.with_columns(pl.col("rank") - k), on=["block", "rank"], suffix="_r")
+                  .select("id", "id_r") for k in range(1, window + 1)]
+    pairs = pl.concat([pairs_small.select("id", "id_r"), *neighbours])
+    return (pairs.select(pl.min_horizontal("id", "id_r").alias("left"), pl.max_horizontal("id", "id_r").alias("right"))
+            .filter(pl.col("left") != pl.col("right")).unique())
+
+
+def score_pairs(pairs: pl.DataFrame, names: pl.DataFrame) -> pl.DataFrame:
+    """Adds ``score`` (token_sort_ratio of the normalized names) to candidate pairs."""
+    keyed = pairs.join(names.select(pl.col("id").alias("left"), pl.col("key").alias("key_l")), on="left").join(
+        names.select(pl.col("id").alias("right"), pl.col("key").alias("key_r")), on="right")
+    if keyed.height == 0:
+        return keyed.with_columns(pl.lit(None, pl.Float64).alias("score"))
+    scores = cpdist(keyed["key_l"].to_list(), keyed["key_r"].to_list(), scorer=fuzz.token_sort_ratio, workers=-1)
+    return keyed.with_columns(pl.Series("score", scores, dtype=pl.Float64))
+
+
+def match_names(names: pl.DataFrame) -> pl.DataFrame:
+    """Scored matching pairs among ``names`` (``id``, ``key``, ``country``): left, right, score, method."""
+    pairs = score_pairs(candidate_pairs(names.select("id", "key")), names)
+    countries = names.select("id", "country")
+    scored = (pairs.join(countries.rename({"id": "left", "country": "country_l"}), on="left")
+              .join(countries.rename({"id": "right", "country": "country_r"}), on="right"))
+    compatible = pl.col("country_l").is_null() | pl.col("country_r").is_null() | (pl.col("country_l") == pl.col("country_r"))
+    return (scored.filter(compatible & (pl.col("score") >= settings()["fuzzy_threshold"]))
+            .with_columns(pl.when(pl.col("key_l") == pl.col("key_r")).then(pl.lit("exact normalized name"))
+                          .otherwise(pl.lit("fuzzy")).alias("method"))
+            .select("left", "right", "score", "method"))

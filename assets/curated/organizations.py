@@ -1,0 +1,208 @@
+"""One list of organisations across every source, with stable ids.
+
+Every mention of an organisation (Global Compact participant, IATI reporting / participating /
+provider / receiver organisation, UN revenue donor, partnership lead or partner) becomes a source
+record. Records are linked when they share an identifier (IATI organisation ref, Global Compact
+participant id), when their normalized names are equal, or when the names match fuzzily (see
+:mod:`assets.curated.matching`), in each case only where their countries agree or one is unknown,
+and never when both carry different identifiers of the same kind. Linked records form one
+organisation.
+
+``org_id`` comes from the cluster's strongest identifier: the smallest IATI ref, else the smallest
+Global Compact participant id, else the smallest normalized name and country. It does not depend on
+row order or on unrelated organisations.
+"""
+
+import polars as pl
+import pycountry
+from rapidfuzz import fuzz
+
+from assets.curated.matching import match_names, normalize_org_name
+from assets.reference import config, stable_id
+from schemas.iati_codelists import load_codelists
+
+RECORD_SCHEMA = {"source": pl.Utf8, "source_table": pl.Utf8, "source_key": pl.Utf8, "source_name": pl.Utf8,
+                 "iati_ref": pl.Utf8, "gc_participant_id": pl.Utf8, "country_iso3": pl.Utf8, "source_type": pl.Utf8,
+                 "iati_type_code": pl.Utf8}
+# which source's name and type win for the canonical row (lower first)
+_SOURCE_RANK = {"gc_participants": 0, "iati_activities": 1, "iati_participating_orgs": 2, "iati_transactions": 3,
+                "un_revenue_by_contributor": 4, "partnership_partners": 5}
+
+
+def _records(frame: pl.DataFrame, **columns) -> pl.DataFrame:
+    exprs = [(columns[c] if c in columns else pl.lit(None, pl.Utf8)).cast(pl.Utf8).alias(c) for c in RECORD_SCHEMA]
+    return frame.select(exprs)
+
+
+def source_records(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """Every organisation mention of the given curated tables, one row per distinct mention."""
+    mapping = config("organizations.yaml")
+    parts = []
+    if (gc := tables.get("gc_participants")) is not None:
+        parts.append(_records(gc, source=pl.lit("gc_participants"), source_table=pl.lit("gc_participants"),
+                              source_key=pl.col("participant_id"), source_name=pl.col("participant_name"),
+                              gc_participant_id=pl.col("participant_id"), country_iso3=pl.col("country_iso3"),
+                              source_type=pl.col("participant_type"),
+                              iati_type_code=pl.col("canonical_type").replace_strict(mapping["gc_canonical_types"], default=None)))
+    if (acts := tables.get("iati_activities")) is not None:
+        parts.append(_records(acts, source=pl.lit("iati_activities"), source_table=pl.lit("iati_activities"),
+                              source_key=pl.col("reporting_org_ref"), source_name=pl.col("reporting_org_name"),
+                              iati_ref=pl.col("reporting_org_ref"), source_type=pl.col("reporting_org_type_code"),
+                              iati_type_code=pl.col("reporting_org_type_code")))
+    if (orgs := tables.get("iati_participating_orgs")) is not None:
+        parts.append(_records(orgs, source=pl.lit("iati_participating_orgs"), source_table=pl.lit("iati_participating_orgs"),
+                              source_key=pl.coalesce("org_ref", "org_name"), source_name=pl.col("org_name"),
+                              iati_ref=pl.col("org_ref"), source_type=pl.col("org_type_code"),
+                              iati_type_code=pl.col("org_type_code")))
+    if (tx := tables.get("iati_transactions")) is not None:
+        for side in ("provider", "receiver"):
+            parts.append(_records(tx, source=pl.lit("iati_transactions"), source_table=pl.lit(f"iati_transactions.{side}_org"),
+                                  source_key=pl.coalesce(f"{side}_org_ref", f"{side}_org_name"),
+                                  source_name=pl.col(f"{side}_org_name"), iati_ref=pl.col(f"{side}_org_ref"),
+                                  source_type=pl.col(f"{side}_org_type_code"), iati_type_code=pl.col(f"{side}_org_type_code")))
+    if (rev := tables.get("un_revenue_by_contributor")) is not None:
+        parts.append(_records(rev, source=pl.lit("un_revenue_by_contributor"), source_table=pl.lit("un_revenue_by_contributor"),
+                              source_key=pl.col("donor"), source_name=pl.col("donor"),
+                              source_type=pl.col("contributor_type_code"),
+                              iati_type_code=pl.col("contributor_type_code").replace_strict(mapping["un_contributor_types"], default=None)))
+    if (partners := tables.get("partnership_partners")) is not None:
+        keywords = mapping["partnership_entity_keywords"]
+        entity = pl.col("entity_type").str.to_lowercase()
+        code = pl.lit(None, pl.Utf8)
+        for word, iati_code in reversed(list(keywords.items())):
+            code = pl.when(entity.str.contains(word, literal=True)).then(pl.lit(iati_code)).otherwise(code)
+        parts.append(_records(partners, source=pl.lit("partnership_partners"), source_table=pl.lit("partnership_partners"),
+                              source_key=pl.col("name_as_written"), source_name=pl.col("name_as_written"),
+                              source_type=pl.col("entity_type"), iati_type_code=code))
+    if not parts:
+        return pl.DataFrame(schema=RECORD_SCHEMA)
+    records = pl.concat(parts).filter(pl.col("source_name").is_not_null() | pl.col("iati_ref").is_not_null())
+    # IATI organisation identifiers start with their registration agency, whose first two letters
+    # are a country code (GB-COH-..., NZ-1, KE-RCO-...) except for international agencies (XM, XI)
+    prefix = pl.col("iati_ref").str.strip_chars().str.to_uppercase().str.extract(r"^([A-Z]{2})-", 1)
+    records = records.with_columns(pl.coalesce(
+        "country_iso3",
+        prefix.replace_strict(_ALPHA2, default=None, return_dtype=pl.Utf8)).alias("country_iso3"))
+    # one record per distinct mention; the type and country seen most often win
+    return (records.with_columns(pl.col("iati_ref").str.strip_chars().str.to_uppercase())
+            .group_by("source", "source_table", "source_key", maintain_order=True)
+            .agg(pl.col("source_name").drop_nulls().mode().sort().first(), pl.col("iati_ref").drop_nulls().first(),
+                 pl.col("gc_participant_id").drop_nulls().first(), pl.col("country_iso3").drop_nulls().first(),
+                 pl.col("source_type").drop_nulls().mode().sort().first(), pl.col("iati_type_code").drop_nulls().mode().sort().first())
+            .sort("source", "source_table", "source_key"))
+
+
+def _match_methods(records: pl.DataFrame) -> pl.DataFrame:
+    """How each record was tied to its organisation: its own identifier, the same normalized name
+    as the organisation's anchor (or an identified member), or a fuzzy match (with the score)."""
+    has_id = pl.col("iati_ref").is_not_null() | pl.col("gc_participant_id").is_not_null()
+    anchors = (records.filter(has_id | pl.col("_identity").str.starts_with("name:"))
+               .group_by("cluster").agg(pl.col("name_key").drop_nulls().unique().alias("_anchor_keys")))
+    records = records.join(anchors, on="cluster", how="left").with_columns(
+        pl.col("_anchor_keys").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))))
+    scores = [
+        100.0 if key is None or not anchor or key in anchor else max(fuzz.token_sort_ratio(key, a) for a in anchor)
+        for key, anchor in zip(records["name_key"].to_list(), records["_anchor_keys"].to_list(), strict=True)
+    ]
+    records = records.with_columns(pl.Series("match_score", scores, dtype=pl.Float64))
+    return records.with_columns(
+        pl.when(has_id).then(pl.lit("identifier"))
+        .when(pl.col("match_score") >= 100.0).then(pl.lit("exact normalized name"))
+        .otherwise(pl.lit("fuzzy")).alias("match_method"),
+        pl.when(has_id).then(pl.lit(100.0)).otherwise(pl.col("match_score")).alias("match_score"),
+    ).drop("_anchor_keys")
+
+
+_ALPHA2 = {c.alpha_2: c.alpha_3 for c in pycountry.countries}
+
+
+class _UnionFind:
+    def __init__(self, n: int):
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def build_organizations(records: pl.DataFrame, snapshot) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(organizations, organization_source_links) from source records."""
+    records = records.with_columns(
+        pl.col("source_name").map_elements(normalize_org_name, return_dtype=pl.Utf8).alias("name_key"),
+    ).with_row_index("rid")
+    n = records.height
+    uf = _UnionFind(n)
+
+    # identifiers: same IATI ref, same Global Compact id
+    for column in ("iati_ref", "gc_participant_id"):
+        for ids in records.filter(pl.col(column).is_not_null()).group_by(column).agg("rid")["rid"]:
+            for other in ids[1:]:
+                uf.union(ids[0], other)
+
+    # names: one node per (normalized name, country); exact duplicates collapse into it
+    nodes = (records.filter(pl.col("name_key").is_not_null())
+             .group_by("name_key", "country_iso3").agg(pl.col("rid"), pl.col("iati_ref").drop_nulls().unique(),
+                                                      pl.col("gc_participant_id").drop_nulls().unique())
+             .sort("name_key", "country_iso3", nulls_last=True).with_row_index("id"))
+
+    def conflict(a: dict, b: dict) -> bool:
+        return any(set(a[c]) and set(b[c]) and not set(a[c]) & set(b[c]) for c in ("iati_ref", "gc_participant_id"))
+
+    node_rows = nodes.to_dicts()
+    for node in node_rows:  # equal normalized names (and countries): one organisation
+        first = {"iati_ref": [], "gc_participant_id": []}
+        for rid in node["rid"]:
+            record = {"iati_ref": [records["iati_ref"][rid]] if records["iati_ref"][rid] else [],
+                      "gc_participant_id": [records["gc_participant_id"][rid]] if records["gc_participant_id"][rid] else []}
+            if rid == node["rid"][0]:
+                first = record
+            elif not conflict(first, record):
+                uf.union(node["rid"][0], rid)
+    matches = match_names(nodes.select("id", pl.col("name_key").alias("key"), pl.col("country_iso3").alias("country")))
+    for left, right, _score, _method in matches.sort("score", "left", "right", descending=[True, False, False]).iter_rows():
+        if not conflict(node_rows[left], node_rows[right]):
+            uf.union(node_rows[left]["rid"][0], node_rows[right]["rid"][0])
+    records = records.with_columns(pl.Series("cluster", [uf.find(i) for i in range(n)], dtype=pl.Int64))
+
+    ranked = records.with_columns(pl.col("source").replace_strict(_SOURCE_RANK, default=9).alias("_rank"))
+    ids = ranked.group_by("cluster").agg(
+        pl.col("iati_ref").drop_nulls().min().alias("iati_org_ref"),
+        pl.col("gc_participant_id").drop_nulls().min().alias("gc_participant_id"),
+        pl.concat_str([pl.col("name_key"), pl.col("country_iso3").fill_null("")], separator="|").drop_nulls().min().alias("_name_id"),
+    ).with_columns(
+        pl.when(pl.col("iati_org_ref").is_not_null()).then(pl.lit("iati:") + pl.col("iati_org_ref"))
+        .when(pl.col("gc_participant_id").is_not_null()).then(pl.lit("gc:") + pl.col("gc_participant_id"))
+        .otherwise(pl.lit("name:") + pl.col("_name_id")).alias("_identity"),
+    ).with_columns(pl.col("_identity").map_elements(lambda s: stable_id("org", s), return_dtype=pl.Utf8).alias("org_id"))
+    records = records.join(ids.select("cluster", "org_id", "_identity"), on="cluster")
+    records = _match_methods(records)
+    ranked = ranked.join(ids.select("cluster", "org_id", "iati_org_ref", "gc_participant_id"), on="cluster", suffix="_c")
+    type_names = load_codelists()["OrganisationType"]
+    organizations = (
+        ranked.sort("_rank", "source_key")
+        .group_by("org_id", maintain_order=False).agg(
+            pl.col("source_name").drop_nulls().first().alias("canonical_name"),
+            pl.col("name_key").drop_nulls().first().alias("name_normalized"),
+            pl.col("iati_type_code").drop_nulls().first().alias("organization_type_code"),
+            pl.col("source_type").drop_nulls().unique().sort().alias("source_types"),
+            pl.col("country_iso3").drop_nulls().first(),
+            pl.col("iati_org_ref").first(),
+            pl.col("gc_participant_id_c").first().alias("gc_participant_id"),
+            pl.col("source").unique().sort().alias("sources"),
+            pl.len().cast(pl.Int32).alias("source_records"),
+        )
+        .with_columns(pl.col("organization_type_code").replace_strict(type_names, default=None).alias("organization_type_name"),
+                      pl.lit(snapshot).alias("snapshot_date"))
+        .sort("org_id")
+    )
+    links = records.select("org_id", "source", "source_table", "source_key", "source_name", "source_type",
+                           "match_method", "match_score", pl.lit(snapshot).alias("snapshot_date")).sort(
+        "org_id", "source", "source_table", "source_key")
+    return organizations, links
