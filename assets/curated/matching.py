@@ -1,7 +1,8 @@
 """Organisation name normalization and blocked fuzzy matching.
 
-Normalization: legal suffixes removed with ``cleanco`` (repeatedly: "Co., Ltd." goes in two steps),
-accents folded, case folded, punctuation turned into spaces, spaces collapsed.
+Normalization (vectorized, polars): accents and case folded, punctuation removed, legal-form
+suffixes removed using ``cleanco``'s maintained term list (all of them at the end of the name, so
+"Co., Ltd." goes too), spaces collapsed.
 
 Matching never compares all pairs. Each name falls in two blocks, the first five and the last five
 characters of its normalized form without spaces, so one typo or transposed letter leaves at least
@@ -12,18 +13,14 @@ grows with the number of candidate pairs, close to linearly with the number of n
 """
 
 import re
-import unicodedata
 from functools import cache
 
 import polars as pl
-from cleanco import basename
+from cleanco.clean import get_unique_terms, normalize_terms
 from rapidfuzz import fuzz
 from rapidfuzz.process import cpdist
 
 from assets.reference import config
-
-_NON_ALNUM = re.compile(r"[^\w]+")
-_SPACES = re.compile(r"\s+")
 
 
 @cache
@@ -31,23 +28,32 @@ def settings() -> dict:
     return config("organizations.yaml")["matching"]
 
 
+@cache
+def _suffix_pattern() -> str:
+    """Legal-form terms of ``cleanco`` (Ltd, S.A., GmbH, plc, ...), normalized as names are, as one
+    regular expression anchored at the end of the name."""
+    terms = sorted({" ".join(t.split()) for t in normalize_terms(get_unique_terms()) if t.strip()},
+                   key=lambda t: (-len(t), t))
+    alternatives = "|".join(r"\s+".join(re.escape(part) for part in t.split()) for t in terms)
+    return rf"(?:\s+(?:{alternatives}|co|company|corp|corporation|inc))+$"
+
+
+def normalize_expr(column: str) -> pl.Expr:
+    """Vectorized name normalization: accents and case folded, '&' as 'and', punctuation removed,
+    legal-form suffixes (cleanco's term list, repeated: 'Co., Ltd.') and a leading 'the' dropped."""
+    text = (pl.col(column).str.normalize("NFKD").str.replace_all(r"\p{Mn}", "").str.to_lowercase()
+            .str.replace_all("&", " and ").str.replace_all(r"['\u2019.,/-]", "")
+            .str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars())
+    stripped = (pl.lit(" ") + text).str.replace(_suffix_pattern(), "").str.replace(r"^\s*(the\s+)?", "").str.strip_chars()
+    # a name that is nothing but a legal form keeps its text
+    return pl.when(stripped == "").then(pl.when(text == "").then(None).otherwise(text)).otherwise(stripped)
+
+
 def normalize_org_name(name: str | None) -> str | None:
     """'Kaiyo Shipping Co., Ltd.' -> 'kaiyo shipping'; 'Nestlé S.A.' -> 'nestle'."""
     if name is None:
         return None
-    text = name.strip()
-    for _ in range(3):
-        stripped = basename(text)
-        if not stripped or stripped == text:
-            break
-        text = stripped
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
-    text = text.replace("&", " and ").replace("'", "").replace("\u2019", "")
-    text = _SPACES.sub(" ", _NON_ALNUM.sub(" ", text).replace("_", " ")).strip()
-    # a trailing "co"/"company"/"the" left by the suffix remover
-    text = re.sub(r"^(the )|( (co|company|inc|corp|corporation))$", "", text).strip()
-    return text or None
+    return pl.DataFrame({"n": [name]}, schema={"n": pl.Utf8}).select(normalize_expr("n")).item()
 
 
 def countries_compatible(a: str | None, b: str | None) -> bool:

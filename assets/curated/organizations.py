@@ -17,7 +17,7 @@ import polars as pl
 import pycountry
 from rapidfuzz import fuzz
 
-from assets.curated.matching import match_names, normalize_org_name
+from assets.curated.matching import match_names, normalize_expr
 from assets.reference import config, stable_id
 from schemas.iati_codelists import load_codelists
 
@@ -96,7 +96,8 @@ def _match_methods(records: pl.DataFrame) -> pl.DataFrame:
     """How each record was tied to its organisation: its own identifier, the same normalized name
     as the organisation's anchor (or an identified member), or a fuzzy match (with the score)."""
     has_id = pl.col("iati_ref").is_not_null() | pl.col("gc_participant_id").is_not_null()
-    anchors = (records.filter(has_id | pl.col("_identity").str.starts_with("name:"))
+    own_name_id = pl.lit("name:") + pl.concat_str([pl.col("name_key"), pl.col("country_iso3").fill_null("")], separator="|")
+    anchors = (records.filter(has_id | (pl.col("_identity") == own_name_id))
                .group_by("cluster").agg(pl.col("name_key").drop_nulls().unique().alias("_anchor_keys")))
     records = records.join(anchors, on="cluster", how="left").with_columns(
         pl.col("_anchor_keys").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))))
@@ -135,7 +136,7 @@ class _UnionFind:
 def build_organizations(records: pl.DataFrame, snapshot) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(organizations, organization_source_links) from source records."""
     records = records.with_columns(
-        pl.col("source_name").map_elements(normalize_org_name, return_dtype=pl.Utf8).alias("name_key"),
+        normalize_expr("source_name").alias("name_key"),
     ).with_row_index("rid")
     n = records.height
     uf = _UnionFind(n)
@@ -152,23 +153,24 @@ def build_organizations(records: pl.DataFrame, snapshot) -> tuple[pl.DataFrame, 
                                                       pl.col("gc_participant_id").drop_nulls().unique())
              .sort("name_key", "country_iso3", nulls_last=True).with_row_index("id"))
 
-    def conflict(a: dict, b: dict) -> bool:
-        return any(set(a[c]) and set(b[c]) and not set(a[c]) & set(b[c]) for c in ("iati_ref", "gc_participant_id"))
+    iati, gc = records["iati_ref"].to_list(), records["gc_participant_id"].to_list()
+    node_rids = nodes["rid"].to_list()
+    node_ids = [(set(a), set(b)) for a, b in zip(nodes["iati_ref"].to_list(), nodes["gc_participant_id"].to_list(), strict=True)]
 
-    node_rows = nodes.to_dicts()
-    for node in node_rows:  # equal normalized names (and countries): one organisation
-        first = {"iati_ref": [], "gc_participant_id": []}
-        for rid in node["rid"]:
-            record = {"iati_ref": [records["iati_ref"][rid]] if records["iati_ref"][rid] else [],
-                      "gc_participant_id": [records["gc_participant_id"][rid]] if records["gc_participant_id"][rid] else []}
-            if rid == node["rid"][0]:
-                first = record
-            elif not conflict(first, record):
-                uf.union(node["rid"][0], rid)
+    def conflict(a: tuple[set, set], b: tuple[set, set]) -> bool:
+        """Both carry identifiers of one kind and share none: two different organisations."""
+        return any(x and y and not x & y for x, y in zip(a, b, strict=True))
+
+    for rids in node_rids:  # equal normalized names (and countries): one organisation
+        head = rids[0]
+        for rid in rids[1:]:
+            if not ((iati[head] and iati[rid] and iati[head] != iati[rid]) or (gc[head] and gc[rid] and gc[head] != gc[rid])):
+                uf.union(head, rid)
     matches = match_names(nodes.select("id", pl.col("name_key").alias("key"), pl.col("country_iso3").alias("country")))
-    for left, right, _score, _method in matches.sort("score", "left", "right", descending=[True, False, False]).iter_rows():
-        if not conflict(node_rows[left], node_rows[right]):
-            uf.union(node_rows[left]["rid"][0], node_rows[right]["rid"][0])
+    ordered = matches.sort("score", "left", "right", descending=[True, False, False])
+    for left, right in zip(ordered["left"].to_list(), ordered["right"].to_list(), strict=True):
+        if not conflict(node_ids[left], node_ids[right]):
+            uf.union(node_rids[left][0], node_rids[right][0])
     records = records.with_columns(pl.Series("cluster", [uf.find(i) for i in range(n)], dtype=pl.Int64))
 
     ranked = records.with_columns(pl.col("source").replace_strict(_SOURCE_RANK, default=9).alias("_rank"))
