@@ -18,6 +18,7 @@ from functools import cache
 import polars as pl
 from cleanco.clean import get_unique_terms, normalize_terms
 from rapidfuzz import fuzz
+from rapidfuzz.distance import DamerauLevenshtein
 from rapidfuzz.process import cpdist
 
 from assets.reference import config
@@ -38,12 +39,14 @@ def _suffix_pattern() -> str:
     return rf"(?:\s+(?:{alternatives}|co|company|corp|corporation|inc))+$"
 
 
-def normalize_expr(column: str) -> pl.Expr:
+def normalize_expr(column: str, *, strip_legal_forms: bool = True) -> pl.Expr:
     """Vectorized name normalization: accents and case folded, '&' as 'and', punctuation removed,
     legal-form suffixes (cleanco's term list, repeated: 'Co., Ltd.') and a leading 'the' dropped."""
     text = (pl.col(column).str.normalize("NFKD").str.replace_all(r"\p{Mn}", "").str.to_lowercase()
             .str.replace_all("&", " and ").str.replace_all(r"['\u2019.,/-]", "")
             .str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars())
+    if not strip_legal_forms:
+        return pl.when(text == "").then(None).otherwise(text)
     stripped = (pl.lit(" ") + text).str.replace(_suffix_pattern(), "").str.replace(r"^\s*(the\s+)?", "").str.strip_chars()
     # a name that is nothing but a legal form keeps its text
     return pl.when(stripped == "").then(pl.when(text == "").then(None).otherwise(text)).otherwise(stripped)
@@ -54,6 +57,14 @@ def normalize_org_name(name: str | None) -> str | None:
     if name is None:
         return None
     return pl.DataFrame({"n": [name]}, schema={"n": pl.Utf8}).select(normalize_expr("n")).item()
+
+
+def tokens_align(a: str, b: str, minimum: float = 0.75) -> bool:
+    """Every word of the shorter name has a close counterpart in the other (Damerau-Levenshtein
+    similarity >= ``minimum``): 'Northwnid Beverages' ~ 'Northwind Beverages', but not
+    'Sunrise Solar' ~ 'Sunset Solar', whose overall score is just as high."""
+    short, long = sorted((a.split(), b.split()), key=len)
+    return all(max(DamerauLevenshtein.normalized_similarity(t, u) for u in long) >= minimum for t in short)
 
 
 def countries_compatible(a: str | None, b: str | None) -> bool:
@@ -68,7 +79,7 @@ def same_organization(name_a: str, country_a: str | None, name_b: str, country_b
     if a == b:
         return True, 100.0, "exact normalized name"
     score = fuzz.token_sort_ratio(a, b)
-    return score >= settings()["fuzzy_threshold"], float(score), "fuzzy"
+    return score >= settings()["fuzzy_threshold"] and tokens_align(a, b), float(score), "fuzzy"
 
 
 def candidate_pairs(names: pl.DataFrame) -> pl.DataFrame:
@@ -107,7 +118,9 @@ def match_names(names: pl.DataFrame) -> pl.DataFrame:
     scored = (pairs.join(countries.rename({"id": "left", "country": "country_l"}), on="left")
               .join(countries.rename({"id": "right", "country": "country_r"}), on="right"))
     compatible = pl.col("country_l").is_null() | pl.col("country_r").is_null() | (pl.col("country_l") == pl.col("country_r"))
-    return (scored.filter(compatible & (pl.col("score") >= settings()["fuzzy_threshold"]))
+    accepted = scored.filter(compatible & (pl.col("score") >= settings()["fuzzy_threshold"]))
+    aligned = [a == b or tokens_align(a, b) for a, b in zip(accepted["key_l"].to_list(), accepted["key_r"].to_list(), strict=True)]
+    return (accepted.filter(pl.Series(aligned, dtype=pl.Boolean))
             .with_columns(pl.when(pl.col("key_l") == pl.col("key_r")).then(pl.lit("exact normalized name"))
                           .otherwise(pl.lit("fuzzy")).alias("method"))
             .select("left", "right", "score", "method"))

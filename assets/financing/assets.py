@@ -4,13 +4,13 @@ from datetime import date
 
 import dagster as dg
 
-from assets.tables import RunTotals, TableSpec, build_source_asset, curated_spec, reject_check_spec, report
 from assets.financing.fx import load_rates
 from assets.financing.iati import IatiBuild, build_iati_tables
 from assets.financing.iati_reader import IatiBatch
 from assets.financing.iati_transform import TABLES, transform_batch
 from assets.financing.un_revenue import read_revenue
 from assets.landing import build_landing_asset
+from assets.tables import RunTotals, TableSpec, build_source_asset, curated_spec, reject_check_spec, report
 from pipelines.landing import read_manifest
 from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
 from pipelines.publish import PartitionWriter, publish_frame

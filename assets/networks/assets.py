@@ -5,6 +5,8 @@ from datetime import date
 import dagster as dg
 import polars as pl
 
+from assets.landing import build_landing_asset
+from assets.networks.local_networks import network_coverage, read_local_networks
 from assets.tables import (
     RunTotals,
     TableSpec,
@@ -14,8 +16,6 @@ from assets.tables import (
     report,
     validate_and_publish,
 )
-from assets.landing import build_landing_asset
-from assets.networks.local_networks import network_coverage, read_local_networks
 from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
 from pipelines.resources import QualityResource, StorageResource
 from schemas.networks import LocalNetworks, NetworkCoverage

@@ -5,6 +5,9 @@ from datetime import date
 import dagster as dg
 import polars as pl
 
+from assets.landing import build_landing_asset
+from assets.partnerships.sdg_partnerships import read_partnerships
+from assets.partnerships.ungc_participants import read_participants, status_history
 from assets.tables import (
     RunTotals,
     TableSpec,
@@ -14,9 +17,6 @@ from assets.tables import (
     report,
     validate_and_publish,
 )
-from assets.landing import build_landing_asset
-from assets.partnerships.sdg_partnerships import read_partnerships
-from assets.partnerships.ungc_participants import read_participants, status_history
 from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
 from pipelines.resources import QualityResource, StorageResource
 from schemas.partnerships import (

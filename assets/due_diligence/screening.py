@@ -1,0 +1,177 @@
+"""Partner screening: every organisation against the UN sanctions list, its Global Compact status,
+and the exclusion sectors; reviewed decisions override the outcome.
+
+Sanctions matching is blocked on an "anagram key" of each name token (its letters sorted), so case,
+punctuation, legal suffixes and a transposed letter all land in the same block; keys shared by many
+listed names (common words) are not used. Candidate pairs are scored at once with rapidfuzz.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from rapidfuzz import fuzz
+from rapidfuzz.distance import DamerauLevenshtein
+from rapidfuzz.process import cpdist
+
+from assets.curated.matching import normalize_expr
+from assets.io import read_csv_strings, require_columns
+from assets.reference import config
+from schemas.quality import empty_rejects
+
+RISK_ORDER = {"clear": 0, "review": 1, "high": 2}
+DECISIONS = {"cleared": "clear", "confirmed": "high", "excluded": "high", "review": "review"}
+DECISION_COLUMNS = ["org_id", "decision", "reviewer", "date", "reason"]
+
+
+def _tokens_keys(frame: pl.DataFrame, id_col: str) -> pl.DataFrame:
+    return (frame.select(id_col, token=pl.col("key").str.split(" ")).explode("token")
+            .filter(pl.col("token").str.len_chars() >= 3)
+            .with_columns(pl.col("token").map_batches(_sorted_letters, return_dtype=pl.Utf8).alias("block"))
+            .select(id_col, "block").unique())
+
+
+def _sorted_letters(s: pl.Series) -> pl.Series:
+    return pl.Series([None if t is None else "".join(sorted(t)) for t in s.to_list()], dtype=pl.Utf8)
+
+
+def sanctions_names(entities: pl.DataFrame, aliases: pl.DataFrame) -> pl.DataFrame:
+    """Every listed name and alias, normalized: reference_number, record_type, un_list_type, listed_name, alias, quality, key."""
+    primary = entities.select("reference_number", "record_type", "un_list_type", pl.col("name").alias("listed_name"),
+                              pl.lit(None, pl.Utf8).alias("alias"), pl.lit(None, pl.Utf8).alias("quality"))
+    alias_rows = aliases.join(entities.select("reference_number", "record_type", "un_list_type", pl.col("name").alias("listed_name")),
+                              on="reference_number").select("reference_number", "record_type", "un_list_type", "listed_name",
+                                                            pl.col("alias_name").alias("alias"), "quality")
+    names = pl.concat([primary, alias_rows]).with_columns(pl.coalesce("alias", "listed_name").alias("_name"))
+    return (names.with_columns(normalize_expr("_name").alias("key"),
+                               normalize_expr("_name", strip_legal_forms=False).alias("full_key")).drop("_name")
+            .filter(pl.col("key").is_not_null()).with_row_index("sid"))
+
+
+def match_sanctions(organizations: pl.DataFrame, listed: pl.DataFrame) -> pl.DataFrame:
+    """Best sanctions match per organisation above the review score: org_id, match columns, score."""
+    rules = config("screening.yaml")["sanctions"]
+    orgs = organizations.select("org_id", key=pl.col("name_normalized"),
+                                full_key=normalize_expr("canonical_name", strip_legal_forms=False)).filter(pl.col("key").is_not_null())
+    org_keys = _tokens_keys(orgs, "org_id")
+    listed_keys = _tokens_keys(listed, "sid")
+    frequent = listed_keys.group_by("block").len().filter(pl.col("len") > rules["max_key_frequency"])["block"]
+    listed_keys = listed_keys.filter(~pl.col("block").is_in(frequent.implode()))
+    pairs = org_keys.join(listed_keys, on="block").select("org_id", "sid").unique()
+    pairs = (pairs.join(orgs, on="org_id").join(listed.select("sid", pl.col("key").alias("listed_key"),
+                                                              pl.col("full_key").alias("listed_full_key")), on="sid"))
+    if pairs.height == 0:
+        return pl.DataFrame(schema={"org_id": pl.Utf8, "sid": pl.UInt32, "score": pl.Float64})
+    # the best of word-order-free and transposition-aware similarity, with and without legal forms
+    # (a typo in "Corporation" stops it being recognised as a legal form on one side only)
+    scores = [
+        cpdist(pairs[a].to_list(), pairs[b].to_list(), scorer=scorer, workers=-1) * factor
+        for a, b in (("key", "listed_key"), ("full_key", "listed_full_key"))
+        for scorer, factor in ((fuzz.token_sort_ratio, 1.0), (DamerauLevenshtein.normalized_similarity, 100.0))
+    ]
+    best = np.maximum.reduce(scores)
+    # the same letters in another order (a transposed acronym such as AFD/ADF) is always worth a review
+    anagram = pairs.select(pl.col("key").str.replace_all(" ", "").map_batches(_sorted_letters, return_dtype=pl.Utf8)
+                           == pl.col("listed_key").str.replace_all(" ", "").map_batches(_sorted_letters, return_dtype=pl.Utf8)
+                           ).to_series().to_numpy()
+    best = np.where(anagram, np.maximum(best, rules["review_score"]), best)
+    scored = pairs.with_columns(pl.Series("score", best, dtype=pl.Float64)).filter(pl.col("score") >= rules["review_score"])
+    return (scored.sort("org_id", "score", "sid", descending=[False, True, False])
+            .unique(subset=["org_id"], keep="first", maintain_order=True).select("org_id", "sid", "score"))
+
+
+def read_decisions(path: Path | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Reviewed decisions (org_id, decision, reviewer, date, reason) and rejects for bad rows."""
+    schema = {c: pl.Utf8 for c in DECISION_COLUMNS} | {"line": pl.Int64}
+    if path is None or not Path(path).is_file():
+        return pl.DataFrame(schema=schema), empty_rejects()
+    frame = read_csv_strings(Path(path), Path(path).name)
+    if frame.height == 0:
+        return pl.DataFrame(schema=schema), empty_rejects()
+    require_columns(frame, DECISION_COLUMNS, Path(path).name, "reviewed decisions")
+    frame = frame.with_row_index("line", offset=2).with_columns(pl.col("line").cast(pl.Int64)).with_columns(
+        pl.col(c).str.strip_chars() for c in DECISION_COLUMNS).with_columns(pl.col("decision").str.to_lowercase())
+    bad = frame.filter(~pl.col("decision").is_in(list(DECISIONS)) | pl.col("org_id").is_null())
+    rejects = bad.select(table=pl.lit("partner_screening"), file=pl.lit(Path(path).name), line=pl.col("line").cast(pl.Int64),
+                         record_key=pl.col("org_id"), column=pl.lit("decision"), check=pl.lit("isin"), value=pl.col("decision"),
+                         reason=pl.lit(f"decision must be one of {', '.join(DECISIONS)}"), severity=pl.lit("error"))
+    # the latest decision per organisation wins
+    good = (frame.filter(~pl.col("line").is_in(bad["line"].implode())).sort("date", "line")
+            .unique(subset=["org_id"], keep="last", maintain_order=True))
+    return good.select(DECISION_COLUMNS + ["line"]), rejects
+
+
+def screen(organizations: pl.DataFrame, entities: pl.DataFrame, aliases: pl.DataFrame, participants: pl.DataFrame,
+           decisions: pl.DataFrame, snapshot) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(partner_screening, rejects): one row per organisation with flags, reasons and a risk level."""
+    rules = config("screening.yaml")
+    listed = sanctions_names(entities, aliases)
+    best = match_sanctions(organizations, listed).join(listed, on="sid", how="left")
+    high = rules["sanctions"]["high_score"]
+    sanction_risk = (pl.when((pl.col("sanctions_record_type") == "entity") & (pl.col("sanctions_score") >= high)).then(pl.lit("high"))
+                     .otherwise(pl.lit("review")))
+    base = organizations.select("org_id", "canonical_name", "country_iso3", "organization_type_code", "gc_participant_id",
+                                "name_normalized")
+    out = base.join(best.select("org_id", pl.col("listed_name").alias("sanctions_match_name"),
+                                pl.col("alias").alias("sanctions_match_alias"), pl.col("quality").alias("sanctions_alias_quality"),
+                                pl.col("reference_number").alias("sanctions_reference_number"),
+                                pl.col("un_list_type").alias("sanctions_list_type"),
+                                pl.col("record_type").alias("sanctions_record_type"), pl.col("score").alias("sanctions_score")),
+                    on="org_id", how="left")
+    gc = participants.select(pl.col("participant_id").alias("gc_participant_id"), pl.col("status").alias("gc_status"),
+                             pl.col("delisting_reason").alias("gc_delisting_reason"), pl.col("sector").alias("gc_sector"))
+    out = out.join(gc, on="gc_participant_id", how="left")
+    delisting = rules["gc_delisting"]
+    excluded_sectors = [s.casefold() for s in rules["exclusions"]["sectors"]]
+    keyword_pattern = "|".join(rules["exclusions"]["name_keywords"])
+
+    flags = {
+        "sanctions_match": (pl.col("sanctions_score").is_not_null(), sanction_risk,
+                            pl.format("name matches UN sanctions list {} '{}' ({}, {} list, score {})",
+                                      pl.col("sanctions_record_type"), pl.coalesce("sanctions_match_alias", "sanctions_match_name"),
+                                      pl.col("sanctions_reference_number"), pl.col("sanctions_list_type"),
+                                      pl.col("sanctions_score").round(1))),
+        "gc_delisted": (pl.col("gc_status").eq("Delisted") & pl.col("gc_delisting_reason").is_in(list(delisting)),
+                        pl.col("gc_delisting_reason").replace_strict(delisting, default="review"),
+                        pl.format("delisted from the UN Global Compact: {}", pl.col("gc_delisting_reason"))),
+        "gc_non_communicating": (pl.col("gc_status").eq("Non-communicating"), pl.lit(rules["gc_non_communicating"]),
+                                 pl.lit("Global Compact participant not communicating progress")),
+        "excluded_sector": (pl.col("gc_sector").str.to_lowercase().is_in(excluded_sectors), pl.lit("high"),
+                            pl.format("sector excluded by UN partnership guidelines: {}", pl.col("gc_sector"))),
+        "exclusion_keyword": (pl.col("name_normalized").str.contains(rf"\b({keyword_pattern})\b"), pl.lit("review"),
+                              pl.lit("name suggests an excluded activity (tobacco or weapons)")),
+    }
+    out = out.with_columns(*[
+        pl.struct(flag=pl.lit(name), risk=risk, reason=reason).alias(f"_f_{name}")
+        for name, (cond, risk, reason) in flags.items()
+    ], *[cond.fill_null(False).alias(f"_c_{name}") for name, (cond, _, _) in flags.items()])
+    out = out.with_columns(
+        pl.concat_list([pl.when(pl.col(f"_c_{n}")).then(pl.col(f"_f_{n}")) for n in flags]).list.drop_nulls().alias("_flags"))
+    out = out.with_columns(
+        pl.col("_flags").list.eval(pl.element().struct.field("flag")).alias("flags"),
+        pl.col("_flags").list.eval(pl.element().struct.field("reason")).alias("reasons"),
+        pl.col("_flags").list.eval(pl.element().struct.field("risk").replace_strict(RISK_ORDER, default=0)).list.max()
+        .fill_null(0).alias("_risk"),
+    ).with_columns(pl.col("_risk").replace_strict({v: k for k, v in RISK_ORDER.items()}, return_dtype=pl.Utf8).alias("screened_risk_level"))
+
+    decided = decisions.select("org_id", pl.col("decision"), pl.col("reviewer").alias("decision_reviewer"),
+                               pl.col("date").alias("decision_date"), pl.col("reason").alias("decision_reason"))
+    out = out.join(decided, on="org_id", how="left").with_columns(
+        pl.when(pl.col("decision").is_not_null()).then(pl.col("decision").replace_strict(DECISIONS, default=None))
+        .otherwise(pl.col("screened_risk_level")).alias("risk_level"),
+        pl.when(pl.col("decision").is_not_null()).then(pl.col("reasons").list.concat(pl.concat_list(pl.format(
+            "reviewed decision '{}' by {} on {}: {}", "decision", "decision_reviewer", "decision_date", "decision_reason"))))
+        .otherwise(pl.col("reasons")).alias("reasons"),
+        pl.lit(snapshot).alias("snapshot_date"),
+    )
+    unknown = decisions.join(organizations.select("org_id"), on="org_id", how="anti")
+    rejects = unknown.select(table=pl.lit("partner_screening"), file=pl.lit("reviewed decisions"), line=pl.col("line").cast(pl.Int64),
+                             record_key=pl.col("org_id"), column=pl.lit("org_id"), check=pl.lit("org_exists"),
+                             value=pl.col("decision"), reason=pl.lit("decision for an org_id that no longer exists; kept in the file, not applied"),
+                             severity=pl.lit("warning"))
+    columns = ["org_id", "canonical_name", "country_iso3", "organization_type_code", "risk_level", "screened_risk_level",
+               "flags", "reasons", "sanctions_match_name", "sanctions_match_alias", "sanctions_alias_quality",
+               "sanctions_reference_number", "sanctions_list_type", "sanctions_record_type", "sanctions_score",
+               "gc_status", "gc_delisting_reason", "gc_sector", "decision", "decision_reviewer", "decision_date",
+               "decision_reason", "snapshot_date"]
+    return out.select(columns).sort("org_id"), rejects
