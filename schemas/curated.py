@@ -1,0 +1,75 @@
+"""Conformed organisations and the financing fact table."""
+
+from typing import Annotated
+
+import pandera.polars as pa
+import polars as pl
+
+
+class Organizations(pa.DataFrameModel):
+    """One row per real-world organisation seen in any source."""
+
+    org_id: str = pa.Field(unique=True, str_startswith="org-", description="Stable id from the strongest identifier (IATI ref, Global Compact id, else normalized name and country)")
+    canonical_name: str = pa.Field(nullable=True, description="Name from the most authoritative source")
+    name_normalized: str = pa.Field(nullable=True, description="Normalized name (no legal form, accents, case or punctuation)")
+    organization_type_code: str = pa.Field(nullable=True, description="IATI OrganisationType code")
+    organization_type_name: str = pa.Field(nullable=True, description="IATI OrganisationType name")
+    source_types: Annotated[pl.List, pl.Utf8] = pa.Field(description="Organisation types as the sources write them")
+    country_iso3: str = pa.Field(nullable=True, description="Country, ISO alpha-3")
+    iati_org_ref: str = pa.Field(nullable=True, description="IATI organisation identifier")
+    gc_participant_id: str = pa.Field(nullable=True, description="Global Compact participant id")
+    sources: Annotated[pl.List, pl.Utf8] = pa.Field(description="Curated tables the organisation appears in")
+    source_records: pl.Int32 = pa.Field(ge=1, description="Number of source records linked")
+    snapshot_date: pl.Date = pa.Field(description="Snapshot (partition) date; the hive partition folder")
+
+    class Config:
+        strict = True
+
+
+class OrganizationSourceLinks(pa.DataFrameModel):
+    """Every source record of an organisation, and how it was matched."""
+
+    org_id: str = pa.Field(description="Organisation")
+    source: str = pa.Field(description="Curated table of the record")
+    source_table: str = pa.Field(description="Table and role (e.g. iati_transactions.provider_org)")
+    source_key: str = pa.Field(description="Key of the record in its table (ref, id or name)")
+    source_name: str = pa.Field(nullable=True, description="Name as written in the source")
+    source_type: str = pa.Field(nullable=True, description="Organisation type as the source writes it")
+    match_method: str = pa.Field(isin=["identifier", "exact normalized name", "fuzzy"], description="How the record joined the organisation")
+    match_score: pl.Float64 = pa.Field(ge=0, le=100, description="100 for identifiers and exact names; the fuzzy score otherwise")
+    snapshot_date: pl.Date = pa.Field(description="Snapshot (partition) date; the hive partition folder")
+
+    @pa.dataframe_check(description="a source record belongs to one organisation")
+    def one_org_per_record(cls, data) -> pl.LazyFrame:
+        return data.lazyframe.select(~pl.struct("source_table", "source_key").is_duplicated())
+
+    class Config:
+        strict = True
+
+
+class FinancingFlows(pa.DataFrameModel):
+    """Money between partners and the UN, from IATI and UN revenue statistics."""
+
+    flow_id: str = pa.Field(unique=True, description="Stable id of the flow (from its source reference)")
+    source: str = pa.Field(isin=["iati", "un_revenue"], description="iati or un_revenue")
+    direction: str = pa.Field(isin=["to_un", "from_un"], description="to_un or from_un")
+    reported_by: str = pa.Field(isin=["UN recipient", "provider"], description="Who reported the flow")
+    year: pl.Int32 = pa.Field(nullable=True, description="Year of the flow")
+    date: pl.Date = pa.Field(nullable=True, description="Value date (IATI)")
+    provider_org_id: str = pa.Field(nullable=True, description="Provider organisation")
+    recipient_org_id: str = pa.Field(nullable=True, description="Recipient organisation")
+    provider_type_code: str = pa.Field(nullable=True, description="IATI OrganisationType of the provider")
+    un_entity: str = pa.Field(nullable=True, description="UN entity receiving or paying")
+    amount_original: pl.Float64 = pa.Field(description="Amount in the original currency")
+    currency: str = pa.Field(nullable=True, description="Original currency")
+    amount_usd: pl.Float64 = pa.Field(nullable=True, description="Amount in USD (null where no rate)")
+    transaction_type: str = pa.Field(description="IATI TransactionType code, or CEB revenue type code")
+    sdg_goals: Annotated[pl.List, pl.Int32] = pa.Field(nullable=True, description="SDG goals of the activity, where known")
+    iati_identifier: str = pa.Field(nullable=True, description="IATI activity, for IATI flows")
+    is_counted: bool = pa.Field(description="False where the double-counting rule excludes the row from totals")
+    double_count_reason: str = pa.Field(nullable=True, description="Why the row is not counted")
+    source_ref: str = pa.Field(description="Reference of the source row")
+    snapshot_date: pl.Date = pa.Field(description="Snapshot (partition) date; the hive partition folder")
+
+    class Config:
+        strict = True
