@@ -43,8 +43,8 @@ def curated_spec(table: TableSpec, group: str, deps: list) -> dg.AssetSpec:
     )
 
 
-def reject_check_spec(table: str) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(REJECT_CHECK, asset=["curated", table], blocking=True,
+def reject_check_spec(table: str, layer: str = "curated") -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(REJECT_CHECK, asset=[layer, table], blocking=True,
                              description="Share of rejected records stays within the configured threshold; "
                                          "above it the partition is not published.")
 
@@ -75,7 +75,7 @@ class RunTotals:
 
 
 def report(totals: RunTotals, storage: StorageResource, quality: QualityResource, source: str,
-           paths: dict[str, Path] | None = None) -> Iterator:
+           paths: dict[str, Path] | None = None, layer: str = "curated") -> Iterator:
     """Asset check results for every table, then a Failure if any date was refused, else materializations."""
     if not totals.processed:
         return
@@ -84,7 +84,7 @@ def report(totals: RunTotals, storage: StorageResource, quality: QualityResource
     for table in totals.tables:
         seen = totals.rows[table] + totals.rejected[table]
         yield dg.AssetCheckResult(
-            asset_key=["curated", table], check_name=REJECT_CHECK,
+            asset_key=[layer, table], check_name=REJECT_CHECK,
             passed=table not in refused and not any(r.startswith("file ") for rs in totals.refused.values() for r in rs),
             metadata={"rows": totals.rows[table], "rejected_records": totals.rejected[table],
                       "warnings": totals.warnings[table], "reject_share": totals.rejected[table] / seen if seen else 0.0,
@@ -96,12 +96,12 @@ def report(totals: RunTotals, storage: StorageResource, quality: QualityResource
             "Not published: " + "; ".join(f"{d}: {', '.join(reasons)}" for d, reasons in totals.refused.items())
             + f" (threshold {quality.max_reject_share:.0%}). Rejects are in {storage.rejects}/source={source}/."))
     for table in totals.tables:
-        yield dg.MaterializeResult(asset_key=["curated", table], metadata={
+        yield dg.MaterializeResult(asset_key=[layer, table], metadata={
             "dagster/row_count": totals.rows[table],
             "rejected_records": totals.rejected[table],
             "warnings": totals.warnings[table],
             "partitions": len(totals.processed),
-            "path": dg.MetadataValue.path(str((paths or {}).get(table, storage.curated / table))),
+            "path": dg.MetadataValue.path(str((paths or {}).get(table, storage.root / layer / table))),
             "rejects_path": dg.MetadataValue.path(str(storage.rejects / f"source={source}")),
         })
 
@@ -140,6 +140,22 @@ def validate_and_publish(frames: dict[str, pl.DataFrame], rejects: pl.DataFrame,
                           partition if partition is not None else {"snapshot_date": snapshot_date}, storage.staging)
     totals.add(snapshot_date, rows, errors, warnings, rejects.filter(pl.col("severity") == "error").head(50))
     return valid
+
+
+def read_partition(storage: StorageResource, table: str, snapshot_date: str) -> pl.DataFrame | None:
+    """One published partition of a curated table, or None where it was not published."""
+    folder = storage.curated / table / f"snapshot_date={snapshot_date}"
+    files = sorted(folder.glob("*.parquet"))
+    return pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed") if files else None
+
+
+def read_all_partitions(storage: StorageResource, table: str) -> pl.DataFrame | None:
+    """Every published partition of a curated table, with its snapshot_date."""
+    folder = storage.curated / table
+    if not any(folder.glob("snapshot_date=*/*.parquet")):
+        return None
+    return (pl.scan_parquet(folder / "**" / "*.parquet", hive_partitioning=True)
+            .with_columns(pl.col("snapshot_date").cast(pl.Date)).collect())
 
 
 def file_failure_rejects(exc: SourceFileError, table: str) -> pl.DataFrame:

@@ -39,10 +39,13 @@ def summarize(data_dir: Path, snapshot_dates: list[str]) -> pl.DataFrame:
     """Rows, rejected records and warnings per curated table for the given snapshot dates."""
     rows = []
     rejects = _read_rejects(data_dir, snapshot_dates)
-    curated = data_dir / "curated"
-    for table_dir in sorted(p for p in curated.iterdir() if p.is_dir()) if curated.is_dir() else []:
+    table_dirs = [p for layer in ("curated", "mart") if (data_dir / layer).is_dir()
+                  for p in sorted((data_dir / layer).iterdir()) if p.is_dir()]
+    for table_dir in table_dirs:
         if any(table_dir.glob("snapshot_date=*")):
             parts = [table_dir / f"snapshot_date={d}" for d in snapshot_dates if (table_dir / f"snapshot_date={d}").is_dir()]
+            if not parts and table_dir.name.startswith("sanction"):  # partitioned by the list's own date
+                parts = sorted(table_dir.glob("snapshot_date=*"))
         else:  # a table rebuilt whole on every run (e.g. the status history)
             parts = [table_dir]
         count = sum(pl.scan_parquet(p / "*.parquet").select(pl.len()).collect().item() for p in parts)

@@ -2,9 +2,12 @@
 
 import dagster as dg
 
+from assets.curated.assets import curated_assets
+from assets.due_diligence.assets import due_diligence_assets
 from assets.financing.assets import financing_assets
 from assets.networks.assets import networks_assets
 from assets.partnerships.assets import partnerships_assets
+from assets.reporting.assets import reporting_assets
 from pipelines.jobs import nightly_job, nightly_schedule
 from pipelines.resources import default_resources
 
@@ -12,10 +15,11 @@ from pipelines.resources import default_resources
 def build_definitions(resources: dict | None = None) -> dg.Definitions:
     """The project's Definitions; ``resources`` replaces the environment-derived defaults (tests)."""
     return dg.Definitions(
-        assets=[*financing_assets, *partnerships_assets, *networks_assets],
+        assets=[*financing_assets, *partnerships_assets, *networks_assets, *due_diligence_assets, *curated_assets,
+                *reporting_assets],
         jobs=[nightly_job],
         schedules=[nightly_schedule],
-        resources=resources or default_resources(),
+        resources={**default_resources(), **(resources or {})},
     )
 
 

@@ -8,7 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from pipelines.landing import default_fetcher
-from pipelines.settings import SourceSpec, data_dir_path, load_sources, sources_file_path
+from pipelines.settings import PROJECT_ROOT, SourceSpec, data_dir_path, load_sources, sources_file_path
 
 
 class SourcesResource(dg.ConfigurableResource):
@@ -61,6 +61,13 @@ class QualityResource(dg.ConfigurableResource):
     )
 
 
+class ScreeningResource(dg.ConfigurableResource):
+    """Reviewed screening decisions (CSV: org_id, decision, reviewer, date, reason); they override
+    the flags and carry forward to every later run, keyed by the stable org_id."""
+
+    decisions_file: str = Field(description="Path of the reviewed-decisions CSV")
+
+
 class HttpResource(dg.ConfigurableResource):
     """How http(s) locations are downloaded. The token, if any, comes from the environment
     (``PARTNERSHIP_HTTP_TOKEN``) and is sent as a bearer token; it is never logged."""
@@ -79,6 +86,8 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "sources": SourcesResource(sources_file=str(sources_file_path())),
         "storage": StorageResource(data_dir=str(data_dir_path())),
         "quality": QualityResource(max_reject_share=float(os.environ.get("PARTNERSHIP_MAX_REJECT_SHARE", "0.5"))),
+        "screening": ScreeningResource(decisions_file=os.environ.get(
+            "PARTNERSHIP_DECISIONS", str(PROJECT_ROOT / "config" / "reviewed_decisions.csv"))),
         "http": HttpResource(bearer_token=dg.EnvVar("PARTNERSHIP_HTTP_TOKEN") if os.environ.get("PARTNERSHIP_HTTP_TOKEN")
                              else None),
     }

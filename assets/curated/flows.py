@@ -114,7 +114,7 @@ def financing_flows(transactions: pl.DataFrame | None, activities: pl.DataFrame 
     recipient_side = flows.filter((pl.col("reported_by") == "UN recipient") & (pl.col("transaction_type") == "1")).select(
         "provider_org_id", "recipient_org_id", "year", pl.col("amount_usd").alias("_amount_r"))
     doubled = (provider_side.join(recipient_side, on=["provider_org_id", "recipient_org_id", "year"], how="inner")
-               .filter(((pl.col("amount_usd") - pl.col("_amount_r")).abs() <= 0.01 * pl.col("_amount_r").abs()))
+               .filter((pl.col("amount_usd") - pl.col("_amount_r")).abs() <= 0.01 * pl.col("_amount_r").abs())
                .select("_row").unique())
     rule2 = pl.col("_row").is_in(doubled["_row"].implode())
     flows = flows.with_columns(
