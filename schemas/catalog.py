@@ -1,8 +1,16 @@
 """Every curated table and its Pandera model."""
 
+from schemas.curated import FinancingFlows, Organizations, OrganizationSourceLinks
+from schemas.due_diligence import PartnerScreening, SanctionedAliases, SanctionedEntities, SanctionsChanges
 from schemas.financing import CURATED_MODELS as IATI_MODELS
 from schemas.financing import UnRevenueByContributor
 from schemas.networks import LocalNetworks, NetworkCoverage
+from schemas.reporting import (
+    MartNetworkCoverageByCountry,
+    MartPartnershipsBySdg,
+    MartPrivateContributionsByEntityYear,
+    MartScreeningSummary,
+)
 from schemas.partnerships import (
     GcParticipants,
     GcParticipantStatusHistory,
@@ -21,4 +29,15 @@ CURATED_TABLES = {
     "partnerships": Partnerships,
     "partnership_partners": PartnershipPartners,
     "partnership_sdg_targets": PartnershipSdgTargets,
+    "sanctioned_entities": SanctionedEntities,
+    "sanctioned_aliases": SanctionedAliases,
+    "sanctions_changes": SanctionsChanges,
+    "partner_screening": PartnerScreening,
+    "organizations": Organizations,
+    "organization_source_links": OrganizationSourceLinks,
+    "financing_flows": FinancingFlows,
+    "mart_private_contributions_by_entity_year": MartPrivateContributionsByEntityYear,
+    "mart_partnerships_by_sdg": MartPartnershipsBySdg,
+    "mart_network_coverage_by_country": MartNetworkCoverageByCountry,
+    "mart_screening_summary": MartScreeningSummary,
 }

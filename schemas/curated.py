@@ -53,7 +53,7 @@ class FinancingFlows(pa.DataFrameModel):
     flow_id: str = pa.Field(unique=True, description="Stable id of the flow (from its source reference)")
     source: str = pa.Field(isin=["iati", "un_revenue"], description="iati or un_revenue")
     direction: str = pa.Field(isin=["to_un", "from_un"], description="to_un or from_un")
-    reported_by: str = pa.Field(isin=["UN recipient", "provider"], description="Who reported the flow")
+    reported_by: str = pa.Field(isin=["UN entity", "partner"], description="Who reported the flow: the UN entity, or the private or foundation partner")
     year: pl.Int32 = pa.Field(nullable=True, description="Year of the flow")
     date: pl.Date = pa.Field(nullable=True, description="Value date (IATI)")
     provider_org_id: str = pa.Field(nullable=True, description="Provider organisation")

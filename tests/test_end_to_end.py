@@ -79,7 +79,9 @@ def test_sample_graph_publishes_every_table_readable_by_duckdb(sample_run):
     mats = {m.asset_key.to_user_string(): m.metadata for m in result.asset_materializations_for_node("iati_curated_tables")}
     assert mats["curated/iati_activities"]["dagster/row_count"].value == 27
     checks = result.get_asset_check_evaluations()
-    assert len(checks) == 12 and all(c.passed for c in checks)
+    assert len(checks) == 27 and all(c.passed for c in checks)
+    reconciled = [c for c in checks if c.check_name == "reconciles_with_facts"]
+    assert len(reconciled) == 4
     assert pl.scan_parquet(data_dir / "curated" / "iati_budgets").collect().height == 26
 
 
@@ -189,6 +191,16 @@ def test_whole_graph_on_real_data(realdata, tmp_path):
     assert count("un_revenue_by_contributor") + rejected("un_revenue") == 6132
     assert count("network_coverage") >= 76
     assert count("gc_participant_status_history") == count("gc_participants")
+    assert count("sanctioned_entities") == 1018 + 877
+    changes = dict(con.execute(f"""select change, count(*) from read_parquet('{tmp_path}/curated/sanctions_changes/*.parquet')
+        group by 1""").fetchall())
+    assert (changes["added"], changes["removed"]) == (45, 186)
+    assert count("organizations") == count("partner_screening") > 10000
+    assert con.execute(f"""select count(*) from read_parquet('{tmp_path}/curated/partner_screening/**/*.parquet',
+        hive_partitioning=true) where risk_level = 'high' and list_contains(flags, 'sanctions_match')""").fetchone()[0] == 0
+    checks = result.get_asset_check_evaluations()
+    assert [c.asset_key.path[-1] for c in checks if c.check_name == "reconciles_with_facts" and not c.passed] == []
+    assert len([c for c in checks if c.check_name == "reconciles_with_facts"]) == 4
 
 
 def test_sample_graph_publishes_the_partnership_network_and_revenue_tables(sample_run):
@@ -234,3 +246,19 @@ def test_status_history_is_built_across_partitions_in_date_order(tmp_path):
     assert [str(d) if d else None for d in history["valid_to"]] == ["2026-01-02", "2026-01-03", None]
     assert history["is_current"].to_list() == [False, False, True]
     assert history["days_since_joined"].to_list()[-1] == (date(2026, 1, 3) - date(2020, 1, 1)).days
+
+
+def test_sample_graph_screens_partners_and_reconciles_marts(sample_run):
+    data_dir, _ = sample_run
+    screening = pl.read_parquet(data_dir / "curated" / "partner_screening" / "**" / "*.parquet")
+    delta = screening.filter(pl.col("canonical_name") == "Delta Logistics Ltd").row(0, named=True)
+    assert (delta["screened_risk_level"], delta["risk_level"], delta["decision"]) == ("high", "clear", "cleared")
+    assert delta["sanctions_reference_number"] == "SAe.003"  # the newer list, by dateGenerated
+    flows = pl.read_parquet(data_dir / "curated" / "financing_flows" / "**" / "*.parquet")
+    assert flows.filter(~pl.col("is_counted")).height > 0
+    mart = pl.read_parquet(data_dir / "mart" / "mart_private_contributions_by_entity_year" / "**" / "*.parquet")
+    counted = flows.filter(pl.col("is_counted") & (pl.col("direction") == "to_un")
+                           & pl.col("provider_type_code").is_in(["60", "70", "71", "72", "73"]) & pl.col("amount_usd").is_not_null())
+    assert round(mart["amount_usd"].sum() * 100) == round(counted["amount_usd"].sum() * 100)
+    rejects = pl.read_parquet(data_dir / "quality" / "rejects" / "source=partner_screening" / "**" / "*.parquet")
+    assert rejects["record_key"].to_list() == ["org-0000000000000000"]

@@ -11,8 +11,8 @@ Double counting rule (``is_counted`` false, with ``double_count_reason``):
 1. An incoming commitment (11) is not counted when incoming funds (1) from the same provider to the
    same activity exist: the funds are the money, the commitment announced it.
 2. The same money reported by both sides: an outgoing transaction (2, 3) reported by the provider
-   and incoming funds (1) reported by the UN recipient, with the same provider and recipient
-   organisations, the same year and USD amounts within 1 %, are counted once, from the recipient's
+   and incoming funds (1) reported by the UN entity, with the same provider and recipient
+   organisations, the same year and USD amounts within 1 %, are counted once, from the UN entity's
    report.
 
 Totals of the marts use counted rows only.
@@ -56,7 +56,7 @@ def _iati_flows(transactions: pl.DataFrame, activities: pl.DataFrame, links: pl.
                    & (pl.col("receiver_org_type_code") == UN_TYPE))
     selected = tx.filter(incoming | outgoing | private_out).with_columns(
         pl.when(outgoing).then(pl.lit("from_un")).otherwise(pl.lit("to_un")).alias("direction"),
-        pl.when(private_out).then(pl.lit("provider")).otherwise(pl.lit("UN recipient")).alias("reported_by"),
+        pl.when(private_out).then(pl.lit("partner")).otherwise(pl.lit("UN entity")).alias("reported_by"),
         pl.when(outgoing).then(pl.col("_reporter")).when(private_out).then(pl.col("_reporter"))
         .otherwise(pl.col("_provider")).alias("provider_org_id"),
         pl.when(outgoing).then(pl.col("_receiver")).when(private_out).then(pl.col("_receiver"))
@@ -81,7 +81,7 @@ def _revenue_flows(revenue: pl.DataFrame, links: pl.DataFrame, organizations: pl
     return (revenue.join(donors, on="donor", how="left").join(types, on="provider_org_id", how="left")
             .select(
                 pl.format("un_revenue:{}", "source_row_ref").alias("source_ref"), pl.lit("un_revenue").alias("source"),
-                pl.lit("to_un").alias("direction"), pl.lit("UN recipient").alias("reported_by"), "year",
+                pl.lit("to_un").alias("direction"), pl.lit("UN entity").alias("reported_by"), "year",
                 pl.lit(None, pl.Date).alias("date"), "provider_org_id", pl.lit(None, pl.Utf8).alias("recipient_org_id"),
                 pl.col("_org_type").alias("provider_type_code"), pl.col("un_entity"),
                 pl.col("amount_usd").alias("amount_original"), pl.lit("USD").alias("currency"), "amount_usd",
@@ -103,15 +103,15 @@ def financing_flows(transactions: pl.DataFrame | None, activities: pl.DataFrame 
     flows = flows.with_row_index("_row")
 
     # rule 1: commitments superseded by funds of the same provider to the same activity
-    funded = flows.filter((pl.col("transaction_type") == "1") & (pl.col("reported_by") == "UN recipient")).select(
+    funded = flows.filter((pl.col("transaction_type") == "1") & (pl.col("reported_by") == "UN entity")).select(
         "iati_identifier", "provider_org_id").unique().with_columns(pl.lit(True).alias("_funded"))
     flows = flows.join(funded, on=["iati_identifier", "provider_org_id"], how="left", nulls_equal=False)
     rule1 = (pl.col("transaction_type") == "11") & pl.col("_funded").fill_null(False)
 
     # rule 2: both sides report the same money
-    provider_side = flows.filter(pl.col("reported_by") == "provider").select(
+    provider_side = flows.filter(pl.col("reported_by") == "partner").select(
         "_row", "provider_org_id", "recipient_org_id", "year", "amount_usd")
-    recipient_side = flows.filter((pl.col("reported_by") == "UN recipient") & (pl.col("transaction_type") == "1")).select(
+    recipient_side = flows.filter((pl.col("reported_by") == "UN entity") & (pl.col("transaction_type") == "1")).select(
         "provider_org_id", "recipient_org_id", "year", pl.col("amount_usd").alias("_amount_r"))
     doubled = (provider_side.join(recipient_side, on=["provider_org_id", "recipient_org_id", "year"], how="inner")
                .filter((pl.col("amount_usd") - pl.col("_amount_r")).abs() <= 0.01 * pl.col("_amount_r").abs())

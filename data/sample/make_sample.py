@@ -161,6 +161,7 @@ def main() -> None:
     write_ungc(rng)
     write_partnerships(rng)
     write_revenue(rng)
+    write_sanctions()
 
     # IMF annual end-of-period rates (national currency per USD) for a currency the ECB lacks.
     rates = HERE / "exchange_rates"
@@ -268,6 +269,44 @@ def write_revenue(rng: random.Random) -> None:
     rows.append(["  -    ", "USD", "UNDP", "2019", "R03E", "Northwind Beverages plc", "C06"])  # not a number
     with open(out / "un-revenue.csv", "w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows(rows)
+
+
+SANCTIONED = [  # invented listings in the Consolidated List layout
+    ("SAe.001", "NORTHERN STAR TRADING CORPORATION", "2019-03-04", ["Northern Star Trading Co."], "KP"),
+    ("SAe.002", "GREEN VALLEY EXPORT LLC", "2020-07-21", ["Green Valley Exports"], "IR"),
+    ("SAe.003", "DELTA LOGISTIC COMPANY", "2021-01-12", ["Delta Logistics"], "BD"),
+    ("SAe.004", "RED HARBOUR SHIPPING", "2022-09-30", [], "LY"),
+]
+
+
+def write_sanctions() -> None:
+    out = HERE / "sanctions"
+    out.mkdir(exist_ok=True)
+
+    def listing(entities, generated):
+        root = etree.Element("CONSOLIDATED_LIST", dateGenerated=generated)
+        etree.SubElement(root, "INDIVIDUALS")
+        ents = etree.SubElement(root, "ENTITIES")
+        for i, (ref, name, listed, aliases, country) in enumerate(entities):
+            e = etree.SubElement(ents, "ENTITY")
+            etree.SubElement(e, "DATAID").text = str(900000 + i)
+            etree.SubElement(e, "VERSIONNUM").text = "1"
+            etree.SubElement(e, "FIRST_NAME").text = name
+            etree.SubElement(e, "UN_LIST_TYPE").text = "Sample"
+            etree.SubElement(e, "REFERENCE_NUMBER").text = ref
+            etree.SubElement(e, "LISTED_ON").text = listed
+            etree.SubElement(etree.SubElement(e, "LIST_TYPE"), "VALUE").text = "UN List"
+            etree.SubElement(etree.SubElement(e, "LAST_DAY_UPDATED"), "VALUE").text = listed
+            for alias in aliases:
+                a = etree.SubElement(e, "ENTITY_ALIAS")
+                etree.SubElement(a, "QUALITY").text = "a.k.a."
+                etree.SubElement(a, "ALIAS_NAME").text = alias
+            etree.SubElement(etree.SubElement(e, "ENTITY_ADDRESS"), "COUNTRY").text = country
+        return root
+
+    _write(listing(SANCTIONED[:3], "2026-01-15T10:00:00Z"), out / "consolidated-2026-01-15.xml")
+    later = [SANCTIONED[0], (*SANCTIONED[2][:3], ["Delta Logistics", "Delta Logistic Co"], "BD"), SANCTIONED[3]]
+    _write(listing(later, "2026-06-01T10:00:00Z"), out / "consolidated-2026-06-01.xml")
 
 
 if __name__ == "__main__":
