@@ -5,18 +5,18 @@ from schemas.due_diligence import PartnerScreening, SanctionedAliases, Sanctione
 from schemas.financing import CURATED_MODELS as IATI_MODELS
 from schemas.financing import UnRevenueByContributor
 from schemas.networks import LocalNetworks, NetworkCoverage
-from schemas.reporting import (
-    MartNetworkCoverageByCountry,
-    MartPartnershipsBySdg,
-    MartPrivateContributionsByEntityYear,
-    MartScreeningSummary,
-)
 from schemas.partnerships import (
     GcParticipants,
     GcParticipantStatusHistory,
     PartnershipPartners,
     Partnerships,
     PartnershipSdgTargets,
+)
+from schemas.reporting import (
+    MartNetworkCoverageByCountry,
+    MartPartnershipsBySdg,
+    MartPrivateContributionsByEntityYear,
+    MartScreeningSummary,
 )
 
 CURATED_TABLES = {
