@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
+from pipelines.fetch import FetchError, HttpFetcher, redact
 from pipelines.settings import SourceSpec
 
 MANIFEST_NAME = "_manifest.json"
@@ -28,6 +29,9 @@ class LandingError(RuntimeError):
     """A location could not be fetched; the message names it."""
 
 
+__all__ = ["LandingError", "LandedFile", "LandingResult", "land_source", "read_manifest", "redact"]
+
+
 @dataclass(frozen=True)
 class LandedFile:
     name: str
@@ -36,11 +40,15 @@ class LandedFile:
     bytes: int
     fetched_at: str
     path: Path
+    etag: str | None = None
+    last_modified: str | None = None
 
     def manifest_entry(self) -> dict:
         entry = asdict(self)
         entry.pop("path")
-        return entry
+        # a URL's query may carry a token: the manifest keeps the URL without it
+        entry["origin"] = redact(self.origin) if self.origin.startswith(("http://", "https://")) else self.origin
+        return {k: v for k, v in entry.items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -55,40 +63,6 @@ class LandingResult:
     @property
     def total_bytes(self) -> int:
         return sum(f.bytes for f in self.files)
-
-
-# A fetcher streams the bytes of one URL into an open binary file; it raises LandingError on failure.
-Fetcher = Callable[[str, object], None]
-
-
-def redact(url: str) -> str:
-    """The URL without credentials or query string, for messages."""
-    parts = urlparse(url)
-    netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
-    return parts._replace(netloc=netloc, query="", fragment="").geturl()
-
-
-def default_fetcher(url: str, out, *, timeout: float = 60.0, max_bytes: int = 4 << 30,
-                    bearer_token: str | None = None) -> None:
-    import requests
-
-    shown = redact(url)
-    headers = {"Authorization": f"Bearer {bearer_token}"} if bearer_token else {}
-    try:
-        with requests.get(url, stream=True, timeout=(10, timeout), headers=headers) as response:
-            if response.status_code >= 400:
-                raise LandingError(f"{shown}: download failed: HTTP {response.status_code}")
-            expected = response.headers.get("Content-Length")
-            received = 0
-            for chunk in response.iter_content(_CHUNK):
-                received += len(chunk)
-                if received > max_bytes:
-                    raise LandingError(f"{shown}: larger than the {max_bytes} byte limit")
-                out.write(chunk)
-            if expected is not None and expected.isdigit() and int(expected) != received:
-                raise LandingError(f"{shown}: incomplete body, {received} of {expected} bytes")
-    except requests.RequestException as exc:
-        raise LandingError(f"{shown}: download failed: {exc.__class__.__name__}") from None
 
 
 def _landed_name(location: str, taken: set[str]) -> str:
@@ -128,7 +102,7 @@ def land_source(
     snapshot_date: str,
     *,
     reuse_existing: bool,
-    fetcher: Fetcher | None = None,
+    fetcher: HttpFetcher | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> LandingResult:
     """Land every location of ``spec`` for ``snapshot_date``.
@@ -157,21 +131,31 @@ def land_source(
         name = _landed_name(location, taken)
         fd, tmp_name = tempfile.mkstemp(prefix=f"{spec.name}-", dir=staging)
         tmp = Path(tmp_name)
-        digest = hashlib.sha256()
+        before = previous_by_name.get(name)
+        target = directory / name
         try:
-            with os.fdopen(fd, "wb") as out:
-                hashing = _HashingWriter(out, digest)
-                if spec.is_url(location):
-                    (fetcher or default_fetcher)(location, hashing)
-                else:
+            etag = last_modified = None
+            if spec.is_url(location):
+                os.close(fd)
+                try:
+                    fetched = (fetcher or HttpFetcher()).fetch(location, tmp, before if target.is_file() else None)
+                except FetchError as exc:
+                    raise LandingError(str(exc)) from None
+                if fetched.not_modified and before and target.is_file():
+                    landed.append(LandedFile(path=target, **before))  # unchanged upstream: nothing downloaded
+                    continue
+                sha, etag, last_modified = fetched.sha256, fetched.etag, fetched.last_modified
+            else:
+                digest = hashlib.sha256()
+                with os.fdopen(fd, "wb") as out:
+                    hashing = _HashingWriter(out, digest)
                     try:
                         with open(location, "rb") as src:
                             shutil.copyfileobj(src, hashing, _CHUNK)
                     except OSError as exc:
                         raise LandingError(f"{location}: cannot read: {exc.strerror}") from exc
-            sha, size = digest.hexdigest(), tmp.stat().st_size
-            before = previous_by_name.get(name)
-            target = directory / name
+                sha = digest.hexdigest()
+            size = tmp.stat().st_size
             if before and before["sha256"] == sha and target.is_file() and target.stat().st_size == size:
                 tmp.unlink()
                 landed.append(LandedFile(path=target, **before))
@@ -179,7 +163,8 @@ def land_source(
             os.replace(tmp, target)
             changed = True
             landed.append(LandedFile(name=name, origin=location, sha256=sha, bytes=size,
-                                     fetched_at=now().isoformat(timespec="seconds"), path=target))
+                                     fetched_at=now().isoformat(timespec="seconds"), path=target,
+                                     etag=etag, last_modified=last_modified))
         finally:
             if tmp.exists():
                 tmp.unlink()

@@ -1,13 +1,12 @@
 """Configurable resources: where the sources are, how they are fetched, where outputs go, quality thresholds."""
 
-import functools
 import os
 from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
-from pipelines.landing import default_fetcher
+from pipelines.fetch import HttpFetcher
 from pipelines.settings import PROJECT_ROOT, SourceSpec, data_dir_path, load_sources, sources_file_path
 
 
@@ -73,12 +72,16 @@ class HttpResource(dg.ConfigurableResource):
     (``PARTNERSHIP_HTTP_TOKEN``) and is sent as a bearer token; it is never logged."""
 
     timeout_seconds: float = Field(default=60.0, gt=0, description="Read timeout per request")
+    connect_timeout_seconds: float = Field(default=10.0, gt=0, description="Connect timeout per request")
+    max_attempts: int = Field(default=5, ge=1, description="Attempts per file (retries on connection errors, 5xx, 429)")
+    backoff_seconds: float = Field(default=1.0, ge=0, description="First wait between attempts; doubles each time")
     max_bytes: int = Field(default=4 << 30, gt=0, description="Largest file accepted")
     bearer_token: str | None = Field(default=None, description="Sent as 'Authorization: Bearer …'")
 
-    def fetcher(self):
-        return functools.partial(default_fetcher, timeout=self.timeout_seconds, max_bytes=self.max_bytes,
-                                 bearer_token=self.bearer_token)
+    def fetcher(self) -> HttpFetcher:
+        return HttpFetcher(timeout_seconds=self.timeout_seconds, connect_timeout_seconds=self.connect_timeout_seconds,
+                           max_attempts=self.max_attempts, backoff_seconds=self.backoff_seconds, max_bytes=self.max_bytes,
+                           bearer_token=self.bearer_token)
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:

@@ -1,6 +1,5 @@
 """Landing copies or downloads files with a manifest; the same content lands only once."""
 
-import functools
 import http.server
 import json
 import threading
@@ -8,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipelines.landing import LandingError, default_fetcher, land_source, read_manifest
+from pipelines.fetch import HttpFetcher
+from pipelines.landing import LandingError, land_source, read_manifest
 from pipelines.settings import SourceSpec
 
 
@@ -107,7 +107,7 @@ def server():
 def test_urls_are_downloaded_and_failures_leave_nothing(tmp_path, server):
     ok = land_source(spec(tmp_path, f"{server}/iati.xml?token=abc"), tmp_path / "landing", "2026-11-25", reuse_existing=False)
     assert ok.files[0].name == "iati.xml" and ok.files[0].path.read_bytes() == b"<iati-activities/>"
-    with pytest.raises(LandingError, match="missing.xml: download failed: HTTP 404") as err:
+    with pytest.raises(LandingError, match="missing.xml: HTTP 404") as err:
         land_source(spec(tmp_path, f"{server}/missing.xml?token=s3cret"), tmp_path / "landing", "2026-11-26",
                     reuse_existing=False)
     assert "s3cret" not in str(err.value)  # query strings may carry tokens: never in messages
@@ -116,13 +116,13 @@ def test_urls_are_downloaded_and_failures_leave_nothing(tmp_path, server):
 
 
 def test_a_bearer_token_is_sent_and_never_written_anywhere(tmp_path, server):
-    fetcher = functools.partial(default_fetcher, bearer_token="s3cret-token")
+    fetcher = HttpFetcher(bearer_token="s3cret-token", max_attempts=1)
     result = land_source(spec(tmp_path, f"{server}/private/iati.xml"), tmp_path / "landing", "2026-11-25",
                          reuse_existing=False, fetcher=fetcher)
     assert result.files[0].path.read_bytes() == b"<iati-activities/>"
     with pytest.raises(LandingError) as err:
         land_source(spec(tmp_path, f"{server}/private/missing.xml"), tmp_path / "landing", "2026-11-26",
-                    reuse_existing=False, fetcher=functools.partial(default_fetcher, bearer_token="wrong-s3cret"))
+                    reuse_existing=False, fetcher=HttpFetcher(bearer_token="wrong-s3cret", max_attempts=1))
     assert "HTTP 401" in str(err.value) and "s3cret" not in str(err.value)
     for path in (tmp_path / "landing").rglob("*"):
         if path.is_file():
