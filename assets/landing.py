@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from pipelines.landing import land_source
+from pipelines.locks import partition_lock
 from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
 from pipelines.resources import HttpResource, SourcesResource, StorageResource
 from pipelines.settings import SourceSpec
@@ -41,8 +42,9 @@ def build_landing_asset(source: str, *, group_name: str, description: str,
         changed, reused = [], []
         for snapshot_date in context.partition_keys:
             # A past date that was landed before keeps its files: re-running it reads the same bytes.
-            result = land_source(spec, storage.landing, snapshot_date, reuse_existing=snapshot_date != today,
-                                 fetcher=http.fetcher())
+            with partition_lock(storage.root, f"landing-{source}-{snapshot_date}"):
+                result = land_source(spec, storage.landing, snapshot_date, reuse_existing=snapshot_date != today,
+                                     fetcher=http.fetcher())
             landed_files += len(result.files)
             total_bytes += result.total_bytes
             (reused if result.reused else changed if result.changed else []).append(snapshot_date)

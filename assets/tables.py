@@ -18,6 +18,7 @@ import polars as pl
 from assets.io import SourceFileError
 from assets.validation import split_valid
 from pipelines.landing import read_manifest
+from pipelines.locks import partition_lock
 from pipelines.metadata import rejects_sample, table_schema
 from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
 from pipelines.publish import publish_frame
@@ -116,7 +117,14 @@ def count_rejects(rejects: pl.DataFrame) -> tuple[dict[str, int], dict[str, int]
 def validate_and_publish(frames: dict[str, pl.DataFrame], rejects: pl.DataFrame, specs: list[TableSpec], *,
                          storage: StorageResource, quality: QualityResource, source: str, snapshot_date: str,
                          totals: RunTotals, partition: dict[str, str] | None = None) -> dict[str, pl.DataFrame]:
-    """Validate each table, publish the rejects, then the tables unless a share is over the threshold."""
+    """Validate each table, publish the rejects, then the tables unless a share is over the threshold.
+    The writes hold the partition's lock, so two runs of one partition cannot interleave them."""
+    with partition_lock(storage.root, f"{source}-{snapshot_date}"):
+        return _validate_and_publish(frames, rejects, specs, storage=storage, quality=quality, source=source,
+                                     snapshot_date=snapshot_date, totals=totals, partition=partition)
+
+
+def _validate_and_publish(frames, rejects, specs, *, storage, quality, source, snapshot_date, totals, partition):
     valid: dict[str, pl.DataFrame] = {}
     all_rejects = [rejects]
     for spec in specs:

@@ -12,6 +12,7 @@ from assets.financing.un_revenue import read_revenue
 from assets.landing import build_landing_asset
 from assets.tables import RunTotals, TableSpec, build_source_asset, curated_spec, reject_check_spec, report
 from pipelines.landing import read_manifest
+from pipelines.locks import partition_lock
 from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
 from pipelines.publish import PartitionWriter, publish_frame
 from pipelines.resources import QualityResource, StorageResource
@@ -81,29 +82,39 @@ def iati_curated_tables(context: dg.AssetExecutionContext, storage: StorageResou
         files = [(landing_dir / f["name"], f["name"]) for f in manifest["files"]]
         snapshot = date.fromisoformat(snapshot_date)
 
-        writers = {t: PartitionWriter(storage.curated / t, {"snapshot_date": snapshot_date}, storage.staging) for t in TABLES}
-        reject_writer = PartitionWriter(storage.rejects, {"source": "iati_activities", "snapshot_date": snapshot_date},
-                                        storage.staging)
-        try:
-            build = build_iati_tables(files, snapshot, rates, writers, reject_writer)
-            reject_writer.commit(empty_schema=REJECT_SCHEMA)  # rejects are published even when tables are not
-            over = [t for t in TABLES if build.reject_share(t) > quality.max_reject_share]
-            if over:
-                for w in writers.values():
-                    w.abort()
-                totals.refused[snapshot_date] = [f"{t} {build.reject_share(t):.0%} rejected" for t in over]
-            else:
-                empty = transform_batch(IatiBatch(), "", snapshot, rates).tables
-                for table, writer in writers.items():
-                    writer.commit(empty_schema=empty[table].schema)
-        except BaseException:
-            for w in [*writers.values(), reject_writer]:
-                w.abort()
-            raise
+        with partition_lock(storage.root, f"iati_activities-{snapshot_date}"):
+            build = _publish_snapshot(files, snapshot, rates, storage, quality, totals)
         _log_build(context, snapshot_date, build)
         totals.add(snapshot_date, build.rows, {t: build.rejected_records(t) for t in TABLES},
                    {t: build.warnings(t) for t in TABLES}, build.sample)
     yield from report(totals, storage, quality, "iati_activities")
+
+
+def _publish_snapshot(files, snapshot: date, rates, storage: StorageResource, quality: QualityResource,
+                      totals: RunTotals) -> IatiBuild:
+    """Stream the files into the four tables' staging partitions; publish the rejects always and the
+    tables only when every reject share is within the threshold."""
+    snapshot_date = snapshot.isoformat()
+    writers = {t: PartitionWriter(storage.curated / t, {"snapshot_date": snapshot_date}, storage.staging) for t in TABLES}
+    reject_writer = PartitionWriter(storage.rejects, {"source": "iati_activities", "snapshot_date": snapshot_date},
+                                    storage.staging)
+    try:
+        build = build_iati_tables(files, snapshot, rates, writers, reject_writer)
+        reject_writer.commit(empty_schema=REJECT_SCHEMA)  # rejects are published even when tables are not
+        over = [t for t in TABLES if build.reject_share(t) > quality.max_reject_share]
+        if over:
+            for w in writers.values():
+                w.abort()
+            totals.refused[snapshot_date] = [f"{t} {build.reject_share(t):.0%} rejected" for t in over]
+        else:
+            empty = transform_batch(IatiBatch(), "", snapshot, rates).tables
+            for table, writer in writers.items():
+                writer.commit(empty_schema=empty[table].schema)
+        return build
+    except BaseException:
+        for w in [*writers.values(), reject_writer]:
+            w.abort()
+        raise
 
 
 def _log_build(context: dg.AssetExecutionContext, snapshot_date: str, build: IatiBuild) -> None:
