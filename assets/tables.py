@@ -17,11 +17,12 @@ import polars as pl
 
 from assets.io import SourceFileError
 from assets.validation import split_valid
+from pipelines.incremental import find_reusable, fingerprint, record, reuse_partition
 from pipelines.landing import read_manifest
 from pipelines.locks import partition_lock
 from pipelines.metadata import rejects_sample, table_schema
 from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
-from pipelines.publish import publish_frame
+from pipelines.publish import partition_dirname, publish_frame
 from pipelines.resources import QualityResource, StorageResource
 from schemas.quality import REJECT_SCHEMA, empty_rejects
 
@@ -61,10 +62,13 @@ class RunTotals:
     refused: dict[str, list[str]] = field(default_factory=dict)  # date -> reasons
     samples: list[pl.DataFrame] = field(default_factory=list)
     processed: list[str] = field(default_factory=list)
+    per_date: dict[str, dict] = field(default_factory=dict)  # date -> {"rows", "rejected", "warnings"}
+    reused: dict[str, str] = field(default_factory=dict)  # date -> date whose identical output was reused
 
     def add(self, snapshot_date: str, rows: dict[str, int], rejected: dict[str, int], warnings: dict[str, int],
             sample: pl.DataFrame) -> None:
         self.processed.append(snapshot_date)
+        self.per_date[snapshot_date] = {"rows": dict(rows), "rejected": dict(rejected), "warnings": dict(warnings)}
         for t in self.tables:
             self.rows[t] = self.rows.get(t, 0) + rows.get(t, 0)
             self.rejected[t] = self.rejected.get(t, 0) + rejected.get(t, 0)
@@ -102,6 +106,8 @@ def report(totals: RunTotals, storage: StorageResource, quality: QualityResource
             "rejected_records": totals.rejected[table],
             "warnings": totals.warnings[table],
             "partitions": len(totals.processed),
+            "partitions_reused_unchanged_input": len(totals.reused),
+            "reused_from": dg.MetadataValue.json(dict(sorted(totals.reused.items())[-10:])),
             "path": dg.MetadataValue.path(str((paths or {}).get(table, storage.root / layer / table))),
             "rejects_path": dg.MetadataValue.path(str(storage.rejects / f"source={source}")),
         })
@@ -172,6 +178,30 @@ def file_failure_rejects(exc: SourceFileError, table: str) -> pl.DataFrame:
                           "severity": "error"}], schema=REJECT_SCHEMA)
 
 
+def try_reuse(name: str, print_: str, snapshot_date: str, datasets: list[tuple[Path, dict]], storage: StorageResource,
+              totals: RunTotals, context: dg.AssetExecutionContext) -> bool:
+    """Publish an earlier snapshot's output for ``snapshot_date`` when its inputs were identical."""
+    found = find_reusable(storage.root, name, print_, datasets)
+    if found is None:
+        return False
+    previous, counts = found
+    with partition_lock(storage.root, f"{name}-{snapshot_date}"):
+        for folder, part in datasets:
+            reuse_partition(folder / partition_dirname({k: v.format(date=previous) for k, v in part.items()}),
+                            folder / partition_dirname({k: v.format(date=snapshot_date) for k, v in part.items()}),
+                            storage.staging)
+    totals.add(snapshot_date, counts["rows"], counts["rejected"], counts["warnings"], empty_rejects())
+    if previous != snapshot_date:
+        totals.reused[snapshot_date] = previous
+    context.log.info(f"{snapshot_date}: inputs unchanged since {previous}: its published output reused, nothing parsed")
+    return True
+
+
+def remember(name: str, print_: str, snapshot_date: str, storage: StorageResource, totals: RunTotals) -> None:
+    if snapshot_date in totals.per_date and snapshot_date not in totals.refused:
+        record(storage.root, name, snapshot_date, print_, totals.per_date[snapshot_date])
+
+
 # (files, format, snapshot date) -> (frames by table, or the one frame of a single-table source; rejects)
 Builder = Callable[[list[tuple[Path, str]], str | None, date],
                    tuple[dict[str, pl.DataFrame] | pl.DataFrame, pl.DataFrame]]
@@ -197,6 +227,12 @@ def build_source_asset(*, name: str, source: str, group: str, specs: list[TableS
                 context.log.info(f"no landed {source} files for {snapshot_date}: skipped")
                 continue
             files = [(folder / f["name"], f["name"]) for f in manifest["files"]]
+            print_ = fingerprint(source, [(f["name"], f["sha256"]) for f in manifest["files"]], manifest.get("format"),
+                                 quality.max_reject_share)
+            datasets = [(storage.curated / s.name, {"snapshot_date": "{date}"}) for s in specs] + [
+                (storage.rejects, {"source": source, "snapshot_date": "{date}"})]
+            if try_reuse(name, print_, snapshot_date, datasets, storage, totals, context):
+                continue
             try:
                 frames, rejects = builder(files, manifest.get("format"), date.fromisoformat(snapshot_date))
                 if isinstance(frames, pl.DataFrame):  # a single-table source
@@ -210,6 +246,7 @@ def build_source_asset(*, name: str, source: str, group: str, specs: list[TableS
                 continue
             validate_and_publish(frames, rejects, specs, storage=storage, quality=quality, source=source,
                                  snapshot_date=snapshot_date, totals=totals)
+            remember(name, print_, snapshot_date, storage, totals)
             context.log.info(f"{snapshot_date}: " + ", ".join(
                 f"{t} {totals.rows[t]} rows / {totals.rejected[t]} rejected" for t in totals.tables))
         yield from report(totals, storage, quality, source)

@@ -262,3 +262,29 @@ def test_sample_graph_screens_partners_and_reconciles_marts(sample_run):
     assert round(mart["amount_usd"].sum() * 100) == round(counted["amount_usd"].sum() * 100)
     rejects = pl.read_parquet(data_dir / "quality" / "rejects" / "source=partner_screening" / "**" / "*.parquet")
     assert rejects["record_key"].to_list() == ["org-0000000000000000"]
+
+
+def test_unchanged_inputs_skip_the_parsing_and_say_so(tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for f in (PROJECT / "data" / "sample" / "iati").glob("*-activities-2.03.xml"):
+        (inputs / f.name).write_bytes(f.read_bytes())
+    sources = tmp_path / "sources.yaml"
+    sources.write_text("iati_activities: [in/*.xml]\n")
+    data_dir = tmp_path / "data"
+    assert run(data_dir, sources, partition="2026-11-01").success
+    second = run(data_dir, sources, partition="2026-11-02")
+    meta = {m.asset_key.to_user_string(): m.metadata for m in second.asset_materializations_for_node("iati_curated_tables")}
+    assert meta["curated/iati_transactions"]["partitions_reused_unchanged_input"].value == 1
+    assert meta["curated/iati_transactions"]["reused_from"].value == {"2026-11-02": "2026-11-01"}
+    assert meta["curated/iati_transactions"]["dagster/row_count"].value == 80
+    tables = data_dir / "curated" / "iati_transactions"
+    day1, day2 = (pl.read_parquet(tables / f"snapshot_date=2026-11-0{d}" / "*.parquet") for d in (1, 2))
+    assert day1.equals(day2)
+    # a changed input is parsed again
+    (inputs / "wfp-activities-2.03.xml").write_text((inputs / "wfp-activities-2.03.xml").read_text().replace("WFP-00001", "WFP-10001"))
+    third = run(data_dir, sources, partition="2026-11-03")
+    meta = {m.asset_key.to_user_string(): m.metadata for m in third.asset_materializations_for_node("iati_curated_tables")}
+    assert meta["curated/iati_transactions"]["partitions_reused_unchanged_input"].value == 0
+    ids = pl.read_parquet(data_dir / "curated" / "iati_activities" / "snapshot_date=2026-11-03" / "*.parquet")["iati_identifier"]
+    assert "XM-DAC-41140-WFP-10001" in ids.to_list()

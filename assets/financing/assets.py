@@ -10,7 +10,17 @@ from assets.financing.iati_reader import IatiBatch
 from assets.financing.iati_transform import TABLES, transform_batch
 from assets.financing.un_revenue import read_revenue
 from assets.landing import build_landing_asset
-from assets.tables import RunTotals, TableSpec, build_source_asset, curated_spec, reject_check_spec, report
+from assets.tables import (
+    RunTotals,
+    TableSpec,
+    build_source_asset,
+    curated_spec,
+    reject_check_spec,
+    remember,
+    report,
+    try_reuse,
+)
+from pipelines.incremental import fingerprint
 from pipelines.landing import read_manifest
 from pipelines.locks import partition_lock
 from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
@@ -82,11 +92,18 @@ def iati_curated_tables(context: dg.AssetExecutionContext, storage: StorageResou
         files = [(landing_dir / f["name"], f["name"]) for f in manifest["files"]]
         snapshot = date.fromisoformat(snapshot_date)
 
+        print_ = fingerprint("iati", [(f["name"], f["sha256"]) for f in manifest["files"]], rates_key,
+                             quality.max_reject_share)
+        datasets = [(storage.curated / t, {"snapshot_date": "{date}"}) for t in TABLES] + [
+            (storage.rejects, {"source": "iati_activities", "snapshot_date": "{date}"})]
+        if try_reuse("iati_curated_tables", print_, snapshot_date, datasets, storage, totals, context):
+            continue
         with partition_lock(storage.root, f"iati_activities-{snapshot_date}"):
             build = _publish_snapshot(files, snapshot, rates, storage, quality, totals)
         _log_build(context, snapshot_date, build)
         totals.add(snapshot_date, build.rows, {t: build.rejected_records(t) for t in TABLES},
                    {t: build.warnings(t) for t in TABLES}, build.sample)
+        remember("iati_curated_tables", print_, snapshot_date, storage, totals)
     yield from report(totals, storage, quality, "iati_activities")
 
 
