@@ -10,6 +10,7 @@ from assets.partnerships.assets import partnerships_assets
 from assets.reporting.assets import reporting_assets
 from pipelines.jobs import nightly_job, nightly_schedule
 from pipelines.resources import default_resources
+from pipelines.sensors import drop_folder_sensor
 
 
 def build_definitions(resources: dict | None = None) -> dg.Definitions:
@@ -19,6 +20,7 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
                 *reporting_assets],
         jobs=[nightly_job],
         schedules=[nightly_schedule],
+        sensors=[drop_folder_sensor],
         resources={**default_resources(), **(resources or {})},
     )
 
