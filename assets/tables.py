@@ -6,6 +6,7 @@ rejects always and tables only when every table's reject share is within the thr
 asset checks and materializations the same way for every source.
 """
 
+import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -195,6 +196,22 @@ def try_reuse(name: str, print_: str, snapshot_date: str, datasets: list[tuple[P
         totals.reused[snapshot_date] = previous
     context.log.info(f"{snapshot_date}: inputs unchanged since {previous}: its published output reused, nothing parsed")
     return True
+
+
+def input_fingerprint(storage: StorageResource, name: str, tables: list[str], snapshot_date: str, *extra) -> str:
+    """Fingerprint of a derived table's inputs: the bytes of the input partitions of ``snapshot_date``
+    (reused partitions are hard links, so unchanged inputs hash the same), plus ``extra``."""
+    digests = []
+    for table in tables:
+        folder = storage.curated / table / f"snapshot_date={snapshot_date}"
+        for file in sorted(folder.glob("*.parquet")):
+            digests.append((table, file.name, hashlib.sha256(file.read_bytes()).hexdigest()))
+    return fingerprint(name, digests, *extra)
+
+
+def derived_datasets(storage: StorageResource, tables: list[str], source: str, layer: str = "curated") -> list[tuple[Path, dict]]:
+    return [(storage.root / layer / t, {"snapshot_date": "{date}"}) for t in tables] + [
+        (storage.rejects, {"source": source, "snapshot_date": "{date}"})]
 
 
 def remember(name: str, print_: str, snapshot_date: str, storage: StorageResource, totals: RunTotals) -> None:

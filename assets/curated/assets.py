@@ -11,9 +11,13 @@ from assets.tables import (
     RunTotals,
     TableSpec,
     curated_spec,
+    derived_datasets,
+    input_fingerprint,
     read_partition,
     reject_check_spec,
+    remember,
     report,
+    try_reuse,
     validate_and_publish,
 )
 from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
@@ -47,6 +51,10 @@ def organization_tables(context: dg.AssetExecutionContext, storage: StorageResou
     """Conforms every organisation mention of the snapshot's curated tables."""
     totals = RunTotals(tables=[ORGANIZATIONS.name, LINKS.name])
     for snapshot_date in context.partition_keys:
+        print_ = input_fingerprint(storage, "organizations", list(ORG_SOURCES), snapshot_date)
+        if try_reuse("organization_tables", print_, snapshot_date,
+                     derived_datasets(storage, [ORGANIZATIONS.name, LINKS.name], "organizations"), storage, totals, context):
+            continue
         tables = {t: frame for t in ORG_SOURCES if (frame := read_partition(storage, t, snapshot_date)) is not None}
         if not tables:
             context.log.info(f"{snapshot_date}: no source tables published: skipped")
@@ -54,6 +62,7 @@ def organization_tables(context: dg.AssetExecutionContext, storage: StorageResou
         organizations, links = build_organizations(source_records(tables), date.fromisoformat(snapshot_date))
         validate_and_publish({ORGANIZATIONS.name: organizations, LINKS.name: links}, empty_rejects(), [ORGANIZATIONS, LINKS],
                              storage=storage, quality=quality, source="organizations", snapshot_date=snapshot_date, totals=totals)
+        remember("organization_tables", print_, snapshot_date, storage, totals)
         methods = dict(links.group_by("match_method").len().iter_rows())
         context.log.info(f"{snapshot_date}: {organizations.height} organisations from {links.height} source records "
                          f"({', '.join(f'{m} {n}' for m, n in sorted(methods.items()))}) over {', '.join(sorted(tables))}")
@@ -72,6 +81,11 @@ def financing_flows_table(context: dg.AssetExecutionContext, storage: StorageRes
     totals = RunTotals(tables=[FLOWS.name])
     excluded_total: dict[str, int] = {}
     for snapshot_date in context.partition_keys:
+        inputs = ["organization_source_links", "organizations", "iati_transactions", "iati_activities", "un_revenue_by_contributor"]
+        print_ = input_fingerprint(storage, "financing_flows", inputs, snapshot_date)
+        if try_reuse("financing_flows_table", print_, snapshot_date, derived_datasets(storage, [FLOWS.name], "financing_flows"),
+                     storage, totals, context):
+            continue
         links = read_partition(storage, "organization_source_links", snapshot_date)
         organizations = read_partition(storage, "organizations", snapshot_date)
         if links is None or organizations is None:
@@ -85,6 +99,7 @@ def financing_flows_table(context: dg.AssetExecutionContext, storage: StorageRes
             excluded_total[rule] = excluded_total.get(rule, 0) + n
         validate_and_publish({FLOWS.name: flows}, empty_rejects(), [FLOWS], storage=storage, quality=quality,
                              source="financing_flows", snapshot_date=snapshot_date, totals=totals)
+        remember("financing_flows_table", print_, snapshot_date, storage, totals)
         context.log.info(f"{snapshot_date}: {flows.height} flows; not counted: {excluded}")
     for event in report(totals, storage, quality, "financing_flows"):
         if isinstance(event, dg.MaterializeResult):

@@ -14,11 +14,15 @@ from assets.tables import (
     RunTotals,
     TableSpec,
     curated_spec,
+    derived_datasets,
     file_failure_rejects,
+    input_fingerprint,
     read_all_partitions,
     read_partition,
     reject_check_spec,
+    remember,
     report,
+    try_reuse,
     validate_and_publish,
 )
 from pipelines.landing import read_manifest
@@ -142,12 +146,19 @@ def partner_screening_table(context: dg.AssetExecutionContext, storage: StorageR
             aliases = aliases_all.filter(pl.col("snapshot_date") == list_date) if aliases_all is not None else None
             context.log.info(f"{snapshot_date}: screening against the sanctions list of {list_date}")
         else:
+            list_date = None
             context.log.warning(f"{snapshot_date}: no sanctions list generated on or before this date: sanctions not screened")
             entities = pl.DataFrame(schema={"reference_number": pl.Utf8, "record_type": pl.Utf8, "un_list_type": pl.Utf8,
                                             "name": pl.Utf8})
             aliases = None
         if aliases is None:
             aliases = pl.DataFrame(schema={"reference_number": pl.Utf8, "alias_index": pl.Int32, "alias_name": pl.Utf8, "quality": pl.Utf8})
+        print_ = input_fingerprint(storage, SCREENING.name, ["organizations", "gc_participants"], snapshot_date,
+                                   str(list_date), Path(screening.decisions_file).read_text()
+                                   if Path(screening.decisions_file).is_file() else None)
+        if try_reuse("partner_screening_table", print_, snapshot_date,
+                     derived_datasets(storage, [SCREENING.name], "partner_screening"), storage, totals, context):
+            continue
         participants = read_partition(storage, "gc_participants", snapshot_date)
         if participants is None:
             participants = pl.DataFrame(schema={"participant_id": pl.Utf8, "status": pl.Utf8, "delisting_reason": pl.Utf8, "sector": pl.Utf8})
@@ -156,6 +167,7 @@ def partner_screening_table(context: dg.AssetExecutionContext, storage: StorageR
             context.log.warning(f"{unknown.height} reviewed decisions name org_ids that no longer exist: reported in rejects")
         validate_and_publish({SCREENING.name: result}, pl.concat([decision_rejects, unknown]), [SCREENING], storage=storage,
                              quality=quality, source="partner_screening", snapshot_date=snapshot_date, totals=totals)
+        remember("partner_screening_table", print_, snapshot_date, storage, totals)
     yield from report(totals, storage, quality, "partner_screening")
 
 

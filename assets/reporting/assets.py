@@ -11,9 +11,13 @@ from assets.reporting import marts
 from assets.tables import (
     RunTotals,
     TableSpec,
+    derived_datasets,
+    input_fingerprint,
     read_partition,
     reject_check_spec,
+    remember,
     report,
+    try_reuse,
     validate_and_publish,
 )
 from pipelines.metadata import table_schema
@@ -86,6 +90,11 @@ def build_mart_asset(name: str) -> dg.AssetsDefinition:
         reconciled: list[tuple[str, bool, dict]] = []
         mart_dir = storage.root / "mart"
         for snapshot_date in context.partition_keys:
+            print_ = input_fingerprint(storage, name, facts, snapshot_date)
+            if try_reuse(f"{name}_table", print_, snapshot_date, derived_datasets(storage, [name], name, layer="mart"),
+                         storage, totals, context):
+                reconciled.append((snapshot_date, True, {"reused": True}))
+                continue
             inputs = {f: read_partition(storage, f, snapshot_date) for f in facts}
             if inputs[facts[0]] is None:
                 context.log.info(f"{snapshot_date}: {facts[0]} not published: skipped")
@@ -99,6 +108,7 @@ def build_mart_asset(name: str) -> dg.AssetsDefinition:
                 continue
             validate_and_publish({name: mart}, empty_rejects(), [spec], storage=_MartStorage(storage, mart_dir),
                                  quality=quality, source=name, snapshot_date=snapshot_date, totals=totals)
+            remember(f"{name}_table", print_, snapshot_date, storage, totals)
         if not totals.processed:
             return
         yield dg.AssetCheckResult(asset_key=["mart", name], check_name=RECONCILE_CHECK,

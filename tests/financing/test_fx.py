@@ -89,10 +89,10 @@ def test_unusable_rate_rows_are_rejected_with_their_line(tmp_path):
 
 
 @pytest.mark.parametrize("content", [
-    "Date,USD\n2024-01-01,1\n".encode("utf-16"),
+    "Date,USD\n2024-01-01,1\n".encode("utf-16-le"),  # no byte-order mark: looks binary
     b"\x89PNG\r\n\x1a\n\x00\x00binary",
     b"",
-], ids=["utf-16", "binary", "empty"])
+], ids=["utf-16-without-bom", "binary", "empty"])
 def test_unreadable_rate_files_fail_naming_the_file(tmp_path, content):
     path = tmp_path / "rates.csv"
     path.write_bytes(content)
@@ -105,3 +105,9 @@ def test_ragged_csv_fails_naming_the_file(tmp_path):
     path.write_bytes(b'Date,Rate,Currency\n2024-12-31,1,KES,extra,"unterminated\n')
     with pytest.raises(RatesFileError, match="imf.csv"):
         load_rates([path])
+
+
+def test_utf16_rates_file_with_a_bom_is_read(tmp_path):
+    path = tmp_path / "imf.csv"
+    path.write_bytes(IMF.decode().encode("utf-16"))
+    assert load_rates([path]).imf.height == 3
