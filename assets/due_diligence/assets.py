@@ -25,6 +25,7 @@ from assets.tables import (
     try_reuse,
     validate_and_publish,
 )
+from pipelines.incremental import fingerprint, load_state
 from pipelines.landing import read_manifest
 from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
 from pipelines.publish import publish_frame
@@ -73,16 +74,24 @@ def sanctions_list_tables(context: dg.AssetExecutionContext, storage: StorageRes
         return
     totals = RunTotals(tables=[ENTITIES.name, ALIASES.name])
     lists = []
-    for path, label in files.values():
+    published = load_state(storage.root, "sanctions_list_tables")
+    for sha, (path, label) in files.items():
+        known = next((day for day, entry in published.items() if entry["fingerprint"] == fingerprint("un_sanctions", sha)
+                      and (storage.curated / ENTITIES.name / f"snapshot_date={day}").is_dir()), None)
+        if known:  # this very list is already published under its own date
+            counts = published[known]["counts"]
+            totals.add(known, counts["rows"], counts["rejected"], counts["warnings"], empty_rejects())
+            context.log.info(f"{label}: list of {known} already published; not parsed again")
+            continue
         try:
-            lists.append(read_sanctions_list(path, label))
+            lists.append((sha, read_sanctions_list(path, label)))
         except SourceFileError as exc:
             context.log.error(str(exc))
             day = context.partition_keys[-1]
             publish_frame(file_failure_rejects(exc, ENTITIES.name), storage.rejects,
                           {"source": "un_sanctions", "snapshot_date": day}, storage.staging)
             totals.refused[day] = [f"file {exc}"]
-    for listing in sorted(lists, key=lambda s: s.generated):
+    for sha, listing in sorted(lists, key=lambda item: item[1].generated):
         day = listing.snapshot_date.isoformat()
         frames = {
             ENTITIES.name: listing.entities.with_columns(pl.lit(listing.file).alias("source_file"), pl.lit(listing.snapshot_date).alias("snapshot_date")),
@@ -91,6 +100,7 @@ def sanctions_list_tables(context: dg.AssetExecutionContext, storage: StorageRes
         rejects = pl.DataFrame(listing.rejects, schema=empty_rejects().schema) if listing.rejects else empty_rejects()
         validate_and_publish(frames, rejects, [ENTITIES, ALIASES], storage=storage, quality=quality, source="un_sanctions",
                              snapshot_date=day, totals=totals)
+        remember("sanctions_list_tables", fingerprint("un_sanctions", sha), day, storage, totals)
         context.log.info(f"{listing.file}: list of {day}, {listing.entities.height} listings, {listing.aliases.height} aliases")
     yield from report(totals, storage, quality, "un_sanctions")
 

@@ -79,6 +79,18 @@ def iati_curated_tables(context: dg.AssetExecutionContext, storage: StorageResou
         rates_manifest = read_manifest(storage.landing / "exchange_rates" / snapshot_date) or {"files": []}
         rates_dir = storage.landing / "exchange_rates" / snapshot_date
         rates_key = tuple(f["sha256"] for f in rates_manifest["files"])
+        landing_dir = storage.landing / "iati_activities" / snapshot_date
+        files = [(landing_dir / f["name"], f["name"]) for f in manifest["files"]]
+        snapshot = date.fromisoformat(snapshot_date)
+
+        print_ = fingerprint("iati", [(f["name"], f["sha256"]) for f in manifest["files"]], rates_key,
+                             quality.max_reject_share)
+        datasets = [(storage.curated / t, {"snapshot_date": "{date}"}) for t in TABLES] + [
+            (storage.rejects, {"source": "iati_activities", "snapshot_date": "{date}"})]
+        if rates_key:
+            datasets.append((storage.rejects, {"source": "exchange_rates", "snapshot_date": "{date}"}))
+        if try_reuse("iati_curated_tables", print_, snapshot_date, datasets, storage, totals, context):
+            continue
         if rates_key not in rates_cache:
             rates_cache[rates_key] = load_rates([rates_dir / f["name"] for f in rates_manifest["files"]])
         rates = rates_cache[rates_key]
@@ -88,16 +100,6 @@ def iati_curated_tables(context: dg.AssetExecutionContext, storage: StorageResou
             if rates.rejects.height:
                 context.log.warning(f"{snapshot_date}: {rates.rejects.height} exchange-rate rows unusable; "
                                     f"see {storage.rejects}/source=exchange_rates/")
-        landing_dir = storage.landing / "iati_activities" / snapshot_date
-        files = [(landing_dir / f["name"], f["name"]) for f in manifest["files"]]
-        snapshot = date.fromisoformat(snapshot_date)
-
-        print_ = fingerprint("iati", [(f["name"], f["sha256"]) for f in manifest["files"]], rates_key,
-                             quality.max_reject_share)
-        datasets = [(storage.curated / t, {"snapshot_date": "{date}"}) for t in TABLES] + [
-            (storage.rejects, {"source": "iati_activities", "snapshot_date": "{date}"})]
-        if try_reuse("iati_curated_tables", print_, snapshot_date, datasets, storage, totals, context):
-            continue
         with partition_lock(storage.root, f"iati_activities-{snapshot_date}"):
             build = _publish_snapshot(files, snapshot, rates, storage, quality, totals)
         _log_build(context, snapshot_date, build)
