@@ -39,6 +39,8 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/iati_parse.py
+	$(BIN)/python benchmarks/org_matching.py
+	$(BIN)/python benchmarks/backfill.py
 
 clean:
 	rm -rf $(VENV) .dagster_home
