@@ -38,11 +38,11 @@ class TableSpec:
     key: Callable[[pl.DataFrame], pl.Series]  # record key of each row, for rejects
 
 
-def curated_spec(table: TableSpec, group: str, deps: list) -> dg.AssetSpec:
+def curated_spec(table: TableSpec, group: str, deps: list, layer: str = "curated") -> dg.AssetSpec:
     return dg.AssetSpec(
-        ["curated", table.name], group_name=group, description=table.description, kinds={"polars", "parquet"},
+        [layer, table.name], group_name=group, description=table.description, kinds={"polars", "parquet"},
         deps=deps, skippable=True,
-        metadata={"dagster/column_schema": table_schema(table.model), "dagster/table_name": f"curated/{table.name}"},
+        metadata={"dagster/column_schema": table_schema(table.model), "dagster/table_name": f"{layer}/{table.name}"},
     )
 
 
@@ -50,6 +50,21 @@ def reject_check_spec(table: str, layer: str = "curated") -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(REJECT_CHECK, asset=[layer, table], blocking=True,
                              description="Share of rejected records stays within the configured threshold; "
                                          "above it the partition is not published.")
+
+
+def table_asset(name: str, tables: list[TableSpec], *, group: str, deps: list, layer: str = "curated",
+                pool: str | None = None, extra_checks: tuple[dg.AssetCheckSpec, ...] = ()):
+    """The decorator every table-publishing asset uses: one spec and one blocking reject check per
+    table, daily snapshot partitions, single-run backfills."""
+    deps = [d if isinstance(d, dg.AssetKey) else dg.AssetKey(d) for d in deps]
+    return dg.multi_asset(
+        name=name,
+        specs=[curated_spec(t, group, deps, layer) for t in tables],
+        check_specs=[reject_check_spec(t.name, layer) for t in tables] + list(extra_checks),
+        partitions_def=daily_snapshot_partitions,
+        backfill_policy=single_run_backfill,
+        pool=pool,
+    )
 
 
 @dataclass
@@ -227,14 +242,7 @@ Builder = Callable[[list[tuple[Path, str]], str | None, date],
 def build_source_asset(*, name: str, source: str, group: str, specs: list[TableSpec], builder: Builder) -> dg.AssetsDefinition:
     """A multi-asset publishing ``specs`` for every snapshot date of the run from ``landing/<source>``."""
 
-    @dg.multi_asset(
-        name=name,
-        specs=[curated_spec(s, group, [dg.AssetKey(["landing", source])]) for s in specs],
-        check_specs=[reject_check_spec(s.name) for s in specs],
-        partitions_def=daily_snapshot_partitions,
-        backfill_policy=single_run_backfill,
-        pool=f"curated_{source}",
-    )
+    @table_asset(name, specs, group=group, deps=[["landing", source]], pool=f"curated_{source}")
     def _asset(context: dg.AssetExecutionContext, storage: StorageResource, quality: QualityResource):
         totals = RunTotals(tables=[s.name for s in specs])
         for snapshot_date in context.partition_keys:

@@ -24,7 +24,13 @@ def runner(data_dir: Path, sources: Path = ROOT / "config" / "sources.yaml"):
 
     from pipelines.cli import PARTITION_RANGE_END, PARTITION_RANGE_START
     from pipelines.definitions import build_definitions
-    from pipelines.resources import HttpResource, QualityResource, ScreeningResource, SourcesResource, StorageResource
+    from pipelines.resources import (
+        HttpResource,
+        QualityResource,
+        ScreeningResource,
+        SourcesResource,
+        StorageResource,
+    )
 
     defs = build_definitions({
         "sources": SourcesResource(sources_file=str(sources)),

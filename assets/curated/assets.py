@@ -10,17 +10,15 @@ from assets.curated.organizations import build_organizations, source_records
 from assets.tables import (
     RunTotals,
     TableSpec,
-    curated_spec,
     derived_datasets,
     input_fingerprint,
     read_partition,
-    reject_check_spec,
     remember,
     report,
+    table_asset,
     try_reuse,
     validate_and_publish,
 )
-from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
 from pipelines.resources import QualityResource, StorageResource
 from schemas.curated import FinancingFlows, Organizations, OrganizationSourceLinks
 from schemas.quality import empty_rejects
@@ -40,13 +38,7 @@ FLOWS = TableSpec("financing_flows", FinancingFlows,
                   key=lambda f: f["flow_id"])
 
 
-@dg.multi_asset(
-    name="organization_tables",
-    specs=[curated_spec(s, GROUP, [dg.AssetKey(["curated", t]) for t in ORG_SOURCES]) for s in (ORGANIZATIONS, LINKS)],
-    check_specs=[reject_check_spec(ORGANIZATIONS.name), reject_check_spec(LINKS.name)],
-    partitions_def=daily_snapshot_partitions,
-    backfill_policy=single_run_backfill,
-)
+@table_asset("organization_tables", [ORGANIZATIONS, LINKS], group=GROUP, deps=[["curated", t] for t in ORG_SOURCES])
 def organization_tables(context: dg.AssetExecutionContext, storage: StorageResource, quality: QualityResource):
     """Conforms every organisation mention of the snapshot's curated tables."""
     totals = RunTotals(tables=[ORGANIZATIONS.name, LINKS.name])
@@ -69,14 +61,8 @@ def organization_tables(context: dg.AssetExecutionContext, storage: StorageResou
     yield from report(totals, storage, quality, "organizations")
 
 
-@dg.multi_asset(
-    name="financing_flows_table",
-    specs=[curated_spec(FLOWS, GROUP, [dg.AssetKey(["curated", t]) for t in
-                                       ("organization_source_links", "iati_transactions", "un_revenue_by_contributor")])],
-    check_specs=[reject_check_spec(FLOWS.name)],
-    partitions_def=daily_snapshot_partitions,
-    backfill_policy=single_run_backfill,
-)
+@table_asset("financing_flows_table", [FLOWS], group=GROUP, deps=[["curated", t] for t in
+             ("organization_source_links", "iati_transactions", "un_revenue_by_contributor")])
 def financing_flows_table(context: dg.AssetExecutionContext, storage: StorageResource, quality: QualityResource):
     totals = RunTotals(tables=[FLOWS.name])
     excluded_total: dict[str, int] = {}

@@ -13,21 +13,19 @@ from assets.landing import build_landing_asset
 from assets.tables import (
     RunTotals,
     TableSpec,
-    curated_spec,
     derived_datasets,
     file_failure_rejects,
     input_fingerprint,
     read_all_partitions,
     read_partition,
-    reject_check_spec,
     remember,
     report,
+    table_asset,
     try_reuse,
     validate_and_publish,
 )
 from pipelines.incremental import fingerprint, load_state
 from pipelines.landing import read_manifest
-from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
 from pipelines.publish import publish_frame
 from pipelines.resources import QualityResource, ScreeningResource, StorageResource
 from schemas.due_diligence import PartnerScreening, SanctionedAliases, SanctionedEntities, SanctionsChanges
@@ -52,14 +50,8 @@ SCREENING = TableSpec("partner_screening", PartnerScreening,
                       key=lambda f: f["org_id"])
 
 
-@dg.multi_asset(
-    name="sanctions_list_tables",
-    specs=[curated_spec(ENTITIES, GROUP, [landing_un_sanctions.key]), curated_spec(ALIASES, GROUP, [landing_un_sanctions.key])],
-    check_specs=[reject_check_spec(ENTITIES.name), reject_check_spec(ALIASES.name)],
-    partitions_def=daily_snapshot_partitions,
-    backfill_policy=single_run_backfill,
-    pool="curated_un_sanctions",
-)
+@table_asset("sanctions_list_tables", [ENTITIES, ALIASES], group=GROUP, deps=[landing_un_sanctions.key],
+             pool="curated_un_sanctions")
 def sanctions_list_tables(context: dg.AssetExecutionContext, storage: StorageResource, quality: QualityResource):
     """Each landed list file is published under its own dateGenerated date, in date order, so a run
     over several old lists at once gives the partitions nightly runs would have."""
@@ -105,14 +97,8 @@ def sanctions_list_tables(context: dg.AssetExecutionContext, storage: StorageRes
     yield from report(totals, storage, quality, "un_sanctions")
 
 
-@dg.multi_asset(
-    name="sanctions_changes_table",
-    specs=[curated_spec(CHANGES, GROUP, [dg.AssetKey(["curated", ENTITIES.name]), dg.AssetKey(["curated", ALIASES.name])])],
-    check_specs=[reject_check_spec(CHANGES.name)],
-    partitions_def=daily_snapshot_partitions,
-    backfill_policy=single_run_backfill,
-    pool="curated_un_sanctions",
-)
+@table_asset("sanctions_changes_table", [CHANGES], group=GROUP, deps=[["curated", ENTITIES.name], ["curated", ALIASES.name]],
+             pool="curated_un_sanctions")
 def sanctions_changes_table(context: dg.AssetExecutionContext, storage: StorageResource, quality: QualityResource):
     """Rebuilt whole from every published list snapshot, in date order."""
     entities = read_all_partitions(storage, ENTITIES.name)
@@ -129,14 +115,8 @@ def sanctions_changes_table(context: dg.AssetExecutionContext, storage: StorageR
     yield from report(totals, storage, quality, "sanctions_changes")
 
 
-@dg.multi_asset(
-    name="partner_screening_table",
-    specs=[curated_spec(SCREENING, GROUP, [dg.AssetKey(["curated", "organizations"]), dg.AssetKey(["curated", ENTITIES.name]),
-                                           dg.AssetKey(["curated", ALIASES.name])])],
-    check_specs=[reject_check_spec(SCREENING.name)],
-    partitions_def=daily_snapshot_partitions,
-    backfill_policy=single_run_backfill,
-)
+@table_asset("partner_screening_table", [SCREENING], group=GROUP,
+             deps=[["curated", "organizations"], ["curated", ENTITIES.name], ["curated", ALIASES.name]])
 def partner_screening_table(context: dg.AssetExecutionContext, storage: StorageResource, quality: QualityResource,
                             screening: ScreeningResource):
     """Uses the latest sanctions list generated on or before the snapshot date."""

@@ -14,16 +14,14 @@ from assets.tables import (
     RunTotals,
     TableSpec,
     build_source_asset,
-    curated_spec,
-    reject_check_spec,
     remember,
     report,
+    table_asset,
     try_reuse,
 )
 from pipelines.incremental import fingerprint
 from pipelines.landing import read_manifest
 from pipelines.locks import partition_lock
-from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
 from pipelines.publish import PartitionWriter, publish_frame
 from pipelines.resources import QualityResource, StorageResource
 from schemas.financing import CURATED_MODELS, UnRevenueByContributor
@@ -58,15 +56,9 @@ _DESCRIPTIONS = {
 }
 
 
-@dg.multi_asset(
-    name="iati_curated_tables",
-    specs=[curated_spec(TableSpec(t, CURATED_MODELS[t], _DESCRIPTIONS[t], key=lambda f: f["iati_identifier"]), GROUP,
-                        [landing_iati_activities.key, landing_exchange_rates.key]) for t in TABLES],
-    check_specs=[reject_check_spec(t) for t in TABLES],
-    partitions_def=daily_snapshot_partitions,
-    backfill_policy=single_run_backfill,
-    pool="curated_iati",
-)
+@table_asset("iati_curated_tables", [TableSpec(t, CURATED_MODELS[t], _DESCRIPTIONS[t], key=lambda f: f["iati_identifier"])
+                                     for t in TABLES],
+             group=GROUP, deps=[landing_iati_activities.key, landing_exchange_rates.key], pool="curated_iati")
 def iati_curated_tables(context: dg.AssetExecutionContext, storage: StorageResource, quality: QualityResource):
     """Read the landed IATI files of each partition, validate, convert to USD, publish four tables."""
     totals = RunTotals(tables=list(TABLES))

@@ -11,12 +11,10 @@ from assets.tables import (
     RunTotals,
     TableSpec,
     build_source_asset,
-    curated_spec,
-    reject_check_spec,
     report,
+    table_asset,
     validate_and_publish,
 )
-from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
 from pipelines.resources import QualityResource, StorageResource
 from schemas.networks import LocalNetworks, NetworkCoverage
 from schemas.quality import empty_rejects
@@ -39,14 +37,7 @@ local_networks = build_source_asset(name="local_networks_table", source="ungc_lo
                                     specs=[LOCAL_NETWORKS], builder=read_local_networks)
 
 
-@dg.multi_asset(
-    name="network_coverage_table",
-    specs=[curated_spec(COVERAGE, GROUP, [dg.AssetKey(["curated", "gc_participants"]),
-                                          dg.AssetKey(["curated", "local_networks"])])],
-    check_specs=[reject_check_spec(COVERAGE.name)],
-    partitions_def=daily_snapshot_partitions,
-    backfill_policy=single_run_backfill,
-)
+@table_asset("network_coverage_table", [COVERAGE], group=GROUP, deps=[["curated", "gc_participants"], ["curated", "local_networks"]])
 def network_coverage_table(context: dg.AssetExecutionContext, storage: StorageResource, quality: QualityResource):
     """Joins the day's participants and Local Networks per country."""
     totals = RunTotals(tables=[COVERAGE.name])

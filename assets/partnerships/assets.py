@@ -12,12 +12,10 @@ from assets.tables import (
     RunTotals,
     TableSpec,
     build_source_asset,
-    curated_spec,
-    reject_check_spec,
     report,
+    table_asset,
     validate_and_publish,
 )
-from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
 from pipelines.resources import QualityResource, StorageResource
 from schemas.partnerships import (
     GcParticipants,
@@ -68,14 +66,8 @@ HISTORY = TableSpec("gc_participant_status_history", GcParticipantStatusHistory,
                     key=lambda f: f.select(pl.format("{}#{}", "participant_id", "spell_number")).to_series())
 
 
-@dg.multi_asset(
-    name="gc_participant_status_history_table",
-    specs=[curated_spec(HISTORY, GROUP, [dg.AssetKey(["curated", "gc_participants"])])],
-    check_specs=[reject_check_spec(HISTORY.name)],
-    partitions_def=daily_snapshot_partitions,
-    backfill_policy=single_run_backfill,
-    pool="curated_ungc_participants",
-)
+@table_asset("gc_participant_status_history_table", [HISTORY], group=GROUP, deps=[["curated", "gc_participants"]],
+             pool="curated_ungc_participants")
 def gc_participant_status_history(context: dg.AssetExecutionContext, storage: StorageResource, quality: QualityResource):
     """Rebuilt in full, in snapshot-date order, from every published gc_participants partition, so a
     backfill or a run over old snapshots gives the history nightly runs would have built."""

@@ -14,14 +14,12 @@ from assets.tables import (
     derived_datasets,
     input_fingerprint,
     read_partition,
-    reject_check_spec,
     remember,
     report,
+    table_asset,
     try_reuse,
     validate_and_publish,
 )
-from pipelines.metadata import table_schema
-from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
 from pipelines.resources import QualityResource, StorageResource
 from schemas.quality import empty_rejects
 from schemas.reporting import (
@@ -74,17 +72,9 @@ def build_mart_asset(name: str) -> dg.AssetsDefinition:
     model, description, facts, build, reconcile = MARTS[name]
     spec = TableSpec(name, model, description, key=lambda f: pl.Series([str(i) for i in range(f.height)]))
 
-    @dg.multi_asset(
-        name=f"{name}_table",
-        specs=[dg.AssetSpec(["mart", name], group_name=GROUP, description=description, kinds={"polars", "parquet"},
-                            deps=[dg.AssetKey(["curated", f]) for f in facts], skippable=True,
-                            metadata={"dagster/column_schema": table_schema(model), "dagster/table_name": f"mart/{name}"})],
-        check_specs=[reject_check_spec(name, layer="mart"),
-                     dg.AssetCheckSpec(RECONCILE_CHECK, asset=["mart", name], blocking=True,
-                                       description="Totals equal those of the facts it aggregates, to the cent.")],
-        partitions_def=daily_snapshot_partitions,
-        backfill_policy=single_run_backfill,
-    )
+    @table_asset(f"{name}_table", [spec], group=GROUP, deps=[["curated", f] for f in facts], layer="mart",
+                 extra_checks=(dg.AssetCheckSpec(RECONCILE_CHECK, asset=["mart", name], blocking=True,
+                                                 description="Totals equal those of the facts it aggregates, to the cent."),))
     def _mart(context: dg.AssetExecutionContext, storage: StorageResource, quality: QualityResource):
         totals = RunTotals(tables=[name])
         reconciled: list[tuple[str, bool, dict]] = []

@@ -13,7 +13,7 @@ from pipelines.locks import LockTimeout, partition_lock
 from tests.conftest import PROJECT
 
 DAY = "2026-11-20"
-WRITER = """
+WRITER = """  # noqa: UP031
 import sys, time
 import polars as pl
 from pathlib import Path
@@ -81,9 +81,8 @@ def test_a_killed_lock_holder_does_not_block_the_next_run(tmp_path):
             "with partition_lock(Path(sys.argv[1]), 'x'):\n    print('held', flush=True); time.sleep(60)")
     proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=PROJECT, stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "held"
-    with pytest.raises(LockTimeout):
-        with partition_lock(tmp_path, "x", timeout=0.3):
-            pass
+    with pytest.raises(LockTimeout), partition_lock(tmp_path, "x", timeout=0.3):
+        pass
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
     with partition_lock(tmp_path, "x", timeout=2):
