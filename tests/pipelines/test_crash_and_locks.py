@@ -13,19 +13,19 @@ from pipelines.locks import LockTimeout, partition_lock
 from tests.conftest import PROJECT
 
 DAY = "2026-11-20"
-WRITER = """  # noqa: UP031
+WRITER = """
 import sys, time
 import polars as pl
 from pathlib import Path
 from pipelines.publish import PartitionWriter
 root = Path(sys.argv[1])
-writer = PartitionWriter(root / "curated" / "t", {"snapshot_date": "%s"}, root / ".staging")
+writer = PartitionWriter(root / "curated" / "t", {"snapshot_date": "SNAPSHOT"}, root / ".staging")
 for i in range(1000):
     writer.write(pl.DataFrame({"id": list(range(1000)), "v": [i] * 1000}), f"part-{i:05d}-00000")
     print("part", i, flush=True)
     time.sleep(0.05)
 writer.commit()
-""" % DAY
+""".replace("SNAPSHOT", DAY)
 
 
 def test_sigkill_while_writing_leaves_the_published_partition_complete(tmp_path):
