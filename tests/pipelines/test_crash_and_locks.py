@@ -68,10 +68,10 @@ def test_sigkilled_pipeline_run_then_next_run_completes(tmp_path):
 
 
 def test_a_second_writer_waits_for_the_lock_then_fails_clearly(tmp_path):
-    with partition_lock(tmp_path, "iati_activities-2026-11-20"):
-        with pytest.raises(LockTimeout, match="another run is writing this partition.*held by pid"):
-            with partition_lock(tmp_path, "iati_activities-2026-11-20", timeout=0.5):
-                pass
+    with (partition_lock(tmp_path, "iati_activities-2026-11-20"),
+          pytest.raises(LockTimeout, match="another run is writing this partition.*held by pid"),
+          partition_lock(tmp_path, "iati_activities-2026-11-20", timeout=0.5)):
+        pass
     with partition_lock(tmp_path, "iati_activities-2026-11-20", timeout=0.5):
         pass  # released: the next run proceeds
 
