@@ -105,6 +105,11 @@ def score_pairs(pairs: pl.DataFrame, names: pl.DataFrame) -> pl.DataFrame:
     """Adds ``score`` (token_sort_ratio of the normalized names) to candidate pairs."""
     keyed = pairs.join(names.select(pl.col("id").alias("left"), pl.col("key").alias("key_l")), on="left").join(
         names.select(pl.col("id").alias("right"), pl.col("key").alias("key_r")), on="right")
+    # a ratio of at least t needs the shorter string to be at least t / (2 - t) of the longer one:
+    # pairs further apart in length cannot reach the threshold and are not scored
+    t = settings()["fuzzy_threshold"] / 100
+    lengths = pl.col("key_l").str.len_chars(), pl.col("key_r").str.len_chars()
+    keyed = keyed.filter(pl.min_horizontal(*lengths) >= (t / (2 - t)) * pl.max_horizontal(*lengths))
     if keyed.height == 0:
         return keyed.with_columns(pl.lit(None, pl.Float64).alias("score"))
     scores = cpdist(keyed["key_l"].to_list(), keyed["key_r"].to_list(), scorer=fuzz.token_sort_ratio, workers=-1)
