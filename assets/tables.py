@@ -138,15 +138,16 @@ def count_rejects(rejects: pl.DataFrame) -> tuple[dict[str, int], dict[str, int]
 
 def validate_and_publish(frames: dict[str, pl.DataFrame], rejects: pl.DataFrame, specs: list[TableSpec], *,
                          storage: StorageResource, quality: QualityResource, source: str, snapshot_date: str,
-                         totals: RunTotals, partition: dict[str, str] | None = None) -> dict[str, pl.DataFrame]:
+                         totals: RunTotals, partition: dict[str, str] | None = None,
+                         layer: str = "curated") -> dict[str, pl.DataFrame]:
     """Validate each table, publish the rejects, then the tables unless a share is over the threshold.
     The writes hold the partition's lock, so two runs of one partition cannot interleave them."""
     with partition_lock(storage.root, f"{source}-{snapshot_date}"):
         return _validate_and_publish(frames, rejects, specs, storage=storage, quality=quality, source=source,
-                                     snapshot_date=snapshot_date, totals=totals, partition=partition)
+                                     snapshot_date=snapshot_date, totals=totals, partition=partition, layer=layer)
 
 
-def _validate_and_publish(frames, rejects, specs, *, storage, quality, source, snapshot_date, totals, partition):
+def _validate_and_publish(frames, rejects, specs, *, storage, quality, source, snapshot_date, totals, partition, layer):
     valid: dict[str, pl.DataFrame] = {}
     all_rejects = [rejects]
     for spec in specs:
@@ -166,7 +167,7 @@ def _validate_and_publish(frames, rejects, specs, *, storage, quality, source, s
         totals.refused[snapshot_date] = [f"{t} {shares[t]:.0%} rejected" for t in over]
     else:
         for spec in specs:
-            publish_frame(valid[spec.name], storage.curated / spec.name,
+            publish_frame(valid[spec.name], storage.root / layer / spec.name,
                           partition if partition is not None else {"snapshot_date": snapshot_date}, storage.staging)
     totals.add(snapshot_date, rows, errors, warnings, rejects.filter(pl.col("severity") == "error").head(50))
     return valid

@@ -12,6 +12,8 @@ import polars as pl
 from pipelines.settings import data_dir_path, sources_file_path
 
 PARTITION_RANGE_START = "dagster/asset_partition_range_start"
+# partitioned by the sanctions list's own dateGenerated, not by the run's snapshot date
+LIST_DATE_TABLES = {"sanctioned_entities", "sanctioned_aliases"}
 PARTITION_RANGE_END = "dagster/asset_partition_range_end"
 
 
@@ -44,7 +46,7 @@ def summarize(data_dir: Path, snapshot_dates: list[str]) -> pl.DataFrame:
     for table_dir in table_dirs:
         if any(table_dir.glob("snapshot_date=*")):
             parts = [table_dir / f"snapshot_date={d}" for d in snapshot_dates if (table_dir / f"snapshot_date={d}").is_dir()]
-            if not parts and table_dir.name.startswith("sanction"):  # partitioned by the list's own date
+            if not parts and table_dir.name in LIST_DATE_TABLES:
                 parts = sorted(table_dir.glob("snapshot_date=*"))
         else:  # a table rebuilt whole on every run (e.g. the status history)
             parts = [table_dir]

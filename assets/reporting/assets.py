@@ -78,7 +78,6 @@ def build_mart_asset(name: str) -> dg.AssetsDefinition:
     def _mart(context: dg.AssetExecutionContext, storage: StorageResource, quality: QualityResource):
         totals = RunTotals(tables=[name])
         reconciled: list[tuple[str, bool, dict]] = []
-        mart_dir = storage.root / "mart"
         for snapshot_date in context.partition_keys:
             print_ = input_fingerprint(storage, name, facts, snapshot_date)
             if try_reuse(f"{name}_table", print_, snapshot_date, derived_datasets(storage, [name], name, layer="mart"),
@@ -96,8 +95,8 @@ def build_mart_asset(name: str) -> dg.AssetsDefinition:
                 totals.refused[snapshot_date] = [f"{name} does not reconcile with {facts[0]}: {meta}"]
                 totals.add(snapshot_date, {}, {}, {}, empty_rejects())
                 continue
-            validate_and_publish({name: mart}, empty_rejects(), [spec], storage=_MartStorage(storage, mart_dir),
-                                 quality=quality, source=name, snapshot_date=snapshot_date, totals=totals)
+            validate_and_publish({name: mart}, empty_rejects(), [spec], storage=storage, quality=quality, source=name,
+                                 snapshot_date=snapshot_date, totals=totals, layer="mart")
             remember(f"{name}_table", print_, snapshot_date, storage, totals)
         if not totals.processed:
             return
@@ -107,16 +106,6 @@ def build_mart_asset(name: str) -> dg.AssetsDefinition:
         yield from report(totals, storage, quality, name, layer="mart")
 
     return _mart
-
-
-class _MartStorage:
-    """The storage resource seen by the publisher, with marts under <data_dir>/mart/."""
-
-    def __init__(self, storage: StorageResource, mart_dir):
-        self._storage, self.curated = storage, mart_dir
-
-    def __getattr__(self, item):
-        return getattr(self._storage, item)
 
 
 reporting_assets = [build_mart_asset(name) for name in MARTS]
