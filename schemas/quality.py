@@ -28,6 +28,24 @@ REJECT_SCHEMA = pl.Schema({
 })
 
 
+def reject_rows(frame: pl.DataFrame, *, table: str, key: pl.Expr, column: str | None, check: str, value: pl.Expr,
+                reason: str | pl.Expr, severity: str = "error", file: pl.Expr | None = None,
+                line: pl.Expr | None = None) -> pl.DataFrame:
+    """One reject row per row of ``frame``; ``file`` and ``line`` default to the ``source_file`` and
+    ``source_row`` columns every reader keeps."""
+    return frame.select(
+        table=pl.lit(table, pl.Utf8),
+        file=(pl.col("source_file") if file is None else file).cast(pl.Utf8),
+        line=(pl.col("source_row") if line is None else line).cast(pl.Int64),
+        record_key=key.cast(pl.Utf8),
+        column=pl.lit(column, pl.Utf8),
+        check=pl.lit(check, pl.Utf8),
+        value=value.cast(pl.Utf8),
+        reason=(pl.lit(reason) if isinstance(reason, str) else reason).cast(pl.Utf8),
+        severity=pl.lit(severity, pl.Utf8),
+    )
+
+
 def empty_rejects() -> pl.DataFrame:
     return pl.DataFrame(schema=REJECT_SCHEMA)
 

@@ -17,7 +17,7 @@ from rapidfuzz.process import cpdist
 from assets.curated.matching import normalize_expr
 from assets.io import read_csv_strings, require_columns
 from assets.reference import config
-from schemas.quality import empty_rejects
+from schemas.quality import empty_rejects, reject_rows
 
 RISK_ORDER = {"clear": 0, "review": 1, "high": 2}
 DECISIONS = {"cleared": "clear", "confirmed": "high", "excluded": "high", "review": "review"}
@@ -92,9 +92,9 @@ def read_decisions(path: Path | None) -> tuple[pl.DataFrame, pl.DataFrame]:
     frame = frame.with_row_index("line", offset=2).with_columns(pl.col("line").cast(pl.Int64)).with_columns(
         pl.col(c).str.strip_chars() for c in DECISION_COLUMNS).with_columns(pl.col("decision").str.to_lowercase())
     bad = frame.filter(~pl.col("decision").is_in(list(DECISIONS)) | pl.col("org_id").is_null())
-    rejects = bad.select(table=pl.lit("partner_screening"), file=pl.lit(Path(path).name), line=pl.col("line").cast(pl.Int64),
-                         record_key=pl.col("org_id"), column=pl.lit("decision"), check=pl.lit("isin"), value=pl.col("decision"),
-                         reason=pl.lit(f"decision must be one of {', '.join(DECISIONS)}"), severity=pl.lit("error"))
+    rejects = reject_rows(bad, table="partner_screening", key=pl.col("org_id"), column="decision", check="isin",
+                          value=pl.col("decision"), reason=f"decision must be one of {', '.join(DECISIONS)}",
+                          file=pl.lit(Path(path).name), line=pl.col("line"))
     # the latest decision per organisation wins
     good = (frame.filter(~pl.col("line").is_in(bad["line"].implode())).sort("date", "line")
             .unique(subset=["org_id"], keep="last", maintain_order=True))
@@ -165,10 +165,9 @@ def screen(organizations: pl.DataFrame, entities: pl.DataFrame, aliases: pl.Data
         pl.lit(snapshot).alias("snapshot_date"),
     )
     unknown = decisions.join(organizations.select("org_id"), on="org_id", how="anti")
-    rejects = unknown.select(table=pl.lit("partner_screening"), file=pl.lit("reviewed decisions"), line=pl.col("line").cast(pl.Int64),
-                             record_key=pl.col("org_id"), column=pl.lit("org_id"), check=pl.lit("org_exists"),
-                             value=pl.col("decision"), reason=pl.lit("decision for an org_id that no longer exists; kept in the file, not applied"),
-                             severity=pl.lit("warning"))
+    rejects = reject_rows(unknown, table="partner_screening", key=pl.col("org_id"), column="org_id", check="org_exists",
+                          value=pl.col("decision"), severity="warning", file=pl.lit("reviewed decisions"), line=pl.col("line"),
+                          reason="decision for an org_id that no longer exists; kept in the file, not applied")
     columns = ["org_id", "canonical_name", "country_iso3", "organization_type_code", "risk_level", "screened_risk_level",
                "flags", "reasons", "sanctions_match_name", "sanctions_match_alias", "sanctions_alias_quality",
                "sanctions_reference_number", "sanctions_list_type", "sanctions_record_type", "sanctions_score",

@@ -21,7 +21,7 @@ import polars as pl
 
 from assets.io import SourceFileError, read_csv_strings, require_columns
 from assets.reference import config
-from schemas.quality import empty_rejects
+from schemas.quality import empty_rejects, reject_rows
 
 COLUMNS = ["amount", "_currency", "entity", "calendar_year", "rev_type", "donor", "contrib_type"]
 TABLE = "un_revenue_by_contributor"
@@ -88,10 +88,8 @@ def read_revenue(files: list[tuple[Path, str]], fmt: str | None, snapshot: date)
     )
 
     def reject(mask: pl.Expr, column: str, check: str, value: str, reason: str) -> pl.DataFrame:
-        return typed.filter(mask).select(
-            table=pl.lit(TABLE), file=pl.col("source_file"), line=pl.col("source_row"),
-            record_key=pl.col("source_row_ref"), column=pl.lit(column), check=pl.lit(check),
-            value=pl.col(value), reason=pl.lit(reason), severity=pl.lit("error"))
+        return reject_rows(typed.filter(mask), table=TABLE, key=pl.col("source_row_ref"), column=column, check=check,
+                           value=pl.col(value), reason=reason)
 
     rejects = pl.concat([
         empty_rejects(),

@@ -13,7 +13,7 @@ import polars as pl
 
 from assets.io import SourceFileError, read_csv_strings
 from assets.reference import is_known_non_country, iso3_expr
-from schemas.quality import REJECT_SCHEMA, empty_rejects
+from schemas.quality import REJECT_SCHEMA, empty_rejects, reject_rows
 
 TABLE = "local_networks"
 # role -> pattern that finds the column in the sheet's header
@@ -87,17 +87,13 @@ def read_local_networks(files: list[tuple[Path, str]], fmt: str | None, snapshot
         )
         for column in ("contribution_gco_usd", "contribution_ln_usd", "contribution_total_usd"):
             bad = typed.filter(pl.col(f"{column}_source").str.strip_chars().fill_null("") != "").filter(pl.col(column).is_null())
-            rejects.append(bad.select(table=pl.lit(TABLE), file=pl.col("source_file"), line=pl.col("source_row"),
-                                      record_key=pl.col("country_name"), column=pl.lit(column), check=pl.lit("parse"),
-                                      value=pl.col(f"{column}_source"), reason=pl.lit("amount is not a number"),
-                                      severity=pl.lit("error")))
+            rejects.append(reject_rows(bad, table=TABLE, key=pl.col("country_name"), column=column, check="parse",
+                                       value=pl.col(f"{column}_source"), reason="amount is not a number"))
         unknown = typed.filter(pl.col("country_iso3").is_null())
         unknown = unknown.filter(~pl.col("country_name").map_elements(is_known_non_country, return_dtype=pl.Boolean))
-        rejects.append(unknown.select(table=pl.lit(TABLE), file=pl.col("source_file"), line=pl.col("source_row"),
-                                      record_key=pl.col("country_name"), column=pl.lit("country_iso3"),
-                                      check=pl.lit("iso3166"), value=pl.col("country_name"),
-                                      reason=pl.lit("country not resolved to ISO 3166 (pycountry and config/countries.yaml)"),
-                                      severity=pl.lit("error")))
+        rejects.append(reject_rows(unknown, table=TABLE, key=pl.col("country_name"), column="country_iso3",
+                                   check="iso3166", value=pl.col("country_name"),
+                                   reason="country not resolved to ISO 3166 (pycountry and config/countries.yaml)"))
         frames.append(typed.drop([c for c in typed.columns if c.endswith("_source")]))
     out = pl.concat(frames) if frames else pl.DataFrame()
     rejects_frame = pl.concat([empty_rejects(), *[r.select(REJECT_SCHEMA.names()) for r in rejects]])

@@ -27,7 +27,7 @@ from assets.io import (
     sniff_format,
 )
 from assets.reference import config, normalize_name
-from schemas.quality import empty_rejects
+from schemas.quality import empty_rejects, reject_rows
 
 RECORD_COLUMNS = ["id", "title", "lead_entity"]
 ONE_HOT_COLUMNS = ["ocean_action_id", "title", "entity"]
@@ -88,11 +88,9 @@ def read_partnerships(files: list[tuple[Path, str]], fmt: str | None, snapshot: 
     # action ids must be unique: the first row wins, later ones are rejected with their partners and SDGs
     dup = initiatives_frame.filter(pl.int_range(pl.len()).over("action_id") > 0)
     if dup.height:
-        rejects_frame = pl.concat([rejects_frame, dup.select(
-            table=pl.lit("partnerships"), file=pl.col("source_file"), line=pl.col("source_row"),
-            record_key=pl.col("action_id"), column=pl.lit("action_id"), check=pl.lit("field_uniqueness"),
-            value=pl.col("action_id"), reason=pl.lit("duplicate action id: the first row was kept"),
-            severity=pl.lit("error"))])
+        rejects_frame = pl.concat([rejects_frame, reject_rows(
+            dup, table="partnerships", key=pl.col("action_id"), column="action_id", check="field_uniqueness",
+            value=pl.col("action_id"), reason="duplicate action id: the first row was kept")])
     bad = rejects_frame.filter((pl.col("severity") == "error") & (pl.col("table") == "partnerships")).select(
         pl.col("file").alias("source_file"), pl.col("line").alias("source_row"))
     keep = lambda frame: frame.join(bad, on=["source_file", "source_row"], how="anti")  # noqa: E731
@@ -113,11 +111,9 @@ def _action_ids(frame: pl.DataFrame, column: str) -> pl.DataFrame:
 
 
 def _id_rejects(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.filter(pl.col("action_id").is_null()).select(
-        table=pl.lit("partnerships"), file=pl.col("source_file"), line=pl.col("source_row"),
-        record_key=pl.format("row {}", "source_row"), column=pl.lit("action_id"), check=pl.lit("pattern"),
-        value=pl.col("_raw_id"), reason=pl.lit("action id is not like #SDGAction12345 or #OceanAction41142"),
-        severity=pl.lit("error"))
+    return reject_rows(frame.filter(pl.col("action_id").is_null()), table="partnerships",
+                       key=pl.format("row {}", "source_row"), column="action_id", check="pattern", value=pl.col("_raw_id"),
+                       reason="action id is not like #SDGAction12345 or #OceanAction41142")
 
 
 def _partner_rows(frame: pl.DataFrame) -> pl.DataFrame:
@@ -137,11 +133,9 @@ def _partner_rows(frame: pl.DataFrame) -> pl.DataFrame:
 def _sdg_rejects(rows: pl.DataFrame, valid_targets: set[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     ok = (pl.when(pl.col("kind") == "goal").then(pl.col("goal").is_between(1, 17))
           .otherwise(pl.col("code").is_in(sorted(valid_targets)))).fill_null(False)
-    bad = rows.filter(~ok).select(
-        table=pl.lit("partnership_sdg_targets"), file=pl.col("source_file"), line=pl.col("source_row"),
-        record_key=pl.format("{} {}", "action_id", "code"), column=pl.lit("code"), check=pl.lit("isin"),
-        value=pl.col("code"), reason=pl.lit("not a UN SDG goal (1-17) or target (config/sdg_targets.yaml)"),
-        severity=pl.lit("error"))
+    bad = reject_rows(rows.filter(~ok), table="partnership_sdg_targets", key=pl.format("{} {}", "action_id", "code"),
+                      column="code", check="isin", value=pl.col("code"),
+                      reason="not a UN SDG goal (1-17) or target (config/sdg_targets.yaml)")
     return rows.filter(ok), bad
 
 
@@ -192,11 +186,10 @@ def _from_records(raw: pl.DataFrame, label: str):
     )
     date_rejects = []
     for source, parsed in (("start_date", "_start"), ("end_date", "_end")):
-        date_rejects.append(frame.filter(pl.col(source).is_not_null() & pl.col(parsed).is_null()).select(
-            table=pl.lit("partnerships"), file=pl.col("source_file"), line=pl.col("source_row"),
-            record_key=pl.coalesce("action_id", pl.format("row {}", "source_row")), column=pl.lit(source),
-            check=pl.lit("parse"), value=pl.col(source), reason=pl.lit("not an ISO date (YYYY-MM-DD); left null"),
-            severity=pl.lit("warning")))
+        date_rejects.append(reject_rows(
+            frame.filter(pl.col(source).is_not_null() & pl.col(parsed).is_null()), table="partnerships",
+            key=pl.coalesce("action_id", pl.format("row {}", "source_row")), column=source, check="parse",
+            value=pl.col(source), reason="not an ISO date (YYYY-MM-DD); left null", severity="warning"))
     initiatives = frame.select(
         "action_id", "platform", "action_number", pl.col("title").str.strip_chars(), "description",
         pl.col("lead_entity").str.strip_chars(), "lead_entity_type", pl.col("_start").alias("start_date"),

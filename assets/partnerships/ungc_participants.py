@@ -17,7 +17,7 @@ import polars as pl
 
 from assets.io import SourceFileError, read_csv_strings, require_columns
 from assets.reference import config, country_iso3, is_known_non_country, normalize_name, stable_id
-from schemas.quality import REJECT_SCHEMA, empty_rejects
+from schemas.quality import REJECT_SCHEMA, empty_rejects, reject_rows
 
 EXPORT_COLUMNS = ["Participant", "Type", "Sector", "Country", "Joined On", "Status", "Ownership", "Employees",
                   "Reporting Due On", "Delisted On", "Delisting Reason"]
@@ -177,10 +177,8 @@ def _finish(raw: pl.DataFrame, snapshot: date) -> tuple[pl.DataFrame, pl.DataFra
     def flag(mask: pl.Expr, column: str, check: str, value: pl.Expr, reason: str, severity: str) -> None:
         hit = typed.filter(mask)
         if hit.height:
-            rejects.append(hit.select(
-                table=pl.lit(TABLE), file=pl.col("source_file"), line=pl.col("source_row"), record_key=key,
-                column=pl.lit(column), check=pl.lit(check), value=value.cast(pl.Utf8), reason=pl.lit(reason),
-                severity=pl.lit(severity)))
+            rejects.append(reject_rows(hit, table=TABLE, key=key, column=column, check=check, value=value,
+                                       reason=reason, severity=severity))
 
     flag(pl.col("participant_name").is_null(), "participant_name", "not_nullable", pl.lit(None), "participant name is missing", "error")
     flag(pl.col("status").is_null(), "status", "isin", pl.col("status_source"), "status is not Active, Non-communicating or Delisted", "error")
