@@ -2,8 +2,6 @@
 project's YAML mappings, and the normalization of organisation names for stable identifiers."""
 
 import hashlib
-import re
-import unicodedata
 from functools import cache
 
 import polars as pl
@@ -61,19 +59,11 @@ def iso3_expr(column: str) -> pl.Expr:
         return_dtype=pl.Utf8)
 
 
-_SPACES = re.compile(r"\s+")
-_QUOTES = "'\"`\u2018\u2019\u201c\u201d"
-
-
-def normalize_name(name: str | None) -> str | None:
-    """Casefolded, accent-free, quote-free, single-spaced: for identifiers and matching."""
-    if name is None:
-        return None
-    text = unicodedata.normalize("NFKD", name)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = text.translate({ord(q): None for q in _QUOTES})
-    text = _SPACES.sub(" ", text).strip().casefold()
-    return text or None
+def normalize_name_expr(column: str) -> pl.Expr:
+    """Case-folded, accent-free, quote-free, single-spaced text (legal forms kept): for identifiers."""
+    text = (pl.col(column).str.normalize("NFKD").str.replace_all(r"\p{Mn}", "").str.replace_all("['\"`\u2018\u2019\u201c\u201d]", "")
+            .str.replace_all(r"\s+", " ").str.strip_chars().str.to_lowercase())
+    return pl.when(text == "").then(None).otherwise(text)
 
 
 def stable_id(prefix: str, *parts: str | None) -> str:

@@ -26,7 +26,7 @@ from assets.io import (
     require_columns,
     sniff_format,
 )
-from assets.reference import config, normalize_name
+from assets.reference import config, normalize_name_expr
 from schemas.quality import empty_rejects, reject_rows
 
 RECORD_COLUMNS = ["id", "title", "lead_entity"]
@@ -125,7 +125,7 @@ def _partner_rows(frame: pl.DataFrame) -> pl.DataFrame:
         lead = pl.concat([lead, others])
     return (lead.filter(pl.col("name").is_not_null() & (pl.col("name").str.strip_chars() != ""))
             .with_columns(pl.col("name").str.strip_chars().alias("name_as_written"))
-            .with_columns(pl.col("name_as_written").map_elements(normalize_name, return_dtype=pl.Utf8).alias("name_normalized"))
+            .with_columns(normalize_name_expr("name_as_written").alias("name_normalized"))
             .drop("name")
             .with_columns(pl.int_range(pl.len()).over("action_id").cast(pl.Int32).alias("partner_index")))
 

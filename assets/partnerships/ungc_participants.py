@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from assets.io import SourceFileError, read_csv_strings, require_columns
-from assets.reference import config, country_iso3, is_known_non_country, normalize_name, stable_id
+from assets.reference import config, country_iso3, is_known_non_country, normalize_name_expr, stable_id
 from schemas.quality import REJECT_SCHEMA, empty_rejects, reject_rows
 
 EXPORT_COLUMNS = ["Participant", "Type", "Sector", "Country", "Joined On", "Status", "Ownership", "Employees",
@@ -165,8 +165,7 @@ def _finish(raw: pl.DataFrame, snapshot: date) -> tuple[pl.DataFrame, pl.DataFra
         pl.col("employees_source").str.strip_chars().str.replace_all(",", "").cast(pl.Int64, strict=False).alias("employees"),
         pl.lit(snapshot).alias("snapshot_date"),
     ).with_columns(
-        pl.col("participant_name").map_batches(
-            lambda s: s.map_elements(normalize_name, return_dtype=pl.Utf8), return_dtype=pl.Utf8).alias("_normalized"),
+        normalize_name_expr("participant_name").alias("_normalized"),
     ).with_columns(
         pl.struct("_normalized", "country_iso3").map_elements(
             lambda r: stable_id("gc", r["_normalized"], r["country_iso3"]), return_dtype=pl.Utf8).alias("participant_id"),
