@@ -7,22 +7,20 @@ that cannot be read as what it claims to be raises :class:`SourceFileError` nami
 import codecs
 import io
 import json
-import os
 import zipfile
 from pathlib import Path
 
 import polars as pl
 
+# Largest tabular source file read whole (CSV, JSON, XLSX), unless the caller says otherwise (the
+# sources resource's max_table_mb).
+DEFAULT_MAX_TABLE_BYTES = 256 << 20
 
-def max_table_bytes() -> int:
-    """Largest tabular source file read whole (CSV, JSON, XLSX): ``PARTNERSHIP_MAX_TABLE_MB``, default 256."""
-    return int(float(os.environ.get("PARTNERSHIP_MAX_TABLE_MB", "256")) * (1 << 20))
 
-
-def read_bounded(path: Path, label: str) -> bytes:
+def read_bounded(path: Path, label: str, max_bytes: int = DEFAULT_MAX_TABLE_BYTES) -> bytes:
     size = Path(path).stat().st_size
-    if size > max_table_bytes():
-        raise SourceFileError(label, f"file is {size / (1 << 20):.0f} MB, over the {max_table_bytes() >> 20} MB limit "
+    if size > max_bytes:
+        raise SourceFileError(label, f"file is {size / (1 << 20):.0f} MB, over the {max_bytes >> 20} MB limit "
                                      "for tabular sources (PARTNERSHIP_MAX_TABLE_MB)")
     return Path(path).read_bytes()
 
@@ -52,9 +50,10 @@ def decode_text(data: bytes, label: str) -> str:
     return text.replace("\x00", "\ufffd")
 
 
-def read_csv_strings(path: Path, label: str, *, skip_rows: int = 0) -> pl.DataFrame:
+def read_csv_strings(path: Path, label: str, *, skip_rows: int = 0,
+                     max_bytes: int = DEFAULT_MAX_TABLE_BYTES) -> pl.DataFrame:
     """Every column as text; cells such as ``=SUM(A1)`` stay text (nothing is ever evaluated)."""
-    data = read_bounded(path, label)
+    data = read_bounded(path, label, max_bytes)
     if data[:4] == b"PK\x03\x04":
         raise SourceFileError(label, "this is a ZIP/XLSX file, not CSV text")
     text = decode_text(data, label)
@@ -67,8 +66,8 @@ def read_csv_strings(path: Path, label: str, *, skip_rows: int = 0) -> pl.DataFr
         raise SourceFileError(label, f"not a readable CSV: {reason}") from None
 
 
-def read_xlsx_strings(path: Path, label: str, sheet: int = 0) -> pl.DataFrame:
-    data = read_bounded(path, label)
+def read_xlsx_strings(path: Path, label: str, sheet: int = 0, *, max_bytes: int = DEFAULT_MAX_TABLE_BYTES) -> pl.DataFrame:
+    data = read_bounded(path, label, max_bytes)
     if data[:4] != b"PK\x03\x04":
         raise SourceFileError(label, "not an XLSX file (no ZIP signature)")
     try:
@@ -89,9 +88,9 @@ def read_xlsx_strings(path: Path, label: str, sheet: int = 0) -> pl.DataFrame:
         raise SourceFileError(label, f"cannot read the workbook: {exc.__class__.__name__}: {str(exc)[:200]}") from None
 
 
-def read_json_records(path: Path, label: str) -> pl.DataFrame:
+def read_json_records(path: Path, label: str, *, max_bytes: int = DEFAULT_MAX_TABLE_BYTES) -> pl.DataFrame:
     """A JSON array of objects (or an object with one list of objects); nested values stay JSON text."""
-    data = read_bounded(path, label)
+    data = read_bounded(path, label, max_bytes)
     try:
         document = json.loads(decode_text(data, label))
     except json.JSONDecodeError as exc:

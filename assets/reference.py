@@ -8,9 +8,7 @@ import polars as pl
 import pycountry
 import yaml
 
-from pipelines.settings import PROJECT_ROOT
-
-CONFIG = PROJECT_ROOT / "config"
+from schemas.paths import CONFIG_DIR as CONFIG
 
 
 @cache

@@ -1,14 +1,16 @@
-"""Validate a frame with its Pandera model and split it into publishable rows and reject rows."""
+"""Validate a frame with its Pandera model and split it into publishable rows and reject rows;
+count rejected records the one way every table counts them; decide what is refused publication."""
 
 import re
+from dataclasses import dataclass
 
 import pandera.polars as pa
 import polars as pl
 from pandera.errors import SchemaErrors
 
-from schemas.quality import REJECT_SCHEMA, empty_rejects
+from schemas.base import column_order
+from schemas.quality import empty_rejects, reject_columns
 
-PARTITION_COLUMNS = ("snapshot_date",)
 _REASONS = {
     "isin": "not a known code",
     "not_nullable": "required value is missing",
@@ -21,13 +23,6 @@ _REASONS = {
 
 class SchemaMismatchError(RuntimeError):
     """The frame does not have the model's columns or types: a defect of the pipeline, not of the data."""
-
-
-def column_order(model: type[pa.DataFrameModel]) -> list[str]:
-    """The model's columns with provenance last (source_file, snapshot_date)."""
-    names = list(model.to_schema().columns)
-    tail = [c for c in ("source_file", "snapshot_date") if c in names]
-    return [c for c in names if c not in tail] + tail
 
 
 def _check_name(check: str) -> str:
@@ -61,7 +56,7 @@ def split_valid(frame: pl.DataFrame, model: type[pa.DataFrameModel], *, table: s
                   pl.col("check").replace_strict(_REASONS, default=pl.col("check")),
                   pl.col("value").fill_null("null"))
     ).to_series()
-    rejects = pl.DataFrame({
+    rejects = reject_columns({
         "table": pl.Series([table] * cases.height, dtype=pl.Utf8),
         "file": files.gather(idx).cast(pl.Utf8),
         "line": (lines.gather(idx) if lines is not None else pl.Series([None] * cases.height)).cast(pl.Int64),
@@ -71,6 +66,53 @@ def split_valid(frame: pl.DataFrame, model: type[pa.DataFrameModel], *, table: s
         "value": value,
         "reason": reason,
         "severity": pl.Series(["error"] * cases.height, dtype=pl.Utf8),
-    }, schema=REJECT_SCHEMA)
+    })
     rejected = pl.Series("rejected", range(frame.height), dtype=pl.Int64).is_in(idx.unique().implode())
     return frame.filter(~rejected), rejects, rejected
+
+
+def count_rejects(rejects: pl.DataFrame) -> tuple[dict[str, int], dict[str, int]]:
+    """(rejected records, warning rows) per table. A rejected record is one distinct (file, line,
+    record key) among the error rows: a record that fails three checks counts once, and two records
+    that share a key (duplicates) count twice where their lines differ. A file refused whole
+    counts as one record here; readers that know how many records it held add them."""
+    errors = dict(rejects.filter(pl.col("severity") == "error").group_by("table")
+                  .agg(pl.struct("file", "line", "record_key").n_unique()).iter_rows())
+    warnings = dict(rejects.filter(pl.col("severity") == "warning").group_by("table").len().iter_rows())
+    return errors, warnings
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a table was not published for a date: a reject share over the threshold, a file that
+    could not be read, or another reason (a mart that does not reconcile)."""
+
+    snapshot_date: str
+    table: str
+    share: float | None = None
+    threshold: float | None = None
+    file_error: str | None = None
+    reason: str | None = None
+
+    def __str__(self) -> str:
+        if self.file_error is not None:
+            return f"{self.table}: file {self.file_error}"
+        if self.share is not None:
+            return f"{self.table} {self.share:.0%} rejected (threshold {self.threshold:.0%})"
+        return f"{self.table}: {self.reason}"
+
+
+def reject_share(rows: int, rejected: int) -> float:
+    return rejected / (rows + rejected) if rows + rejected else 0.0
+
+
+def over_threshold(snapshot_date: str, rows: dict[str, int], rejected: dict[str, int],
+                   max_share: float) -> list[Refusal]:
+    """The publication gate every table passes: a table whose share of rejected records is above
+    ``max_share`` is refused (and with it the other tables built from the same files)."""
+    refusals = []
+    for table in rows:
+        share = reject_share(rows[table], rejected.get(table, 0))
+        if share > max_share:
+            refusals.append(Refusal(snapshot_date, table, share=share, threshold=max_share))
+    return refusals

@@ -79,7 +79,7 @@ def _measure(mode: str, path: str) -> dict:
         from assets.financing.fx import load_rates
         from assets.financing.iati import build_iati_tables
         from assets.financing.iati_transform import TABLES
-        from pipelines.publish import PartitionWriter
+        from pipelines.storage.publish import PartitionWriter
 
         rates = load_rates([])
         with tempfile.TemporaryDirectory() as out:

@@ -5,15 +5,16 @@ import argparse
 import os
 import sys
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import polars as pl
 
-from pipelines.settings import data_dir_path, sources_file_path
+from assets.validation import count_rejects
+from pipelines.resources import resolved_resources
+from pipelines.storage.store import DataStore
+from schemas.base import column_order
+from schemas.catalog import LIST_DATE, SNAPSHOT, TABLES
 
 PARTITION_RANGE_START = "dagster/asset_partition_range_start"
-# partitioned by the sanctions list's own dateGenerated, not by the run's snapshot date
-LIST_DATE_TABLES = {"sanctioned_entities", "sanctioned_aliases"}
 PARTITION_RANGE_END = "dagster/asset_partition_range_end"
 
 
@@ -37,60 +38,52 @@ def execute(start: str, end: str | None = None, *, raise_on_error: bool = False)
                                   instance=instance, raise_on_error=raise_on_error, run_config=run_config)
 
 
-def summarize(data_dir: Path, snapshot_dates: list[str]) -> pl.DataFrame:
-    """Rows, rejected records and warnings per curated table for the given snapshot dates."""
+def summarize(store: DataStore, snapshot_dates: list[str]) -> pl.DataFrame:
+    """Rows, rejected records and warnings per published table for the given snapshot dates. A table
+    published under the source's own dates (a sanctions list's dateGenerated) shows its latest
+    partition on or before the last date; a whole table shows all of it."""
+    rejects = store.read_rejects(snapshot_dates)
+    errors, warnings = count_rejects(rejects)
     rows = []
-    rejects = _read_rejects(data_dir, snapshot_dates)
-    table_dirs = [p for layer in ("curated", "mart") if (data_dir / layer).is_dir()
-                  for p in sorted((data_dir / layer).iterdir()) if p.is_dir()]
-    for table_dir in table_dirs:
-        if any(table_dir.glob("snapshot_date=*")):
-            parts = [table_dir / f"snapshot_date={d}" for d in snapshot_dates if (table_dir / f"snapshot_date={d}").is_dir()]
-            if not parts and table_dir.name in LIST_DATE_TABLES:
-                parts = sorted(table_dir.glob("snapshot_date=*"))
-        else:  # a table rebuilt whole on every run (e.g. the status history)
-            parts = [table_dir]
-        count = sum(pl.scan_parquet(p / "*.parquet").select(pl.len()).collect().item() for p in parts)
-        table_rejects = rejects.filter(pl.col("table") == table_dir.name)
-        errors = table_rejects.filter(pl.col("severity") == "error")
+    for table, spec in TABLES.items():
+        if not store.table_dir(table).is_dir():
+            continue
+        if spec.partitioning == SNAPSHOT:
+            parts = [d for d in snapshot_dates if store.has_partition(table, d)]
+        elif spec.partitioning == LIST_DATE:
+            parts = [d for d in store.partition_dates(table) if d <= max(snapshot_dates)][-1:]
+        else:
+            parts = [None]
         rows.append({
-            "table": table_dir.name,
-            "rows": count,
-            "rejected": errors.select(pl.coalesce("record_key", "file")).n_unique() if errors.height else 0,
-            "warnings": table_rejects.filter(pl.col("severity") == "warning").height,
-            "path": str(table_dir),
+            "table": table,
+            "rows": sum(store.count_rows(table, d) for d in parts),
+            "rejected": errors.get(table, 0),
+            "warnings": warnings.get(table, 0),
+            "path": str(store.table_dir(table)),
         })
     return pl.DataFrame(rows, schema={"table": pl.Utf8, "rows": pl.Int64, "rejected": pl.Int64,
                                       "warnings": pl.Int64, "path": pl.Utf8})
 
 
-def _read_rejects(data_dir: Path, snapshot_dates: list[str]) -> pl.DataFrame:
-    files = [p for d in snapshot_dates for p in (data_dir / "quality" / "rejects").glob(f"source=*/snapshot_date={d}/*.parquet")]
-    if not files:
-        return pl.DataFrame(schema={"table": pl.Utf8, "record_key": pl.Utf8, "file": pl.Utf8, "severity": pl.Utf8})
-    return pl.concat([pl.read_parquet(f, columns=["table", "record_key", "file", "severity"]) for f in files])
-
-
-def _print_summary(data_dir: Path, dates: list[str], succeeded: bool) -> None:
-    summary = summarize(data_dir, dates)
+def _print_summary(resources: dict, dates: list[str], succeeded: bool) -> None:
+    store = resources["storage"].store()
+    summary = summarize(store, dates)
     label = dates[0] if len(dates) == 1 else f"{dates[0]}..{dates[-1]}"
     print(f"\nSnapshot {label}: {'succeeded' if succeeded else 'FAILED (see the log above)'}")
-    print(f"sources: {sources_file_path()}")
+    print(f"sources: {resources['sources'].sources_file}")
     with pl.Config(tbl_rows=50, tbl_width_chars=200, fmt_str_lengths=120, tbl_hide_dataframe_shape=True,
                    tbl_hide_column_data_types=True):
         print(summary)
-    print(f"rejects: {data_dir / 'quality' / 'rejects'} (one row per failed check, with file, record, column, reason)")
-    print(f"landing: {data_dir / 'landing'}")
+    print(f"rejects: {store.rejects} (one row per failed check, with file, record, column, reason)")
+    print(f"landing: {store.landing}")
 
 
 def describe_tables() -> str:
     """Markdown documentation of every curated table and of the rejects table, from the Pandera models."""
-    from assets.validation import column_order
-    from schemas.catalog import CURATED_TABLES
     from schemas.quality import Rejects
 
     blocks = []
-    for name, model in [*CURATED_TABLES.items(), ("quality/rejects", Rejects)]:
+    for name, model in [*((n, s.model) for n, s in TABLES.items()), ("quality/rejects", Rejects)]:
         columns = model.to_schema().columns
         lines = [f"#### `{name}`", "", (model.__doc__ or "").strip().splitlines()[0], "",
                  "| column | type | null | description |", "|---|---|---|---|"]
@@ -125,26 +118,28 @@ def main(argv: list[str] | None = None) -> int:
                               "(default: $PARTNERSHIP_IATI_CODELISTS)")
     args = parser.parse_args(argv)
 
-    data_dir = data_dir_path()
+    resources = resolved_resources()
     if args.command == "describe":
         print(describe_tables())
         return 0
     if args.command == "refresh-codelists":
+        from pipelines.storage.fetch import read_location
         from schemas.iati_codelists import fetch_codelists, write_codelists
 
         if not args.location:
             parser.error("refresh-codelists needs a location (argument or PARTNERSHIP_IATI_CODELISTS)")
-        codelists = fetch_codelists(args.location)
+        fetcher = resources["http"].fetcher()
+        codelists = fetch_codelists(args.location, read=lambda ref: read_location(ref, fetcher))
         write_codelists(codelists, origin=args.location)
         print(f"wrote {sum(len(v) for v in codelists.values())} codes of {len(codelists)} codelists")
         return 0
     if args.command == "summary":
-        _print_summary(data_dir, [args.date], succeeded=True)
+        _print_summary(resources, [args.date], succeeded=True)
         return 0
     dates = [args.date] if args.command == "run" else _dates(args.start, args.end)
     date.fromisoformat(dates[0])
     result = execute(dates[0], dates[-1])
-    _print_summary(data_dir, dates, result.success)
+    _print_summary(resources, dates, result.success)
     return 0 if result.success else 1
 
 

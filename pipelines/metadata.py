@@ -4,7 +4,7 @@ import dagster as dg
 import pandera.polars as pa
 import polars as pl
 
-from assets.validation import column_order
+from schemas.base import column_order
 
 _PARTITION_NOTE = " (hive partition folder, not stored in the files)"
 

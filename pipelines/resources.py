@@ -1,4 +1,10 @@
-"""Configurable resources: where the sources are, how they are fetched, where outputs go, quality thresholds."""
+"""Configurable resources: where the sources are, where outputs go, limits, thresholds, downloads.
+
+Every setting the pipeline has is a field of one of these resources. :func:`default_resources` is the
+one place that reads the environment: a variable that is set becomes a ``dg.EnvVar`` (so the UI shows
+where the value comes from and secrets are never written into run config); an unset one leaves the
+default. Assets, the sensor and the CLI all read these resources.
+"""
 
 import os
 from pathlib import Path
@@ -6,14 +12,29 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from pipelines.fetch import HttpFetcher
-from pipelines.settings import PROJECT_ROOT, SourceSpec, data_dir_path, load_sources, sources_file_path
+from pipelines.storage.fetch import HttpFetcher
+from pipelines.storage.locks import DEFAULT_LOCK_TIMEOUT_SECONDS
+from pipelines.storage.settings import DEFAULT_DATA_DIR, DEFAULT_SOURCES_FILE, SourceSpec, load_sources
+from pipelines.storage.store import DataStore
+from schemas.paths import CONFIG_DIR
+
+DEFAULT_MAX_TABLE_MB = 256
 
 
 class SourcesResource(dg.ConfigurableResource):
-    """The sources file (``PARTNERSHIP_SOURCES``, default ``config/sources.yaml``)."""
+    """The sources file (``PARTNERSHIP_SOURCES``, default ``config/sources.yaml``) and how much of a
+    source file is read."""
 
-    sources_file: str = Field(description="Path of the sources YAML file")
+    sources_file: str = Field(default=str(DEFAULT_SOURCES_FILE), description="Path of the sources YAML file")
+    # no gt=0 here: a dg.EnvVar field is checked as 0 before it is resolved; max_table_bytes checks it
+    max_table_mb: int = Field(default=DEFAULT_MAX_TABLE_MB,
+                              description="Largest CSV/JSON/XLSX source file read whole, in MB (PARTNERSHIP_MAX_TABLE_MB)")
+
+    @property
+    def max_table_bytes(self) -> int:
+        if self.max_table_mb <= 0:
+            raise ValueError(f"max_table_mb (PARTNERSHIP_MAX_TABLE_MB) must be a positive number of MB, not {self.max_table_mb}")
+        return self.max_table_mb << 20
 
     def load(self) -> dict[str, SourceSpec]:
         return load_sources(self.sources_file)
@@ -25,30 +46,21 @@ class SourcesResource(dg.ConfigurableResource):
 
 
 class StorageResource(dg.ConfigurableResource):
-    """Root of every output (``PARTNERSHIP_DATA_DIR``, default ``./data``)."""
+    """Root of every output (``PARTNERSHIP_DATA_DIR``, default ``./data``); its layout is
+    :class:`pipelines.storage.store.DataStore`'s."""
 
-    data_dir: str = Field(description="Root folder of landing/, curated/ and quality/")
+    data_dir: str = Field(default=str(DEFAULT_DATA_DIR), description="Root folder of landing/, curated/, mart/ and quality/")
+    lock_timeout_seconds: int = Field(default=int(DEFAULT_LOCK_TIMEOUT_SECONDS), ge=0,
+                                      description="Seconds a run waits for another run writing the same partition "
+                                                  "(PARTNERSHIP_LOCK_TIMEOUT)")
+    drop_folder: str | None = Field(default=None, description="Folder watched by the drop-folder sensor "
+                                                              "(PARTNERSHIP_DROP_FOLDER; default <data_dir>/drop)")
 
-    @property
-    def root(self) -> Path:
-        return Path(self.data_dir).resolve()
+    def store(self) -> DataStore:
+        return DataStore(self.data_dir, lock_timeout_seconds=self.lock_timeout_seconds)
 
-    @property
-    def landing(self) -> Path:
-        return self.root / "landing"
-
-    @property
-    def curated(self) -> Path:
-        return self.root / "curated"
-
-    @property
-    def rejects(self) -> Path:
-        return self.root / "quality" / "rejects"
-
-    @property
-    def staging(self) -> Path:
-        """Work area for files being written; never read by consumers."""
-        return self.root / ".staging"
+    def drop_path(self) -> Path:
+        return Path(self.drop_folder) if self.drop_folder else Path(self.data_dir).resolve() / "drop"
 
 
 class QualityResource(dg.ConfigurableResource):
@@ -56,7 +68,8 @@ class QualityResource(dg.ConfigurableResource):
 
     max_reject_share: float = Field(
         default=0.5, ge=0.0, le=1.0,
-        description="A curated table is not published for a partition when more than this share of its records is rejected",
+        description="A curated table is not published for a partition when more than this share of its records is "
+                    "rejected (PARTNERSHIP_MAX_REJECT_SHARE)",
     )
 
 
@@ -64,7 +77,8 @@ class ScreeningResource(dg.ConfigurableResource):
     """Reviewed screening decisions (CSV: org_id, decision, reviewer, date, reason); they override
     the flags and carry forward to every later run, keyed by the stable org_id."""
 
-    decisions_file: str = Field(description="Path of the reviewed-decisions CSV")
+    decisions_file: str = Field(default=str(CONFIG_DIR / "reviewed_decisions.csv"),
+                                description="Path of the reviewed-decisions CSV (PARTNERSHIP_DECISIONS)")
 
 
 class HttpResource(dg.ConfigurableResource):
@@ -84,13 +98,28 @@ class HttpResource(dg.ConfigurableResource):
                            bearer_token=self.bearer_token)
 
 
+def _env(name: str, default, kind=str):
+    """``dg.EnvVar`` where the variable is set, else ``default``."""
+    if not os.environ.get(name):
+        return default
+    return dg.EnvVar.int(name) if kind is int else dg.EnvVar(name)
+
+
 def default_resources() -> dict[str, dg.ConfigurableResource]:
+    share = os.environ.get("PARTNERSHIP_MAX_REJECT_SHARE")  # a float: dg.EnvVar carries only str and int
     return {
-        "sources": SourcesResource(sources_file=str(sources_file_path())),
-        "storage": StorageResource(data_dir=str(data_dir_path())),
-        "quality": QualityResource(max_reject_share=float(os.environ.get("PARTNERSHIP_MAX_REJECT_SHARE", "0.5"))),
-        "screening": ScreeningResource(decisions_file=os.environ.get(
-            "PARTNERSHIP_DECISIONS", str(PROJECT_ROOT / "config" / "reviewed_decisions.csv"))),
-        "http": HttpResource(bearer_token=dg.EnvVar("PARTNERSHIP_HTTP_TOKEN") if os.environ.get("PARTNERSHIP_HTTP_TOKEN")
-                             else None),
+        "sources": SourcesResource(sources_file=_env("PARTNERSHIP_SOURCES", str(DEFAULT_SOURCES_FILE)),
+                                   max_table_mb=_env("PARTNERSHIP_MAX_TABLE_MB", DEFAULT_MAX_TABLE_MB, int)),
+        "storage": StorageResource(data_dir=_env("PARTNERSHIP_DATA_DIR", str(DEFAULT_DATA_DIR)),
+                                   lock_timeout_seconds=_env("PARTNERSHIP_LOCK_TIMEOUT", int(DEFAULT_LOCK_TIMEOUT_SECONDS), int),
+                                   drop_folder=_env("PARTNERSHIP_DROP_FOLDER", None)),
+        "quality": QualityResource(max_reject_share=float(share) if share else 0.5),
+        "screening": ScreeningResource(decisions_file=_env("PARTNERSHIP_DECISIONS", str(CONFIG_DIR / "reviewed_decisions.csv"))),
+        "http": HttpResource(bearer_token=_env("PARTNERSHIP_HTTP_TOKEN", None)),
     }
+
+
+def resolved_resources(overrides: dict | None = None) -> dict[str, dg.ConfigurableResource]:
+    """The resources with environment variables resolved, for code outside a run (the CLI)."""
+    return {name: resource.process_config_and_initialize()
+            for name, resource in {**default_resources(), **(overrides or {})}.items()}

@@ -2,18 +2,13 @@
 by hand: point the sources file at ``<drop folder>/...`` and drop the files there)."""
 
 import hashlib
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 
 from pipelines.jobs import nightly_job
-from pipelines.settings import data_dir_path
-
-
-def drop_folder() -> Path:
-    return Path(os.environ.get("PARTNERSHIP_DROP_FOLDER") or data_dir_path() / "drop")
+from pipelines.resources import StorageResource
 
 
 def listing_fingerprint(folder: Path) -> tuple[str, int]:
@@ -31,9 +26,10 @@ def listing_fingerprint(folder: Path) -> tuple[str, int]:
 
 
 @dg.sensor(job=nightly_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Runs today's partition when files in the drop folder (PARTNERSHIP_DROP_FOLDER) appear or change.")
-def drop_folder_sensor(context: dg.SensorEvaluationContext):
-    folder = drop_folder()
+           description="Runs today's partition when files in the drop folder (the storage resource's drop_folder, "
+                       "PARTNERSHIP_DROP_FOLDER) appear or change.")
+def drop_folder_sensor(context: dg.SensorEvaluationContext, storage: StorageResource):
+    folder = storage.drop_path()
     if not folder.is_dir():
         return dg.SkipReason(f"drop folder {folder} does not exist")
     fingerprint, count = listing_fingerprint(folder)

@@ -5,8 +5,10 @@ from typing import Annotated
 import pandera.polars as pa
 import polars as pl
 
+from schemas.base import Snapshot
 
-class Organizations(pa.DataFrameModel):
+
+class Organizations(Snapshot):
     """One row per real-world organisation seen in any source."""
 
     org_id: str = pa.Field(unique=True, str_startswith="org-", description="Stable id from the strongest identifier (IATI ref, Global Compact id, else normalized name and country)")
@@ -20,13 +22,9 @@ class Organizations(pa.DataFrameModel):
     gc_participant_id: str = pa.Field(nullable=True, description="Global Compact participant id")
     sources: Annotated[pl.List, pl.Utf8] = pa.Field(description="Curated tables the organisation appears in")
     source_records: pl.Int32 = pa.Field(ge=1, description="Number of source records linked")
-    snapshot_date: pl.Date = pa.Field(description="Snapshot (partition) date; the hive partition folder")
-
-    class Config:
-        strict = True
 
 
-class OrganizationSourceLinks(pa.DataFrameModel):
+class OrganizationSourceLinks(Snapshot):
     """Every source record of an organisation, and how it was matched."""
 
     org_id: str = pa.Field(description="Organisation")
@@ -37,17 +35,13 @@ class OrganizationSourceLinks(pa.DataFrameModel):
     source_type: str = pa.Field(nullable=True, description="Organisation type as the source writes it")
     match_method: str = pa.Field(isin=["identifier", "exact normalized name", "fuzzy"], description="How the record joined the organisation")
     match_score: pl.Float64 = pa.Field(ge=0, le=100, description="100 for identifiers and exact names; the fuzzy score otherwise")
-    snapshot_date: pl.Date = pa.Field(description="Snapshot (partition) date; the hive partition folder")
 
     @pa.dataframe_check(description="a source record belongs to one organisation")
     def one_org_per_record(cls, data) -> pl.LazyFrame:
         return data.lazyframe.select(~pl.struct("source_table", "source_key").is_duplicated())
 
-    class Config:
-        strict = True
 
-
-class FinancingFlows(pa.DataFrameModel):
+class FinancingFlows(Snapshot):
     """Money between partners and the UN, from IATI and UN revenue statistics."""
 
     flow_id: str = pa.Field(unique=True, description="Stable id of the flow (from its source reference)")
@@ -69,7 +63,3 @@ class FinancingFlows(pa.DataFrameModel):
     is_counted: bool = pa.Field(description="False where the double-counting rule excludes the row from totals")
     double_count_reason: str = pa.Field(nullable=True, description="Why the row is not counted")
     source_ref: str = pa.Field(description="Reference of the source row")
-    snapshot_date: pl.Date = pa.Field(description="Snapshot (partition) date; the hive partition folder")
-
-    class Config:
-        strict = True

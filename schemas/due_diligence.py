@@ -5,10 +5,18 @@ from typing import Annotated
 import pandera.polars as pa
 import polars as pl
 
-RISK_LEVELS = ["clear", "review", "high"]
+from schemas.base import Snapshot, StrictModel
+from schemas.vocabularies import RISK_LEVELS
 
 
-class SanctionedEntities(pa.DataFrameModel):
+class ListSnapshot(StrictModel):
+    """A table published under the list's own ``dateGenerated``, not the run's snapshot date."""
+
+    source_file: str = pa.Field(description="List file the row was read from")
+    snapshot_date: pl.Date = pa.Field(description="The list's dateGenerated date; the hive partition folder")
+
+
+class SanctionedEntities(ListSnapshot):
     """One row per listing (individual or entity) of the UN Security Council Consolidated List."""
 
     reference_number: str = pa.Field(unique=True, description="UN reference number (e.g. QDe.069)")
@@ -23,28 +31,18 @@ class SanctionedEntities(pa.DataFrameModel):
     address_countries: Annotated[pl.List, pl.Utf8] = pa.Field(description="Countries of known addresses, ISO alpha-3")
     last_updated: pl.Date = pa.Field(nullable=True, description="Latest LAST_DAY_UPDATED")
     comments: str = pa.Field(nullable=True, description="COMMENTS1")
-    source_file: str = pa.Field(description="List file the listing was read from")
-    snapshot_date: pl.Date = pa.Field(description="The list's dateGenerated date; the hive partition folder")
-
-    class Config:
-        strict = True
 
 
-class SanctionedAliases(pa.DataFrameModel):
+class SanctionedAliases(ListSnapshot):
     """One row per alias of a listing."""
 
     reference_number: str = pa.Field(description="Listing (sanctioned_entities.reference_number)")
     alias_index: pl.Int32 = pa.Field(ge=0, description="Position of the alias within the listing")
     alias_name: str = pa.Field(description="Alias")
     quality: str = pa.Field(nullable=True, description="Alias quality as listed (Good, Low, a.k.a., f.k.a.)")
-    source_file: str = pa.Field(description="List file the alias was read from")
-    snapshot_date: pl.Date = pa.Field(description="The list's dateGenerated date; the hive partition folder")
-
-    class Config:
-        strict = True
 
 
-class SanctionsChanges(pa.DataFrameModel):
+class SanctionsChanges(StrictModel):
     """Listings added, removed or amended between consecutive list snapshots."""
 
     reference_number: str = pa.Field(description="Listing")
@@ -56,19 +54,16 @@ class SanctionsChanges(pa.DataFrameModel):
     record_type: str = pa.Field(description="individual or entity")
     un_list_type: str = pa.Field(nullable=True, description="Sanctions regime")
 
-    class Config:
-        strict = True
 
-
-class PartnerScreening(pa.DataFrameModel):
+class PartnerScreening(Snapshot):
     """One row per organisation: flags, reasons and risk level, with any reviewed decision."""
 
     org_id: str = pa.Field(unique=True, description="Organisation (organizations.org_id)")
     canonical_name: str = pa.Field(nullable=True, description="Organisation name")
     country_iso3: str = pa.Field(nullable=True, description="Country, ISO alpha-3")
     organization_type_code: str = pa.Field(nullable=True, description="IATI OrganisationType code")
-    risk_level: str = pa.Field(isin=RISK_LEVELS, description="clear, review or high, after any reviewed decision")
-    screened_risk_level: str = pa.Field(isin=RISK_LEVELS, description="Risk level from the flags alone")
+    risk_level: str = pa.Field(isin=list(RISK_LEVELS), description="clear, review or high, after any reviewed decision")
+    screened_risk_level: str = pa.Field(isin=list(RISK_LEVELS), description="Risk level from the flags alone")
     flags: Annotated[pl.List, pl.Utf8] = pa.Field(description="sanctions_match, gc_delisted, gc_non_communicating, excluded_sector, exclusion_keyword")
     reasons: Annotated[pl.List, pl.Utf8] = pa.Field(description="Why, one line per flag (and the decision)")
     sanctions_match_name: str = pa.Field(nullable=True, description="Listed name matched")
@@ -85,7 +80,3 @@ class PartnerScreening(pa.DataFrameModel):
     decision_reviewer: str = pa.Field(nullable=True, description="Reviewer")
     decision_date: str = pa.Field(nullable=True, description="Date of the decision")
     decision_reason: str = pa.Field(nullable=True, description="Reason given by the reviewer")
-    snapshot_date: pl.Date = pa.Field(description="Snapshot (partition) date; the hive partition folder")
-
-    class Config:
-        strict = True

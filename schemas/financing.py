@@ -9,34 +9,29 @@ from typing import Annotated
 import pandera.polars as pa
 import polars as pl
 
+from schemas.base import SourceSnapshot
 from schemas.iati_codelists import codes
+from schemas.vocabularies import FX_SOURCES, SUPPORTED_IATI_VERSIONS
 
-SUPPORTED_IATI_VERSIONS = ["2.01", "2.02", "2.03"]
 SECTOR = pl.Struct({"vocabulary": pl.Utf8, "code": pl.Utf8, "percentage": pl.Float64})
-FX_SOURCES = ["identity", "ECB reference rate", "IMF annual end-of-period"]
 
 
 def _org_type():
     return pa.Field(nullable=True, isin=codes("OrganisationType"), description="IATI OrganisationType code")
 
 
-class _Provenance(pa.DataFrameModel):
-    source_file: str = pa.Field(description="Name of the landed file the row was read from")
-    snapshot_date: pl.Date = pa.Field(description="Snapshot (partition) date; the hive partition folder")
-
-
 class _Fx(pa.DataFrameModel):
     value_usd: pl.Float64 = pa.Field(nullable=True, description="value converted to US dollars; null where no rate lies within the window")
     fx_rate: pl.Float64 = pa.Field(nullable=True, gt=0, description="US dollars per one unit of currency, as applied")
     fx_rate_date: pl.Date = pa.Field(nullable=True, description="Date of the rate applied (ECB business day, or IMF period end)")
-    fx_source: str = pa.Field(nullable=True, isin=FX_SOURCES, description="Where the rate comes from")
+    fx_source: str = pa.Field(nullable=True, isin=list(FX_SOURCES), description="Where the rate comes from")
 
 
-class IatiActivities(_Provenance):
+class IatiActivities(SourceSnapshot):
     """One row per IATI activity (versions 2.01-2.03)."""
 
     iati_identifier: str = pa.Field(unique=True, str_length={"min_value": 1}, description="Globally unique IATI activity identifier")
-    iati_version: str = pa.Field(isin=SUPPORTED_IATI_VERSIONS, description="IATI standard version of the activity (its own, else the file's)")
+    iati_version: str = pa.Field(isin=list(SUPPORTED_IATI_VERSIONS), description="IATI standard version of the activity (its own, else the file's)")
     reporting_org_ref: str = pa.Field(description="IATI organisation identifier of the reporting organisation")
     reporting_org_type_code: str = _org_type()
     reporting_org_type_name: str = pa.Field(nullable=True, description="OrganisationType name")
@@ -61,11 +56,8 @@ class IatiActivities(_Provenance):
     last_updated_datetime: str = pa.Field(nullable=True, description="last-updated-datetime as published")
     source_line: pl.Int64 = pa.Field(ge=1, description="Line of <iati-activity> in the source file")
 
-    class Config:
-        strict = True
 
-
-class IatiTransactions(_Provenance, _Fx):
+class IatiTransactions(SourceSnapshot, _Fx):
     """One row per transaction; currency and value date fall back to the activity's default currency
     and the transaction date, and flow/finance/aid types to the activity defaults."""
 
@@ -95,11 +87,8 @@ class IatiTransactions(_Provenance, _Fx):
     aid_type_code: str = pa.Field(nullable=True, description="AidType, vocabulary 1 (transaction, else activity default)")
     description: str = pa.Field(nullable=True, description="Transaction description")
 
-    class Config:
-        strict = True
 
-
-class IatiParticipatingOrgs(_Provenance):
+class IatiParticipatingOrgs(SourceSnapshot):
     """One row per participating organisation of an activity."""
 
     iati_identifier: str = pa.Field(description="Activity the organisation participates in")
@@ -113,11 +102,8 @@ class IatiParticipatingOrgs(_Provenance):
     org_activity_id: str = pa.Field(nullable=True, description="The organisation's own identifier for the activity")
     crs_channel_code: str = pa.Field(nullable=True, description="OECD CRS channel code")
 
-    class Config:
-        strict = True
 
-
-class IatiBudgets(_Provenance, _Fx):
+class IatiBudgets(SourceSnapshot, _Fx):
     """One row per budget period of an activity."""
 
     iati_identifier: str = pa.Field(description="Activity the budget belongs to")
@@ -136,9 +122,6 @@ class IatiBudgets(_Provenance, _Fx):
     def period_end_after_start(cls, data) -> pl.LazyFrame:
         return data.lazyframe.select(pl.col("period_end") >= pl.col("period_start"))
 
-    class Config:
-        strict = True
-
 
 CURATED_MODELS = {
     "iati_activities": IatiActivities,
@@ -148,7 +131,7 @@ CURATED_MODELS = {
 }
 
 
-class UnRevenueByContributor(pa.DataFrameModel):
+class UnRevenueByContributor(SourceSnapshot):
     """One row per UN system revenue line (CEB statistics) by contributor."""
 
     year: pl.Int32 = pa.Field(ge=1945, le=2100, description="Calendar year")
@@ -164,8 +147,3 @@ class UnRevenueByContributor(pa.DataFrameModel):
     revenue_type_source: str = pa.Field(nullable=True, description="rev_type as written")
     amount_usd: pl.Float64 = pa.Field(description="Amount in US dollars")
     source_row_ref: str = pa.Field(unique=True, description="<file>:<line> of the source row")
-    source_file: str = pa.Field(description="Name of the landed file the row was read from")
-    snapshot_date: pl.Date = pa.Field(description="Snapshot (partition) date; the hive partition folder")
-
-    class Config:
-        strict = True

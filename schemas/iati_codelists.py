@@ -8,15 +8,16 @@ IATI, ``<codelist name=...><codelist-items><codelist-item><code>``) or the flatt
 
 import csv
 import io
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
 import yaml
 from lxml import etree
 
-from pipelines.settings import PROJECT_ROOT
+from schemas.paths import CONFIG_DIR
 
-CODELISTS_FILE = PROJECT_ROOT / "config" / "iati_codelists.yaml"
+CODELISTS_FILE = CONFIG_DIR / "iati_codelists.yaml"
 
 # The codelists the IATI tables use, by official name.
 REQUIRED_CODELISTS = (
@@ -75,31 +76,31 @@ def _parse_csv_codelist(data: bytes, origin: str) -> dict[str, dict]:
             for row in reader if row.get("code")}
 
 
-def _read_location(location: str, name: str) -> tuple[bytes, str] | None:
-    for suffix in (".xml", ".csv"):
-        ref = f"{location.rstrip('/')}/{name}{suffix}"
-        if location.startswith(("http://", "https://")):
-            import requests
-
-            response = requests.get(ref, timeout=30)
-            if response.status_code == 200:
-                return response.content, suffix
-        elif Path(ref).is_file():
-            return Path(ref).read_bytes(), suffix
-    return None
+def read_local_file(ref: str) -> bytes | None:
+    """The bytes of a local file, or None where there is none; URLs need the caller's downloader."""
+    if ref.startswith(("http://", "https://")):
+        raise ValueError(f"{ref}: a URL; pass a reader that downloads (the CLI uses the project's downloader)")
+    path = Path(ref)
+    return path.read_bytes() if path.is_file() else None
 
 
-def fetch_codelists(location: str, names=REQUIRED_CODELISTS) -> dict[str, dict[str, dict]]:
-    """Read the named codelists from a folder or base URL; fails naming any that are missing."""
+def fetch_codelists(location: str, names=REQUIRED_CODELISTS,
+                    read: Callable[[str], bytes | None] = read_local_file) -> dict[str, dict[str, dict]]:
+    """Read the named codelists from a folder or base URL; fails naming any that are missing.
+
+    ``read(ref)`` returns the bytes at ``ref`` (a path or URL), or None where there is nothing;
+    the caller decides how (the project's hardened downloader for URLs)."""
     result, missing = {}, []
     for name in names:
-        found = _read_location(location, name)
-        if found is None:
+        for suffix in (".xml", ".csv"):
+            origin = f"{location.rstrip('/')}/{name}{suffix}"
+            data = read(origin)
+            if data is not None:
+                result[name] = (_parse_xml_codelist(data, origin) if suffix == ".xml"
+                                else _parse_csv_codelist(data, origin))
+                break
+        else:
             missing.append(name)
-            continue
-        data, suffix = found
-        origin = f"{location.rstrip('/')}/{name}{suffix}"
-        result[name] = _parse_xml_codelist(data, origin) if suffix == ".xml" else _parse_csv_codelist(data, origin)
     if missing:
         raise FileNotFoundError(f"codelists not found under {location}: {', '.join(missing)}")
     return result

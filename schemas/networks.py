@@ -3,10 +3,10 @@
 import pandera.polars as pa
 import polars as pl
 
-from schemas.common import Provenance
+from schemas.base import Snapshot, SourceSnapshot
 
 
-class LocalNetworks(Provenance):
+class LocalNetworks(SourceSnapshot):
     """One row per Global Compact Local Network."""
 
     country_iso3: str = pa.Field(unique=True, str_length={"min_value": 3, "max_value": 3}, description="Country, ISO 3166-1 alpha-3")
@@ -27,11 +27,8 @@ class LocalNetworks(Provenance):
         return data.lazyframe.select(
             ((c("contribution_gco_usd") + c("contribution_ln_usd") - c("contribution_total_usd")).abs() < 0.005).fill_null(True))
 
-    class Config:
-        strict = True
 
-
-class NetworkCoverage(pa.DataFrameModel):
+class NetworkCoverage(Snapshot):
     """One row per country: its Local Network and its Global Compact participants."""
 
     country_iso3: str = pa.Field(unique=True, description="Country, ISO 3166-1 alpha-3")
@@ -54,13 +51,9 @@ class NetworkCoverage(pa.DataFrameModel):
     participants_other: pl.Int64 = pa.Field(ge=0, description="... other")
     delisted_last_12_months: pl.Int64 = pa.Field(ge=0, description="Participants delisted in the 12 months up to the snapshot date")
     joined_last_12_months: pl.Int64 = pa.Field(ge=0, description="Participants that joined in the 12 months up to the snapshot date")
-    snapshot_date: pl.Date = pa.Field(description="Snapshot (partition) date; the hive partition folder")
 
     @pa.dataframe_check(description="status counts add up to the total")
     def statuses_add_up(cls, data) -> pl.LazyFrame:
         c = pl.col
         return data.lazyframe.select(c("participants_active") + c("participants_non_communicating")
                                      + c("participants_delisted") == c("participants_total"))
-
-    class Config:
-        strict = True

@@ -3,14 +3,14 @@
 import pandera.polars as pa
 import polars as pl
 
-from schemas.common import Provenance
+from schemas.base import SourceSnapshot, StrictModel
 
 CANONICAL_TYPES = ["company", "SME", "NGO", "academic", "city", "business association", "foundation",
                    "public sector", "other"]
 STATUSES = ["Active", "Non-communicating", "Delisted"]
 
 
-class GcParticipants(Provenance):
+class GcParticipants(SourceSnapshot):
     """One row per UN Global Compact participant per snapshot."""
 
     participant_id: str = pa.Field(unique=True, str_startswith="gc-", description="Stable id from the normalized name and the country")
@@ -29,11 +29,8 @@ class GcParticipants(Provenance):
     cop_due_on: pl.Date = pa.Field(nullable=True, description="Date the next Communication on Progress is due")
     source_row: pl.Int64 = pa.Field(ge=1, description="Line of the row in its source file")
 
-    class Config:
-        strict = True
 
-
-class GcParticipantStatusHistory(pa.DataFrameModel):
+class GcParticipantStatusHistory(StrictModel):
     """One row per participant per status spell, built from every published snapshot in date order."""
 
     participant_id: str = pa.Field(description="Participant (gc_participants.participant_id)")
@@ -53,11 +50,8 @@ class GcParticipantStatusHistory(pa.DataFrameModel):
     def one_row_per_spell(cls, data) -> pl.LazyFrame:
         return data.lazyframe.select(~pl.struct("participant_id", "spell_number").is_duplicated())
 
-    class Config:
-        strict = True
 
-
-class Partnerships(Provenance):
+class Partnerships(SourceSnapshot):
     """One row per SDG partnership initiative (SDG Actions platform)."""
 
     action_id: str = pa.Field(unique=True, str_matches=r"^#(SDGAction|OceanAction)\d+$", description="Platform id such as #SDGAction12345")
@@ -76,11 +70,8 @@ class Partnerships(Provenance):
     has_duplicate_description: bool = pa.Field(nullable=True, description="Source flag: another initiative has the same description")
     source_row: pl.Int64 = pa.Field(ge=1, description="Row of the initiative in its source file")
 
-    class Config:
-        strict = True
 
-
-class PartnershipPartners(Provenance):
+class PartnershipPartners(SourceSnapshot):
     """One row per partner of an initiative, the lead entity included."""
 
     action_id: str = pa.Field(description="Initiative (partnerships.action_id)")
@@ -91,11 +82,8 @@ class PartnershipPartners(Provenance):
     name_normalized: str = pa.Field(description="Casefolded, accent- and quote-free, single-spaced name")
     source_row: pl.Int64 = pa.Field(ge=1, description="Row of the initiative in its source file")
 
-    class Config:
-        strict = True
 
-
-class PartnershipSdgTargets(Provenance):
+class PartnershipSdgTargets(SourceSnapshot):
     """One row per SDG goal or target an initiative names."""
 
     action_id: str = pa.Field(description="Initiative (partnerships.action_id)")
@@ -103,6 +91,3 @@ class PartnershipSdgTargets(Provenance):
     code: str = pa.Field(description="Goal number (e.g. 14) or target code (e.g. 14.1, 14.a), checked against the UN list")
     goal: pl.Int32 = pa.Field(ge=1, le=17, description="Goal the row belongs to")
     source_row: pl.Int64 = pa.Field(ge=1, description="Row of the initiative in its source file")
-
-    class Config:
-        strict = True

@@ -3,8 +3,10 @@
 import pandera.polars as pa
 import polars as pl
 
+from schemas.base import StrictModel, polars_schema
 
-class Rejects(pa.DataFrameModel):
+
+class Rejects(StrictModel):
     """``quality/rejects/source=<source>/snapshot_date=<date>/``: one row per failed check."""
 
     table: str = pa.Field(description="Curated table the row was meant for")
@@ -18,14 +20,10 @@ class Rejects(pa.DataFrameModel):
     severity: str = pa.Field(isin=["error", "warning"], description="error: row not published; warning: row published, flagged")
 
     class Config:
-        strict = True
         coerce = True
 
 
-REJECT_SCHEMA = pl.Schema({
-    "table": pl.Utf8, "file": pl.Utf8, "line": pl.Int64, "record_key": pl.Utf8, "column": pl.Utf8,
-    "check": pl.Utf8, "value": pl.Utf8, "reason": pl.Utf8, "severity": pl.Utf8,
-})
+REJECT_SCHEMA = polars_schema(Rejects)
 
 
 def reject_rows(frame: pl.DataFrame, *, table: str, key: pl.Expr, column: str | None, check: str, value: pl.Expr,
@@ -33,7 +31,7 @@ def reject_rows(frame: pl.DataFrame, *, table: str, key: pl.Expr, column: str | 
                 line: pl.Expr | None = None) -> pl.DataFrame:
     """One reject row per row of ``frame``; ``file`` and ``line`` default to the ``source_file`` and
     ``source_row`` columns every reader keeps."""
-    return frame.select(
+    return checked_rejects(frame.select(
         table=pl.lit(table, pl.Utf8),
         file=(pl.col("source_file") if file is None else file).cast(pl.Utf8),
         line=(pl.col("source_row") if line is None else line).cast(pl.Int64),
@@ -43,7 +41,12 @@ def reject_rows(frame: pl.DataFrame, *, table: str, key: pl.Expr, column: str | 
         value=value.cast(pl.Utf8),
         reason=(pl.lit(reason) if isinstance(reason, str) else reason).cast(pl.Utf8),
         severity=pl.lit(severity, pl.Utf8),
-    )
+    ))
+
+
+def reject_columns(columns: dict) -> pl.DataFrame:
+    """Reject rows given column-wise (a value per column, or a series of values per column)."""
+    return checked_rejects(pl.DataFrame(columns, schema=REJECT_SCHEMA))
 
 
 def empty_rejects() -> pl.DataFrame:
@@ -51,6 +54,22 @@ def empty_rejects() -> pl.DataFrame:
 
 
 def rejects_frame(rows: list[dict]) -> pl.DataFrame:
+    """Reject rows given as dicts (file-level failures and other one-off rows)."""
     if not rows:
         return empty_rejects()
-    return pl.DataFrame(rows, schema=REJECT_SCHEMA)
+    return checked_rejects(pl.DataFrame(rows, schema=REJECT_SCHEMA))
+
+
+def checked_rejects(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` in the rejects table's column order; a frame without the :class:`Rejects` columns
+    and types is a defect of the pipeline and raises. (Cheap: called for every batch.)"""
+    frame = frame.select(REJECT_SCHEMA.names())
+    if frame.schema != REJECT_SCHEMA:
+        raise TypeError(f"reject rows do not have the Rejects schema: {dict(frame.schema)} != {dict(REJECT_SCHEMA)}")
+    return frame
+
+
+def validated_rejects(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` validated against the :class:`Rejects` model (columns, types, null rules, severity
+    values) before it is published; a frame that fails is a defect of the pipeline and raises."""
+    return Rejects.validate(checked_rejects(frame))

@@ -3,12 +3,11 @@
 import pandera.polars as pa
 import polars as pl
 
+from schemas.base import Snapshot
+from schemas.vocabularies import RISK_LEVELS
 
-class _Snapshot(pa.DataFrameModel):
-    snapshot_date: pl.Date = pa.Field(description="Snapshot (partition) date; the hive partition folder")
 
-
-class MartPrivateContributionsByEntityYear(_Snapshot):
+class MartPrivateContributionsByEntityYear(Snapshot):
     """Counted contributions to UN entities from the private sector and foundations, per year."""
 
     un_entity: str = pa.Field(description="UN entity")
@@ -18,11 +17,8 @@ class MartPrivateContributionsByEntityYear(_Snapshot):
     flows: pl.Int64 = pa.Field(ge=1, description="Number of flows")
     contributors: pl.Int64 = pa.Field(ge=0, description="Distinct contributing organisations")
 
-    class Config:
-        strict = True
 
-
-class MartPartnershipsBySdg(_Snapshot):
+class MartPartnershipsBySdg(Snapshot):
     """SDG partnership initiatives per goal."""
 
     goal: pl.Int32 = pa.Field(ge=1, le=17, unique=True, description="SDG goal")
@@ -31,11 +27,8 @@ class MartPartnershipsBySdg(_Snapshot):
     initiatives_with_high_risk_lead: pl.Int64 = pa.Field(ge=0, description="... whose lead is screened high risk")
     partners: pl.Int64 = pa.Field(ge=0, description="Partner rows (lead excluded)")
 
-    class Config:
-        strict = True
 
-
-class MartNetworkCoverageByCountry(_Snapshot):
+class MartNetworkCoverageByCountry(Snapshot):
     """Global Compact presence and screening outcome per country."""
 
     country_iso3: str = pa.Field(unique=True, description="Country")
@@ -50,14 +43,11 @@ class MartNetworkCoverageByCountry(_Snapshot):
     high_risk_organizations: pl.Int64 = pa.Field(ge=0, description="Organisations of the country screened high risk")
     review_organizations: pl.Int64 = pa.Field(ge=0, description="Organisations of the country screened for review")
 
-    class Config:
-        strict = True
 
-
-class MartScreeningSummary(_Snapshot):
+class MartScreeningSummary(Snapshot):
     """Organisations by risk level and type, with flag counts."""
 
-    risk_level: str = pa.Field(isin=["clear", "review", "high"], description="Risk level")
+    risk_level: str = pa.Field(isin=list(RISK_LEVELS), description="Risk level")
     organization_type_code: str = pa.Field(description="IATI OrganisationType code, or (unknown)")
     organizations: pl.Int64 = pa.Field(ge=1, description="Organisations")
     flag_sanctions_match: pl.Int64 = pa.Field(ge=0, description="... with a sanctions match")
@@ -65,6 +55,3 @@ class MartScreeningSummary(_Snapshot):
     flag_gc_non_communicating: pl.Int64 = pa.Field(ge=0, description="... non-communicating participants")
     flag_excluded_sector: pl.Int64 = pa.Field(ge=0, description="... in an excluded sector")
     flag_exclusion_keyword: pl.Int64 = pa.Field(ge=0, description="... with an exclusion keyword in the name")
-
-    class Config:
-        strict = True

@@ -12,6 +12,7 @@ import pytest
 from pipelines.cli import PARTITION_RANGE_END, PARTITION_RANGE_START, main, summarize
 from pipelines.definitions import build_definitions
 from pipelines.resources import HttpResource, QualityResource, SourcesResource, StorageResource
+from pipelines.storage.store import DataStore
 from tests.conftest import PROJECT, iati_xml
 
 pytestmark = pytest.mark.slow
@@ -155,7 +156,7 @@ def test_cli_run_prints_the_summary(tmp_path, monkeypatch, capsys):
     assert main(["run", "--date", DAY]) == 0
     out = capsys.readouterr().out
     assert f"Snapshot {DAY}: succeeded" in out
-    summary = summarize(tmp_path / "data", [DAY])
+    summary = summarize(DataStore(tmp_path / "data"), [DAY])
     row = summary.filter(pl.col("table") == "iati_activities").row(0, named=True)
     assert (row["rows"], row["rejected"]) == (27, 4)
     assert "iati_transactions" in out and str(tmp_path / "data" / "curated" / "iati_budgets") in out

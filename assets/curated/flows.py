@@ -21,8 +21,9 @@ Totals of the marts use counted rows only.
 import polars as pl
 
 from assets.reference import stable_id
+from schemas.vocabularies import PRIVATE_ORGANISATION_TYPES
 
-PRIVATE_TYPES = ["60", "70", "71", "72", "73"]
+PRIVATE_TYPES = list(PRIVATE_ORGANISATION_TYPES)
 UN_TYPE = "40"
 FLOW_SCHEMA = {
     "flow_id": pl.Utf8, "source": pl.Utf8, "direction": pl.Utf8, "reported_by": pl.Utf8, "year": pl.Int32,

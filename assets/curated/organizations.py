@@ -14,12 +14,12 @@ row order or on unrelated organisations.
 """
 
 import polars as pl
-import pycountry
 from rapidfuzz import fuzz
 
 from assets.curated.matching import match_names, normalize_expr
 from assets.reference import config, stable_id
 from schemas.iati_codelists import load_codelists
+from schemas.vocabularies import ALPHA2_TO_ALPHA3
 
 RECORD_SCHEMA = {"source": pl.Utf8, "source_table": pl.Utf8, "source_key": pl.Utf8, "source_name": pl.Utf8,
                  "iati_ref": pl.Utf8, "gc_participant_id": pl.Utf8, "country_iso3": pl.Utf8, "source_type": pl.Utf8,
@@ -114,7 +114,7 @@ def _match_methods(records: pl.DataFrame) -> pl.DataFrame:
     ).drop("_anchor_keys")
 
 
-_ALPHA2 = {c.alpha_2: c.alpha_3 for c in pycountry.countries}
+_ALPHA2 = ALPHA2_TO_ALPHA3
 
 
 class _UnionFind:

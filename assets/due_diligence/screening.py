@@ -18,8 +18,9 @@ from assets.curated.matching import normalize_expr
 from assets.io import read_csv_strings, require_columns
 from assets.reference import config
 from schemas.quality import empty_rejects, reject_rows
+from schemas.vocabularies import RISK_LEVELS
 
-RISK_ORDER = {"clear": 0, "review": 1, "high": 2}
+RISK_ORDER = {level: rank for rank, level in enumerate(RISK_LEVELS)}
 DECISIONS = {"cleared": "clear", "confirmed": "high", "excluded": "high", "review": "review"}
 DECISION_COLUMNS = ["org_id", "decision", "reviewer", "date", "reason"]
 

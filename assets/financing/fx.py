@@ -23,13 +23,12 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.io import SourceFileError, decode_text, read_bounded
+from assets.io import DEFAULT_MAX_TABLE_BYTES, SourceFileError, decode_text, read_bounded
 from schemas.quality import empty_rejects
+from schemas.vocabularies import FX_SOURCE_ECB, FX_SOURCE_IDENTITY, FX_SOURCE_IMF
 
 ECB_WINDOW_DAYS = 7
-SOURCE_IDENTITY = "identity"
-SOURCE_ECB = "ECB reference rate"
-SOURCE_IMF = "IMF annual end-of-period"
+SOURCE_IDENTITY, SOURCE_ECB, SOURCE_IMF = FX_SOURCE_IDENTITY, FX_SOURCE_ECB, FX_SOURCE_IMF
 RATES_SCHEMA = pl.Schema({"currency": pl.Utf8, "rate_date": pl.Date, "usd_per_unit": pl.Float64})
 IMF_REQUIRED_COLUMNS = ("Date", "Rate", "Currency")
 
@@ -154,13 +153,13 @@ def detect_layout(data: bytes) -> str:
                          f"or IMF 'Date,Rate,Currency,...')")
 
 
-def load_rates(files: list[Path] | None = None) -> FxRates:
+def load_rates(files: list[Path] | None = None, *, max_bytes: int = DEFAULT_MAX_TABLE_BYTES) -> FxRates:
     """Build the rate tables from configured files (layout detected from the header), with the
     packaged ECB history where no ECB file is configured."""
     ecb_frames, imf_frames, ecb_origins, rejects = [], [], [], []
     for path in files or []:
         try:
-            data = decode_text(read_bounded(Path(path), Path(path).name), Path(path).name).encode("utf-8")
+            data = decode_text(read_bounded(Path(path), Path(path).name, max_bytes), Path(path).name).encode("utf-8")
         except SourceFileError as exc:
             raise RatesFileError(str(exc)) from None
         try:

@@ -17,7 +17,8 @@ import polars as pl
 from assets.financing.fx import FxRates
 from assets.financing.iati_reader import DEFAULT_BATCH_SIZE, IatiFileError, iter_iati_batches
 from assets.financing.iati_transform import TABLES, transform_batch
-from schemas.quality import REJECT_SCHEMA, empty_rejects
+from assets.validation import count_rejects
+from schemas.quality import empty_rejects, rejects_frame
 
 
 class PartWriter(Protocol):
@@ -53,7 +54,9 @@ class IatiBuild:
     sample: pl.DataFrame = field(default_factory=empty_rejects)
 
     def rejected_records(self, table: str) -> int:
-        """Distinct records of ``table`` kept out of publication (error severity)."""
+        """Records of ``table`` kept out of publication: the rejected records (counted as
+        :func:`assets.validation.count_rejects` counts them, batch by batch) and the rows of
+        quarantined files."""
         return self.rejected[table] + self.quarantined_rows[table]
 
     def warnings(self, table: str) -> int:
@@ -70,14 +73,6 @@ class IatiBuild:
             pl.int_range(pl.len()).over("table") < pl.col("table").replace_strict(missing, default=SAMPLE_SIZE))
         if take.height:
             self.sample = pl.concat([self.sample, take])
-
-
-def _count(rejects: pl.DataFrame) -> tuple[dict[str, int], dict[str, int]]:
-    """Distinct rejected records and warning rows per table (a record's rows share its batch)."""
-    errors = dict(rejects.filter(pl.col("severity") == "error").group_by("table")
-                  .agg(pl.col("record_key").drop_nulls().n_unique()).iter_rows())
-    warnings = dict(rejects.filter(pl.col("severity") == "warning").group_by("table").len().iter_rows())
-    return errors, warnings
 
 
 def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRates,
@@ -113,7 +108,7 @@ def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRa
                     first_seen[identifier] = label
                     registered.append(identifier)
                 reject_writer.write(result.rejects, part)
-                errors, warnings = _count(result.rejects)
+                errors, warnings = count_rejects(result.rejects)
                 for table in TABLES:
                     file_rejected[table] += errors.get(table, 0)
                     file_warnings[table] += warnings.get(table, 0)
@@ -131,11 +126,11 @@ def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRa
             build.quarantined_rows["iati_activities"] += max(outcome.activities_seen, 1)
             for identifier in registered:
                 first_seen.pop(identifier, None)
-            quarantine = pl.DataFrame([{
+            quarantine = rejects_frame([{
                 "table": "iati_activities", "file": label, "line": exc.line, "record_key": None, "column": None,
                 "check": "readable_file", "value": None,
                 "reason": f"file quarantined: {exc.reason}", "severity": "error",
-            }], schema=REJECT_SCHEMA)
+            }])
             reject_writer.write(quarantine, f"{prefix}quarantined")
             build._keep_sample(quarantine)
             continue

@@ -22,7 +22,9 @@ from pathlib import Path
 
 from lxml import etree
 
-SUPPORTED_VERSIONS = frozenset({"2.01", "2.02", "2.03"})
+from schemas.vocabularies import SUPPORTED_IATI_VERSIONS
+
+SUPPORTED_VERSIONS = frozenset(SUPPORTED_IATI_VERSIONS)
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 DEFAULT_BATCH_SIZE = 5000
 

@@ -11,21 +11,19 @@ from dataclasses import dataclass
 from datetime import date
 
 import polars as pl
-import pycountry
 
 from assets.financing.fx import FxRates, convert_to_usd
 from assets.financing.iati_reader import IatiBatch
 from assets.validation import split_valid
+from schemas.catalog import IATI_TABLES
 from schemas.financing import SECTOR, IatiActivities, IatiBudgets, IatiParticipatingOrgs, IatiTransactions
 from schemas.iati_codelists import load_codelists
-from schemas.quality import REJECT_SCHEMA, empty_rejects
+from schemas.quality import empty_rejects, reject_columns, rejects_frame
+from schemas.vocabularies import ALPHA2_TO_ALPHA3
 
-# IATI uses the user-assigned XK for Kosovo, which ISO 3166 (and so pycountry) does not list.
-_EXTRA_ALPHA3 = {"XK": "XKX"}
-ALPHA2_TO_ALPHA3 = {c.alpha_2: c.alpha_3 for c in pycountry.countries} | _EXTRA_ALPHA3
 _ISO_DATE = "an ISO date (YYYY-MM-DD)"
 _TARGET_PATTERN = r"^([1-9]|1[0-7])\.([0-9]{1,2}|[a-z])$"
-TABLES = ("iati_activities", "iati_transactions", "iati_participating_orgs", "iati_budgets")
+TABLES = IATI_TABLES
 
 
 @dataclass
@@ -62,11 +60,11 @@ def _parse_failures(raw: pl.DataFrame, parsed: pl.DataFrame, columns: dict[str, 
         failed = raw[column].is_not_null() & parsed[column].is_null()
         if not failed.any():
             continue
-        frames.append(pl.DataFrame({
+        frames.append(reject_columns({
             "table": table, "file": file, "line": None, "record_key": keys.filter(failed),
             "column": column, "check": "parse", "value": raw[column].filter(failed),
             "reason": f"{column}: not {expected}", "severity": severity,
-        }, schema=REJECT_SCHEMA))
+        }))
     return pl.concat(frames) if frames else empty_rejects()
 
 
@@ -104,11 +102,11 @@ def _activities(batch: IatiBatch, label: str, snapshot: date) -> tuple[pl.DataFr
     unknown = countries.filter(pl.col("iso3").is_null()).join(
         typed.select("activity_seq", "iati_identifier"), on="activity_seq", how="left", maintain_order="left")
     if unknown.height:
-        rejects.append(pl.DataFrame({
+        rejects.append(reject_columns({
             "table": "iati_activities", "file": label, "line": None, "record_key": unknown["iati_identifier"],
             "column": "recipient_country_codes", "check": "iso3166", "value": unknown["code"],
             "reason": "recipient country code is not an ISO 3166-1 alpha-2 code; left out of recipient_countries_iso3",
-            "severity": "warning"}, schema=REJECT_SCHEMA))
+            "severity": "warning"}))
     lists = [
         countries.group_by("activity_seq", maintain_order=True).agg(
             pl.col("code").alias("recipient_country_codes"),
@@ -221,12 +219,12 @@ def _fx_warnings(frame: pl.DataFrame, table: str, keys: pl.Series, label: str) -
     if not missing.any():
         return empty_rejects()
     sub = frame.filter(missing)
-    return pl.DataFrame({
+    return reject_columns({
         "table": table, "file": label, "line": None, "record_key": keys.filter(missing), "column": "value_usd",
         "check": "fx_rate_found",
         "value": sub.select(pl.format("{} {} on {}", "value", "currency", "value_date")).to_series(),
         "reason": "no exchange rate within the window (ECB: 7 days before the value date; IMF: same year); value_usd left null",
-        "severity": "warning"}, schema=REJECT_SCHEMA)
+        "severity": "warning"})
 
 
 def _cascade(children: pl.DataFrame, keys: pl.Series, reasons: pl.DataFrame, table: str,
@@ -237,11 +235,11 @@ def _cascade(children: pl.DataFrame, keys: pl.Series, reasons: pl.DataFrame, tab
         return children, keys, empty_rejects()
     dropped = children.filter(hit).select("activity_seq").with_columns(key=keys.filter(hit)).join(
         reasons, on="activity_seq", how="left", maintain_order="left")
-    rejects = pl.DataFrame({
+    rejects = reject_columns({
         "table": table, "file": label, "line": None, "record_key": dropped["key"], "column": None,
         "check": "parent_rejected", "value": dropped["iati_identifier"],
         "reason": dropped.select(pl.format("activity rejected: {}", pl.col("reason"))).to_series(),
-        "severity": "error"}, schema=REJECT_SCHEMA)
+        "severity": "error"})
     return children.filter(~hit), keys.filter(~hit), rejects
 
 
@@ -257,7 +255,7 @@ def transform_batch(batch: IatiBatch, label: str, snapshot: date, rates: FxRates
     ``duplicate_seqs`` are activities whose identifier was already taken by an earlier activity
     (the first one wins, ``first_seen`` says from which file); they are rejected with their children.
     """
-    reader_rejects = pl.DataFrame(batch.rejects, schema=REJECT_SCHEMA) if batch.rejects else empty_rejects()
+    reader_rejects = rejects_frame(batch.rejects)
     activities, act_parse = _activities(batch, label, snapshot)
     transactions, tr_parse = _transactions(batch, activities, label, snapshot, rates)
     orgs = _participating_orgs(batch, label, snapshot)
@@ -265,12 +263,12 @@ def transform_batch(batch: IatiBatch, label: str, snapshot: date, rates: FxRates
 
     dup = activities["activity_seq"].is_in(sorted(duplicate_seqs or ()))
     dups = activities.filter(dup)
-    dup_rejects = pl.DataFrame({
+    dup_rejects = reject_columns({
         "table": "iati_activities", "file": label, "line": dups["source_line"], "record_key": dups["iati_identifier"],
         "column": "iati_identifier", "check": "field_uniqueness", "value": dups["iati_identifier"],
         "reason": [f"duplicate iati-identifier; first published from {(first_seen or {}).get(k, 'an earlier activity')}"
                    for k in dups["iati_identifier"]],
-        "severity": "error"}, schema=REJECT_SCHEMA)
+        "severity": "error"})
     candidates, candidate_keys = _without_parse_errors(activities.filter(~dup), activities.filter(~dup)["iati_identifier"], act_parse)
     valid_acts, val_rejects, bad = split_valid(candidates, IatiActivities, table="iati_activities",
                                                record_keys=candidate_keys, files=candidates["source_file"],

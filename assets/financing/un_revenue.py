@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.io import SourceFileError, read_csv_strings, require_columns
+from assets.io import DEFAULT_MAX_TABLE_BYTES, SourceFileError, read_csv_strings, require_columns
 from assets.reference import config
 from schemas.quality import empty_rejects, reject_rows
 
@@ -27,7 +27,8 @@ COLUMNS = ["amount", "_currency", "entity", "calendar_year", "rev_type", "donor"
 TABLE = "un_revenue_by_contributor"
 
 
-def read_revenue(files: list[tuple[Path, str]], fmt: str | None, snapshot: date) -> tuple[pl.DataFrame, pl.DataFrame]:
+def read_revenue(files: list[tuple[Path, str]], fmt: str | None, snapshot: date, *,
+                 max_table_bytes: int = DEFAULT_MAX_TABLE_BYTES) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The revenue rows (typed, not yet validated) and the rows rejected; ``fmt``: only the CEB CSV."""
     if fmt not in (None, "csv", "ceb"):
         raise SourceFileError(", ".join(label for _, label in files), f"unknown un_revenue format {fmt!r} (expected csv)")
@@ -40,7 +41,7 @@ def read_revenue(files: list[tuple[Path, str]], fmt: str | None, snapshot: date)
 
     frames = []
     for path, label in files:
-        raw = read_csv_strings(path, label)
+        raw = read_csv_strings(path, label, max_bytes=max_table_bytes)
         raw = raw.rename({c: c.strip().lstrip("\ufeff") for c in raw.columns})
         require_columns(raw, COLUMNS, label, "UN CEB revenue by contributor")
         frames.append(raw.with_row_index("source_row", offset=2).with_columns(

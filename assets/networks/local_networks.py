@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.io import SourceFileError, read_csv_strings
+from assets.io import DEFAULT_MAX_TABLE_BYTES, SourceFileError, read_csv_strings
 from assets.reference import is_known_non_country, iso3_expr
 from schemas.quality import REJECT_SCHEMA, empty_rejects, reject_rows
 
@@ -59,13 +59,14 @@ def money(column: str) -> pl.Expr:
     return pl.when(text.is_null() | (text == "")).then(None).otherwise(cleaned.cast(pl.Float64, strict=False))
 
 
-def read_local_networks(files: list[tuple[Path, str]], fmt: str | None, snapshot: date) -> tuple[pl.DataFrame, pl.DataFrame]:
+def read_local_networks(files: list[tuple[Path, str]], fmt: str | None, snapshot: date, *,
+                        max_table_bytes: int = DEFAULT_MAX_TABLE_BYTES) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The networks (typed, not yet validated) and the rows rejected; ``fmt``: only the sheet's CSV."""
     if fmt not in (None, "csv"):
         raise SourceFileError(", ".join(label for _, label in files), f"unknown ungc_local_networks format {fmt!r} (expected csv)")
     frames, rejects = [], []
     for path, label in files:
-        raw = read_csv_strings(path, label)
+        raw = read_csv_strings(path, label, max_bytes=max_table_bytes)
         roles = _match_columns(raw.columns, label)
         as_of = _as_of(roles["development_stage"], snapshot)
         picked = raw.with_row_index("source_row", offset=2).select(

@@ -19,6 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from assets.io import (
+    DEFAULT_MAX_TABLE_BYTES,
     SourceFileError,
     read_csv_strings,
     read_json_records,
@@ -39,14 +40,14 @@ def sdg_target_codes() -> set[str]:
     return {f"{goal}.{t}" for goal, targets in config("sdg_targets.yaml")["targets"].items() for t in targets}
 
 
-def _read(path: Path, label: str, fmt: str | None) -> pl.DataFrame:
+def _read(path: Path, label: str, fmt: str | None, max_bytes: int) -> pl.DataFrame:
     fmt = fmt or sniff_format(path)
     if fmt == "xlsx":
-        return read_xlsx_strings(path, label)
+        return read_xlsx_strings(path, label, max_bytes=max_bytes)
     if fmt == "json":
-        return read_json_records(path, label)
+        return read_json_records(path, label, max_bytes=max_bytes)
     if fmt == "csv":
-        return read_csv_strings(path, label)
+        return read_csv_strings(path, label, max_bytes=max_bytes)
     raise SourceFileError(label, f"unknown sdg_partnerships format {fmt!r} (expected json, csv or xlsx)")
 
 
@@ -70,11 +71,12 @@ def _split_list(column: str) -> pl.Expr:
     return pl.col(column).map_elements(_as_list, return_dtype=pl.List(pl.Utf8), skip_nulls=False)
 
 
-def read_partnerships(files: list[tuple[Path, str]], fmt: str | None, snapshot: date):
+def read_partnerships(files: list[tuple[Path, str]], fmt: str | None, snapshot: date, *,
+                      max_table_bytes: int = DEFAULT_MAX_TABLE_BYTES):
     """Returns (partnerships, partners, sdg rows, rejects), typed, not yet validated."""
     initiatives, partners, sdgs, rejects = [], [], [], []
     for path, label in files:
-        raw = _read(path, label, fmt)
+        raw = _read(path, label, fmt, max_table_bytes)
         raw = raw.rename({c: c.strip() for c in raw.columns})
         if all(c in raw.columns for c in ONE_HOT_COLUMNS):
             parts = _from_one_hot(raw, label)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.io import SourceFileError, read_csv_strings, require_columns
+from assets.io import DEFAULT_MAX_TABLE_BYTES, SourceFileError, read_csv_strings, require_columns
 from assets.reference import config, country_iso3, is_known_non_country, normalize_name_expr, stable_id
 from schemas.quality import REJECT_SCHEMA, empty_rejects, reject_rows
 
@@ -45,14 +45,15 @@ def _unquote_name() -> pl.Expr:
     return pl.when(wrapped).then(name.str.slice(1, name.str.len_chars() - 2)).otherwise(name).alias("participant_name")
 
 
-def read_participants(files: list[tuple[Path, str]], fmt: str | None, snapshot: date) -> tuple[pl.DataFrame, pl.DataFrame]:
+def read_participants(files: list[tuple[Path, str]], fmt: str | None, snapshot: date, *,
+                      max_table_bytes: int = DEFAULT_MAX_TABLE_BYTES) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The participant rows of one snapshot (typed, not yet validated) and the rows already rejected."""
     fmt = fmt or "export"
     if fmt == "export":
-        frames = [_read_export(path, label) for path, label in files]
+        frames = [_read_export(path, label, max_table_bytes) for path, label in files]
         raw = pl.concat(frames, how="vertical") if frames else None
     elif fmt == "legacy":
-        raw = _read_legacy(files)
+        raw = _read_legacy(files, max_table_bytes)
     else:
         raise SourceFileError(", ".join(label for _, label in files), f"unknown ungc_participants format {fmt!r} "
                                                                      "(expected export or legacy)")
@@ -61,8 +62,8 @@ def read_participants(files: list[tuple[Path, str]], fmt: str | None, snapshot: 
     return _finish(raw, snapshot)
 
 
-def _read_export(path: Path, label: str) -> pl.DataFrame:
-    frame = read_csv_strings(path, label)
+def _read_export(path: Path, label: str, max_bytes: int) -> pl.DataFrame:
+    frame = read_csv_strings(path, label, max_bytes=max_bytes)
     frame = frame.rename({c: c.strip() for c in frame.columns})
     require_columns(frame, EXPORT_COLUMNS, label, "UN Global Compact participant export")
     return frame.with_row_index("source_row", offset=2).select(
@@ -92,13 +93,13 @@ def _find(files: list[tuple[Path, str]], table: str) -> tuple[Path, str] | None:
     return next(((p, label) for p, label in files if table.upper() in label.upper()), None)
 
 
-def _read_legacy(files: list[tuple[Path, str]]) -> pl.DataFrame:
+def _read_legacy(files: list[tuple[Path, str]], max_bytes: int) -> pl.DataFrame:
     found = {t: _find(files, t) for t in LEGACY_TABLES}
     missing = [t for t, f in found.items() if f is None]
     if missing:
         raise SourceFileError(", ".join(label for _, label in files) or "ungc_participants",
                               f"legacy layout needs files named after {', '.join(LEGACY_TABLES)}; missing {', '.join(missing)}")
-    tables = {t: read_csv_strings(*found[t]) for t in LEGACY_TABLES}
+    tables = {t: read_csv_strings(*found[t], max_bytes=max_bytes) for t in LEGACY_TABLES}
     label = found["R01_ORGANIZATION"][1]
     org = tables["R01_ORGANIZATION"]
     require_columns(org, LEGACY_COLUMNS, label, "legacy R01_ORGANIZATION")

@@ -3,7 +3,9 @@ reconciliation each one must pass (totals equal to the cent, or the check fails)
 
 import polars as pl
 
-PRIVATE_TYPES = ["60", "70", "71", "72", "73"]
+from schemas.vocabularies import PRIVATE_ORGANISATION_TYPES
+
+PRIVATE_TYPES = list(PRIVATE_ORGANISATION_TYPES)
 
 
 def private_contributions_by_entity_year(flows: pl.DataFrame) -> pl.DataFrame:

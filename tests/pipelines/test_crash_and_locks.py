@@ -9,7 +9,7 @@ import time
 import polars as pl
 import pytest
 
-from pipelines.locks import LockTimeout, partition_lock
+from pipelines.storage.locks import LockTimeout, partition_lock
 from tests.conftest import PROJECT
 
 DAY = "2026-11-20"
@@ -17,7 +17,7 @@ WRITER = """
 import sys, time
 import polars as pl
 from pathlib import Path
-from pipelines.publish import PartitionWriter
+from pipelines.storage.publish import PartitionWriter
 root = Path(sys.argv[1])
 writer = PartitionWriter(root / "curated" / "t", {"snapshot_date": "SNAPSHOT"}, root / ".staging")
 for i in range(1000):
@@ -29,7 +29,7 @@ writer.commit()
 
 
 def test_sigkill_while_writing_leaves_the_published_partition_complete(tmp_path):
-    from pipelines.publish import publish_frame
+    from pipelines.storage.publish import publish_frame
 
     publish_frame(pl.DataFrame({"id": [1, 2, 3], "v": [0, 0, 0]}), tmp_path / "curated" / "t", {"snapshot_date": DAY},
                   tmp_path / ".staging")
@@ -77,7 +77,7 @@ def test_a_second_writer_waits_for_the_lock_then_fails_clearly(tmp_path):
 
 
 def test_a_killed_lock_holder_does_not_block_the_next_run(tmp_path):
-    code = ("import time, sys; from pathlib import Path; from pipelines.locks import partition_lock\n"
+    code = ("import time, sys; from pathlib import Path; from pipelines.storage.locks import partition_lock\n"
             "with partition_lock(Path(sys.argv[1]), 'x'):\n    print('held', flush=True); time.sleep(60)")
     proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=PROJECT, stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "held"

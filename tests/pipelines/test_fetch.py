@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from pipelines.fetch import FetchError, HttpFetcher
-from pipelines.landing import LandingError, land_source, read_manifest
-from pipelines.settings import SourceSpec
+from pipelines.storage.fetch import FetchError, HttpFetcher
+from pipelines.storage.landed import LandingError, land_source, read_manifest
+from pipelines.storage.settings import SourceSpec
 
 BODY = b"<iati-activities version='2.03'>" + b"x" * 50_000 + b"</iati-activities>"
 SHA = hashlib.sha256(BODY).hexdigest()

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipelines.fetch import HttpFetcher
-from pipelines.landing import LandingError, land_source, read_manifest
-from pipelines.settings import SourceSpec
+from pipelines.storage.fetch import HttpFetcher
+from pipelines.storage.landed import LandingError, land_source, read_manifest
+from pipelines.storage.settings import SourceSpec
 
 
 def spec(tmp_path, *locations):

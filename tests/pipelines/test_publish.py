@@ -3,7 +3,7 @@
 import polars as pl
 import pytest
 
-from pipelines.publish import PartitionWriter, publish_frame
+from pipelines.storage.publish import PartitionWriter, publish_frame
 
 
 def frame(n, offset=0):

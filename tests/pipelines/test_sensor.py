@@ -4,18 +4,29 @@ import os
 from datetime import UTC, datetime
 
 import dagster as dg
+import pytest
 
-from pipelines.definitions import defs
-
-
-def evaluate(cursor=None):
-    sensor = defs.get_repository_def().get_sensor_def("drop_folder_sensor")
-    context = dg.build_sensor_context(cursor=cursor, repository_def=defs.get_repository_def())
-    return sensor.evaluate_tick(context)
+from pipelines.definitions import build_definitions
+from pipelines.resources import StorageResource
 
 
-def test_new_or_changed_files_start_a_run_for_today(tmp_path, monkeypatch):
-    monkeypatch.setenv("PARTNERSHIP_DROP_FOLDER", str(tmp_path / "drop"))
+@pytest.fixture
+def evaluate(tmp_path):
+    defs = build_definitions({"storage": StorageResource(data_dir=str(tmp_path / "data"), drop_folder=str(tmp_path / "drop"))})
+
+    def _evaluate(cursor=None):
+        sensor = defs.get_repository_def().get_sensor_def("drop_folder_sensor")
+        with dg.build_sensor_context(cursor=cursor, repository_def=defs.get_repository_def(),
+                                     resources={"storage": defs.resources["storage"]}) as context:
+            return sensor.evaluate_tick(context)
+    return _evaluate
+
+
+def test_the_drop_folder_defaults_to_the_data_dir(tmp_path):
+    assert StorageResource(data_dir=str(tmp_path)).drop_path() == tmp_path.resolve() / "drop"
+
+
+def test_new_or_changed_files_start_a_run_for_today(tmp_path, evaluate):
     assert "does not exist" in evaluate().skip_message
     (tmp_path / "drop").mkdir()
     assert "empty" in evaluate().skip_message

@@ -1,8 +1,12 @@
 """Sources files: lists or mappings, paths relative to the file, globs, URLs, partial files."""
 
+import re
+
 import pytest
 
-from pipelines.settings import SourcesConfigError, load_sources
+from pipelines.resources import resolved_resources
+from pipelines.storage.settings import SourcesConfigError, load_sources
+from tests.conftest import PROJECT
 
 
 def write(tmp_path, text):
@@ -57,4 +61,32 @@ def test_missing_file_and_folder_locations_are_errors(tmp_path):
 def test_the_environment_chooses_the_sources_file(tmp_path, monkeypatch):
     path = write(tmp_path, "exchange_rates: []")
     monkeypatch.setenv("PARTNERSHIP_SOURCES", str(path))
-    assert list(load_sources()) == ["exchange_rates"]
+    assert list(resolved_resources()["sources"].load()) == ["exchange_rates"]
+
+
+ENVIRONMENT = {  # variable -> (resource, field, value set, value the field holds)
+    "PARTNERSHIP_SOURCES": ("sources", "sources_file", "/x/sources.yaml", "/x/sources.yaml"),
+    "PARTNERSHIP_MAX_TABLE_MB": ("sources", "max_table_mb", "7", 7),
+    "PARTNERSHIP_DATA_DIR": ("storage", "data_dir", "/x/data", "/x/data"),
+    "PARTNERSHIP_LOCK_TIMEOUT": ("storage", "lock_timeout_seconds", "12", 12),
+    "PARTNERSHIP_DROP_FOLDER": ("storage", "drop_folder", "/x/drop", "/x/drop"),
+    "PARTNERSHIP_MAX_REJECT_SHARE": ("quality", "max_reject_share", "0.25", 0.25),
+    "PARTNERSHIP_DECISIONS": ("screening", "decisions_file", "/x/decisions.csv", "/x/decisions.csv"),
+    "PARTNERSHIP_HTTP_TOKEN": ("http", "bearer_token", "s3cret", "s3cret"),
+}
+
+
+@pytest.mark.parametrize("variable", sorted(ENVIRONMENT))
+def test_every_setting_from_the_environment_is_a_resource_field(variable, monkeypatch):
+    resource, name, value, expected = ENVIRONMENT[variable]
+    for other in ENVIRONMENT:
+        monkeypatch.delenv(other, raising=False)
+    default = getattr(resolved_resources()[resource], name)
+    monkeypatch.setenv(variable, value)
+    assert getattr(resolved_resources()[resource], name) == expected != default
+
+
+def test_no_module_under_assets_or_schemas_reads_the_environment():
+    offenders = [str(path.relative_to(PROJECT)) for folder in ("assets", "schemas") for path in (PROJECT / folder).rglob("*.py")
+                 if re.search(r"\bos\.environ\b|\bgetenv\(|EnvVar", path.read_text(encoding="utf-8"))]
+    assert offenders == []

@@ -16,6 +16,7 @@ import base64
 import email.utils
 import hashlib
 import re
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,10 @@ _CHUNK = 1 << 20
 
 class FetchError(RuntimeError):
     """A download failed for good; the message names the URL (without query) and why."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 def redact(url: str) -> str:
@@ -108,7 +113,7 @@ class HttpFetcher:
             if status == 429 or status >= 500:
                 raise _Retry(f"HTTP {status}", self._retry_after(response.headers.get("Retry-After")))
             if status >= 400:
-                raise FetchError(f"{shown}: HTTP {status}")
+                raise FetchError(f"{shown}: HTTP {status}", status=status)
             declared = response.headers.get("Content-Length")
             if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
                 raise FetchError(f"{shown}: {declared} bytes is over the {self.max_bytes} byte limit")
@@ -164,3 +169,20 @@ def _header_sha256(headers) -> str | None:
                 except ValueError:
                     return None
     return None
+
+
+def read_location(location: str, fetcher: HttpFetcher) -> bytes | None:
+    """The bytes of a local path or http(s) URL, or None where there is no such file (a missing
+    path, HTTP 404 or 410). Downloads go through ``fetcher``, with its retries, limits and checks."""
+    if not location.startswith(("http://", "https://")):
+        path = Path(location)
+        return path.read_bytes() if path.is_file() else None
+    with tempfile.TemporaryDirectory(prefix="partnership-fetch-") as folder:
+        target = Path(folder) / "download"
+        try:
+            fetcher.fetch(location, target)
+        except FetchError as exc:
+            if exc.status in (404, 410):
+                return None
+            raise
+        return target.read_bytes()

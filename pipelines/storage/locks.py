@@ -2,8 +2,8 @@
 
 A lock is an ``fcntl.flock`` on ``<data_dir>/.locks/<name>.lock``: it is released by the kernel when
 the holder dies (even on SIGKILL), so a crashed run never blocks the next one. A run that finds the
-lock taken waits up to ``PARTNERSHIP_LOCK_TIMEOUT`` seconds (default 1800), then fails naming the
-lock and the process holding it.
+lock taken waits up to ``timeout`` seconds (the storage resource's ``lock_timeout_seconds``, default
+1800), then fails naming the lock and the process holding it.
 """
 
 import fcntl
@@ -13,14 +13,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+DEFAULT_LOCK_TIMEOUT_SECONDS = 1800.0
+
 
 class LockTimeout(RuntimeError):
     """Another run held the lock for longer than the timeout."""
 
 
 @contextmanager
-def partition_lock(data_dir: Path, name: str, timeout: float | None = None) -> Iterator[None]:
-    timeout = float(os.environ.get("PARTNERSHIP_LOCK_TIMEOUT", "1800")) if timeout is None else timeout
+def partition_lock(data_dir: Path, name: str, timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
     folder = Path(data_dir) / ".locks"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.lock"

@@ -1,8 +1,7 @@
-"""Where the inputs are and where the outputs go.
+"""The sources file: which source names exist and where each source's files are.
 
-Two environment variables are enough to run on other inputs:
-``PARTNERSHIP_SOURCES`` (path of a sources file, default ``config/sources.yaml``) and
-``PARTNERSHIP_DATA_DIR`` (root of all outputs, default ``./data``).
+The environment is read in one place only, :func:`pipelines.resources.default_resources`; here a
+sources file is parsed from the path it is given.
 """
 
 import glob
@@ -12,8 +11,9 @@ from pathlib import Path
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SOURCES_FILE = PROJECT_ROOT / "config" / "sources.yaml"
+from schemas.paths import CONFIG_DIR
+
+DEFAULT_SOURCES_FILE = CONFIG_DIR / "sources.yaml"
 DEFAULT_DATA_DIR = Path("data")
 
 # Every source name the pipeline knows. A sources file may name any subset of them.
@@ -73,17 +73,9 @@ class SourceSpec:
         return resolved
 
 
-def sources_file_path() -> Path:
-    return Path(os.environ.get("PARTNERSHIP_SOURCES") or DEFAULT_SOURCES_FILE).resolve()
-
-
-def data_dir_path() -> Path:
-    return Path(os.environ.get("PARTNERSHIP_DATA_DIR") or DEFAULT_DATA_DIR).resolve()
-
-
-def load_sources(path: str | os.PathLike | None = None) -> dict[str, SourceSpec]:
+def load_sources(path: str | os.PathLike) -> dict[str, SourceSpec]:
     """Read a sources file: ``{source: [locations]}`` or ``{source: {locations: [...], format: ...}}``."""
-    path = Path(path) if path else sources_file_path()
+    path = Path(path)
     if not path.is_file():
         raise SourcesConfigError(f"sources file {path} does not exist (set PARTNERSHIP_SOURCES)")
     try:

@@ -17,8 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pipelines.fetch import FetchError, HttpFetcher, redact
-from pipelines.settings import SourceSpec
+from pipelines.storage.fetch import FetchError, HttpFetcher, redact
+from pipelines.storage.publish import write_json_atomic
+from pipelines.storage.settings import SourceSpec
 
 MANIFEST_NAME = "_manifest.json"
 _CHUNK = 1 << 20
@@ -82,14 +83,6 @@ def read_manifest(directory: Path) -> dict | None:
     if not path.is_file():
         return None
     return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _write_json_atomic(path: Path, document: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(document, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-    os.replace(tmp, path)
 
 
 def _files_from_manifest(directory: Path, manifest: dict) -> list[LandedFile]:
@@ -178,7 +171,7 @@ def land_source(
         for stale in directory.iterdir():
             if stale.is_file() and stale.name not in keep:
                 stale.unlink()
-        _write_json_atomic(directory / MANIFEST_NAME, {
+        write_json_atomic(directory / MANIFEST_NAME, {
             "source": spec.name,
             "snapshot_date": snapshot_date,
             "format": spec.format,

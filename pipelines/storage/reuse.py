@@ -12,13 +12,12 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import uuid
 from functools import cache
 from pathlib import Path
 
-from pipelines.publish import partition_dirname
-from pipelines.settings import PROJECT_ROOT
+from pipelines.storage.publish import partition_dirname, swap_into_place, write_json_atomic
+from schemas.paths import PROJECT_ROOT
 
 _CODE_DIRS = ("assets", "schemas", "config")
 
@@ -54,10 +53,7 @@ def record(data_dir: Path, name: str, snapshot_date: str, print_: str, counts: d
     path.parent.mkdir(parents=True, exist_ok=True)
     state = load_state(data_dir, name)
     state[snapshot_date] = {"fingerprint": print_, "counts": counts}
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(state, fh, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    write_json_atomic(path, state, indent=1)
 
 
 def find_reusable(data_dir: Path, name: str, print_: str, datasets: list[tuple[Path, dict]]) -> tuple[str, dict] | None:
@@ -85,16 +81,4 @@ def reuse_partition(source_dir: Path, target_dir: Path, staging_root: Path) -> N
             os.link(file, staging / file.name)
         except OSError:
             shutil.copy2(file, staging / file.name)
-    target_dir.parent.mkdir(parents=True, exist_ok=True)
-    from pipelines.publish import _exchange  # one atomic swap, as for any publication
-
-    if target_dir.exists():
-        if _exchange(staging, target_dir):
-            shutil.rmtree(staging)
-        else:
-            trash = staging.with_name(staging.name + "-previous")
-            os.rename(target_dir, trash)
-            os.rename(staging, target_dir)
-            shutil.rmtree(trash)
-    else:
-        os.rename(staging, target_dir)
+    swap_into_place(staging, target_dir)

@@ -4,11 +4,9 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from pipelines.landing import land_source
-from pipelines.locks import partition_lock
 from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
 from pipelines.resources import HttpResource, SourcesResource, StorageResource
-from pipelines.settings import SourceSpec
+from pipelines.storage.settings import SourceSpec
 
 
 def today_utc() -> str:
@@ -37,14 +35,13 @@ def build_landing_asset(source: str, *, group_name: str, description: str,
             context.log.info(f"source '{source}' has no locations in {sources.sources_file}: skipped")
             return
         spec = spec or SourceSpec(name=source, locations=())
+        store = storage.store()
         today = today_utc()
         landed_files = total_bytes = 0
         changed, reused = [], []
         for snapshot_date in context.partition_keys:
             # A past date that was landed before keeps its files: re-running it reads the same bytes.
-            with partition_lock(storage.root, f"landing-{source}-{snapshot_date}"):
-                result = land_source(spec, storage.landing, snapshot_date, reuse_existing=snapshot_date != today,
-                                     fetcher=http.fetcher())
+            result = store.land(spec, snapshot_date, reuse_existing=snapshot_date != today, fetcher=http.fetcher())
             landed_files += len(result.files)
             total_bytes += result.total_bytes
             (reused if result.reused else changed if result.changed else []).append(snapshot_date)
@@ -53,7 +50,7 @@ def build_landing_asset(source: str, *, group_name: str, description: str,
         yield dg.MaterializeResult(metadata={
             "files": landed_files,
             "bytes": total_bytes,
-            "landing_path": dg.MetadataValue.path(str(storage.landing / source)),
+            "landing_path": dg.MetadataValue.path(str(store.landing_dir(source))),
             "partitions_with_new_content": len(changed),
             "partitions_reused": len(reused),
         })

@@ -9,8 +9,10 @@ never a half-written file. Re-running a partition replaces it; the same rows giv
 
 import ctypes
 import ctypes.util
+import json
 import os
 import shutil
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -47,6 +49,36 @@ def _exchange(a: Path, b: Path) -> bool:
 
 def partition_dirname(partition: dict[str, str]) -> str:
     return "/".join(f"{k}={v}" for k, v in partition.items())
+
+
+def swap_into_place(staging: Path, target: Path) -> None:
+    """Publish the finished folder ``staging`` at ``target`` in one step: readers see the old folder
+    or the new one, never a mix. The previous version, if any, is removed afterwards."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        if _exchange(staging, target):
+            shutil.rmtree(staging)  # now holds the previous version
+        else:
+            trash = staging.with_name(staging.name + "-previous")
+            os.rename(target, trash)
+            os.rename(staging, target)
+            shutil.rmtree(trash)
+    else:
+        os.rename(staging, target)
+
+
+def write_json_atomic(path: Path, document: dict, *, indent: int = 2) -> None:
+    """Write ``document`` to ``path`` through a temporary file in the same folder and one rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(document, fh, indent=indent, sort_keys=True)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 class PartitionWriter:
@@ -104,17 +136,7 @@ class PartitionWriter:
         for leftover in self._staging.iterdir():
             if not leftover.name.endswith(".parquet"):
                 leftover.unlink()
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        if self.target.exists():
-            if _exchange(self._staging, self.target):
-                shutil.rmtree(self._staging)  # now holds the previous version
-            else:
-                trash = self._staging.with_name(self._staging.name + "-previous")
-                os.rename(self.target, trash)
-                os.rename(self._staging, self.target)
-                shutil.rmtree(trash)
-        else:
-            os.rename(self._staging, self.target)
+        swap_into_place(self._staging, self.target)
         return self.target
 
     def abort(self) -> None:

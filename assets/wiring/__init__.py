@@ -1,0 +1,1 @@
+"""Shared Dagster wiring: the factories every domain's assets are declared with."""

@@ -1,0 +1,238 @@
+"""Shared Dagster wiring for published tables: the asset decorator, validation and the publication
+gate, run totals, checks and materializations, and the factory for tables read from landed files.
+
+A source's pure builder turns the landed files of one snapshot into frames (not yet validated) and
+the rows it already rejected; :func:`validate_and_publish` validates each frame with its Pandera
+model, publishes rejects always and tables only when every table passes the gate, and
+:func:`report` reports checks and materializations the same way for every table.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+
+import dagster as dg
+import polars as pl
+
+from assets.io import SourceFileError
+from assets.validation import Refusal, count_rejects, over_threshold, reject_share, split_valid
+from pipelines.metadata import rejects_sample, table_schema
+from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
+from pipelines.resources import QualityResource, SourcesResource, StorageResource
+from pipelines.storage.reuse import fingerprint
+from pipelines.storage.store import DataStore
+from schemas.catalog import TABLES, TableSpec
+from schemas.quality import empty_rejects, rejects_frame
+
+REJECT_CHECK = "reject_share_within_threshold"
+
+
+def asset_key(table: str) -> dg.AssetKey:
+    return dg.AssetKey([TABLES[table].layer, table])
+
+
+def table_spec(table: TableSpec, group: str, deps: list[dg.AssetKey]) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        [table.layer, table.name], group_name=group, description=table.description, kinds={"polars", "parquet"},
+        deps=deps, skippable=True,
+        metadata={"dagster/column_schema": table_schema(table.model), "dagster/table_name": f"{table.layer}/{table.name}",
+                  "partitioning": table.partitioning},
+    )
+
+
+def reject_check_spec(table: TableSpec) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(REJECT_CHECK, asset=[table.layer, table.name], blocking=True,
+                             description="Share of rejected records stays within the configured threshold; "
+                                         "above it the partition is not published.")
+
+
+def table_asset(name: str, tables: list[str], *, group: str, deps: list[dg.AssetKey], partitioned: bool = True,
+                pool: str | None = None, extra_checks: tuple[dg.AssetCheckSpec, ...] = (),
+                required_resource_keys: set[str] | None = None):
+    """The decorator every table-publishing asset uses: one spec and one blocking reject check per
+    table; daily snapshot partitions with single-run backfills, or none for a table that is one
+    dataset (a whole table, or one published under the source's own dates)."""
+    specs = [TABLES[t] for t in tables]
+    return dg.multi_asset(
+        name=name,
+        specs=[table_spec(t, group, deps) for t in specs],
+        check_specs=[reject_check_spec(t) for t in specs] + list(extra_checks),
+        partitions_def=daily_snapshot_partitions if partitioned else None,
+        backfill_policy=single_run_backfill if partitioned else None,
+        pool=pool,
+        required_resource_keys=required_resource_keys,
+    )
+
+
+@dataclass
+class RunTotals:
+    """Counts over every date one run published, for checks and materializations."""
+
+    tables: list[str]
+    rows: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+    warnings: dict[str, int] = field(default_factory=dict)
+    refusals: list[Refusal] = field(default_factory=list)
+    samples: list[pl.DataFrame] = field(default_factory=list)
+    processed: list[str] = field(default_factory=list)
+    per_date: dict[str, dict] = field(default_factory=dict)  # date -> {"rows", "rejected", "warnings"}
+    reused: dict[str, str] = field(default_factory=dict)  # date -> date whose identical output was reused
+
+    def add(self, snapshot_date: str, rows: dict[str, int], rejected: dict[str, int], warnings: dict[str, int],
+            sample: pl.DataFrame | None = None) -> None:
+        self.processed.append(snapshot_date)
+        self.per_date[snapshot_date] = {"rows": dict(rows), "rejected": dict(rejected), "warnings": dict(warnings)}
+        for t in self.tables:
+            self.rows[t] = self.rows.get(t, 0) + rows.get(t, 0)
+            self.rejected[t] = self.rejected.get(t, 0) + rejected.get(t, 0)
+            self.warnings[t] = self.warnings.get(t, 0) + warnings.get(t, 0)
+        if sample is not None:
+            self.samples.append(sample)
+
+    def refuse(self, refusals: list[Refusal]) -> None:
+        self.refusals.extend(refusals)
+
+    def refused(self, snapshot_date: str) -> bool:
+        return any(r.snapshot_date == snapshot_date for r in self.refusals)
+
+    def passed(self, table: str) -> bool:
+        """A table's check passes when no date refused it and no file of its source was refused."""
+        return not any(r.table == table or r.file_error is not None for r in self.refusals)
+
+
+def report(totals: RunTotals, store: DataStore, quality: QualityResource, source: str,
+           extra_metadata: dict | None = None) -> Iterator:
+    """Asset check results for every table, then a Failure if any date was refused, else materializations."""
+    if not totals.processed:
+        return
+    sample = pl.concat([empty_rejects(), *totals.samples])
+    for table in totals.tables:
+        yield dg.AssetCheckResult(
+            asset_key=asset_key(table), check_name=REJECT_CHECK, passed=totals.passed(table),
+            metadata={"rows": totals.rows[table], "rejected_records": totals.rejected[table],
+                      "warnings": totals.warnings[table],
+                      "reject_share": reject_share(totals.rows[table], totals.rejected[table]),
+                      "threshold": quality.max_reject_share,
+                      "sample": rejects_sample(sample.filter((pl.col("table") == table) & (pl.col("severity") == "error")))},
+        )
+    if totals.refusals:
+        by_date: dict[str, list[str]] = {}
+        for refusal in totals.refusals:
+            by_date.setdefault(refusal.snapshot_date, []).append(str(refusal))
+        raise dg.Failure(
+            description="Not published: " + "; ".join(f"{d}: {', '.join(r)}" for d, r in by_date.items())
+            + f". Rejects are in {store.rejects_dir(source)}/.",
+            metadata={"refusals": dg.MetadataValue.json([r.__dict__ for r in totals.refusals])})
+    for table in totals.tables:
+        yield dg.MaterializeResult(asset_key=asset_key(table), metadata={
+            "dagster/row_count": totals.rows[table],
+            "rejected_records": totals.rejected[table],
+            "warnings": totals.warnings[table],
+            "partitions": len(totals.processed),
+            "partitions_reused_unchanged_input": len(totals.reused),
+            "reused_from": dg.MetadataValue.json(dict(sorted(totals.reused.items())[-10:])),
+            "path": dg.MetadataValue.path(str(store.table_dir(table))),
+            "rejects_path": dg.MetadataValue.path(str(store.rejects_dir(source))),
+            **(extra_metadata or {}),
+        })
+
+
+def validate_and_publish(frames: dict[str, pl.DataFrame], rejects: pl.DataFrame, tables: list[str], *,
+                         store: DataStore, quality: QualityResource, source: str, snapshot_date: str,
+                         totals: RunTotals) -> dict[str, pl.DataFrame]:
+    """Validate each table, publish the rejects, then the tables unless the gate refuses one.
+    The writes hold the partition's lock, so two runs of one partition cannot interleave them."""
+    with store.lock(f"{source}-{snapshot_date}"):
+        valid: dict[str, pl.DataFrame] = {}
+        all_rejects = [rejects]
+        for spec in (TABLES[t] for t in tables):
+            frame = frames[spec.name]
+            lines = frame["source_row"] if "source_row" in frame.columns else None
+            files = frame["source_file"] if "source_file" in frame.columns else pl.Series([None] * frame.height, dtype=pl.Utf8)
+            good, bad, _ = split_valid(frame, spec.model, table=spec.name, record_keys=spec.record_keys(frame),
+                                       files=files, lines=lines)
+            valid[spec.name] = good
+            all_rejects.append(bad)
+        rejects = pl.concat([empty_rejects(), *all_rejects])
+        store.publish_rejects(source, snapshot_date, rejects)
+        errors, warnings = count_rejects(rejects)
+        rows = {t: f.height for t, f in valid.items()}
+        refusals = over_threshold(snapshot_date, rows, errors, quality.max_reject_share)
+        totals.refuse(refusals)
+        if not refusals:
+            for table, frame in valid.items():
+                store.publish_table(table, frame, snapshot_date)
+        totals.add(snapshot_date, rows, errors, warnings, rejects.filter(pl.col("severity") == "error").head(50))
+        return valid
+
+
+def refuse_file(exc: SourceFileError, table: str, *, store: DataStore, source: str, snapshot_date: str,
+                totals: RunTotals, context: dg.AssetExecutionContext) -> None:
+    """A source file that cannot be read at all: one reject row names it; nothing is published."""
+    context.log.error(f"{snapshot_date}: {exc}")
+    rejects = rejects_frame([{"table": table, "file": exc.file, "line": exc.line, "record_key": None, "column": None,
+                              "check": "readable_file", "value": None, "reason": f"file refused: {exc.reason}",
+                              "severity": "error"}])
+    store.publish_rejects(source, snapshot_date, rejects)
+    totals.refuse([Refusal(snapshot_date, table, file_error=str(exc))])
+    totals.add(snapshot_date, {}, {table: 1}, {}, rejects)
+
+
+def try_reuse(name: str, print_: str, snapshot_date: str, tables: list[str], reject_sources: list[str],
+              store: DataStore, totals: RunTotals, context: dg.AssetExecutionContext) -> bool:
+    """Publish an earlier date's output for ``snapshot_date`` when its inputs were identical."""
+    found = store.reuse(name, print_, snapshot_date, tables, reject_sources)
+    if found is None:
+        return False
+    previous, counts = found
+    totals.add(snapshot_date, counts["rows"], counts["rejected"], counts["warnings"])
+    if previous != snapshot_date:
+        totals.reused[snapshot_date] = previous
+    context.log.info(f"{snapshot_date}: inputs unchanged since {previous}: its published output reused, nothing parsed")
+    return True
+
+
+def remember(name: str, print_: str, snapshot_date: str, store: DataStore, totals: RunTotals) -> None:
+    if snapshot_date in totals.per_date and not totals.refused(snapshot_date):
+        store.remember(name, snapshot_date, print_, totals.per_date[snapshot_date])
+
+
+# (files, format, snapshot date, max_table_bytes=...) -> (frames by table, or the one frame of a
+# single-table source; rejects)
+Builder = Callable[..., tuple[dict[str, pl.DataFrame], pl.DataFrame]]
+
+
+def build_source_asset(*, name: str, source: str, group: str, tables: list[str], builder: Builder) -> dg.AssetsDefinition:
+    """A multi-asset publishing ``tables`` for every snapshot date of the run from ``landing/<source>``.
+    ``builder(files, fmt, snapshot, max_table_bytes=...)`` returns the frames by table and the rejects."""
+
+    @table_asset(name, tables, group=group, deps=[dg.AssetKey(["landing", source])], pool=f"curated_{source}")
+    def _asset(context: dg.AssetExecutionContext, storage: StorageResource, quality: QualityResource,
+               sources: SourcesResource):
+        store = storage.store()
+        totals = RunTotals(tables=list(tables))
+        for snapshot_date in context.partition_keys:
+            landed = store.landed(source, snapshot_date)
+            if landed is None:
+                context.log.info(f"no landed {source} files for {snapshot_date}: skipped")
+                continue
+            print_ = fingerprint(source, landed.digests, landed.format, quality.max_reject_share, sources.max_table_mb)
+            if try_reuse(name, print_, snapshot_date, list(tables), [source], store, totals, context):
+                continue
+            try:
+                frames, rejects = builder(landed.files, landed.format, date.fromisoformat(snapshot_date),
+                                          max_table_bytes=sources.max_table_bytes)
+                if isinstance(frames, pl.DataFrame):  # a single-table source
+                    frames = {tables[0]: frames}
+            except SourceFileError as exc:
+                refuse_file(exc, tables[0], store=store, source=source, snapshot_date=snapshot_date, totals=totals,
+                            context=context)
+                continue
+            validate_and_publish(frames, rejects, list(tables), store=store, quality=quality, source=source,
+                                 snapshot_date=snapshot_date, totals=totals)
+            remember(name, print_, snapshot_date, store, totals)
+            context.log.info(f"{snapshot_date}: " + ", ".join(
+                f"{t} {totals.rows[t]} rows / {totals.rejected[t]} rejected" for t in totals.tables))
+        yield from report(totals, store, quality, source)
+
+    return _asset

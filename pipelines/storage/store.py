@@ -1,0 +1,219 @@
+"""The on-disk layout of ``<data_dir>``, in one place.
+
+```
+landing/<source>/<snapshot_date>/        files as fetched, with _manifest.json
+curated/<table>/snapshot_date=<date>/    a table published per snapshot date (or per list date)
+curated/<table>/                         a table published whole (no partition folders)
+mart/<table>/snapshot_date=<date>/       marts
+quality/rejects/source=<source>/snapshot_date=<date>/
+state/<name>.json                        fingerprints of published outputs, for reuse
+.staging/  .locks/                       work areas, never read by consumers
+```
+
+:class:`DataStore` is the only code that builds these paths: asset bodies and the CLI ask it for a
+source's landed files, a table's partition, a lazy scan of a table, and to publish tables and rejects.
+"""
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.storage import reuse
+from pipelines.storage.fetch import HttpFetcher
+from pipelines.storage.landed import LandingResult, land_source, read_manifest
+from pipelines.storage.locks import DEFAULT_LOCK_TIMEOUT_SECONDS, partition_lock
+from pipelines.storage.publish import PartitionWriter, partition_dirname, publish_frame
+from pipelines.storage.settings import SourceSpec
+from schemas.catalog import SNAPSHOT, TABLES, WHOLE
+from schemas.quality import REJECT_SCHEMA, empty_rejects, validated_rejects
+
+PARTITION_COLUMN = "snapshot_date"
+
+
+@dataclass(frozen=True)
+class LandedSnapshot:
+    """The files of one source landed for one snapshot date, as the manifest lists them."""
+
+    source: str
+    snapshot_date: str
+    folder: Path
+    manifest: dict
+
+    @property
+    def files(self) -> list[tuple[Path, str]]:
+        """(path, name) of every landed file, in landing order."""
+        return [(self.folder / f["name"], f["name"]) for f in self.manifest["files"]]
+
+    @property
+    def format(self) -> str | None:
+        return self.manifest.get("format")
+
+    @property
+    def digests(self) -> list[tuple[str, str]]:
+        """(name, sha256) of every file: what the content of this landing is."""
+        return [(f["name"], f["sha256"]) for f in self.manifest["files"]]
+
+
+class DataStore:
+    def __init__(self, root: str | Path, *, lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS):
+        self.root = Path(root).resolve()
+        self.lock_timeout_seconds = lock_timeout_seconds
+
+    # --- folders -------------------------------------------------------------------------------
+    @property
+    def landing(self) -> Path:
+        return self.root / "landing"
+
+    @property
+    def rejects(self) -> Path:
+        return self.root / "quality" / "rejects"
+
+    @property
+    def staging(self) -> Path:
+        """Work area for files being written; never read by consumers."""
+        return self.root / ".staging"
+
+    def layer_dir(self, layer: str) -> Path:
+        return self.root / layer
+
+    def table_dir(self, table: str) -> Path:
+        return self.root / TABLES[table].layer / table
+
+    def partition(self, table: str, snapshot_date: str | None) -> dict[str, str]:
+        """The hive partition a table's rows of ``snapshot_date`` go to ({} for a whole table)."""
+        return {} if TABLES[table].partitioning == WHOLE else {PARTITION_COLUMN: str(snapshot_date)}
+
+    def partition_dir(self, table: str, snapshot_date: str | None) -> Path:
+        return self.table_dir(table) / partition_dirname(self.partition(table, snapshot_date))
+
+    def rejects_partition(self, source: str, snapshot_date: str) -> dict[str, str]:
+        return {"source": source, PARTITION_COLUMN: snapshot_date}
+
+    def rejects_dir(self, source: str, snapshot_date: str | None = None) -> Path:
+        folder = self.rejects / f"source={source}"
+        return folder if snapshot_date is None else folder / f"{PARTITION_COLUMN}={snapshot_date}"
+
+    # --- landed files --------------------------------------------------------------------------
+    def landing_dir(self, source: str, snapshot_date: str | None = None) -> Path:
+        folder = self.landing / source
+        return folder if snapshot_date is None else folder / snapshot_date
+
+    def landed(self, source: str, snapshot_date: str) -> LandedSnapshot | None:
+        """The files landed for ``source`` on ``snapshot_date``, or None where nothing was landed."""
+        folder = self.landing_dir(source, snapshot_date)
+        manifest = read_manifest(folder)
+        return None if manifest is None else LandedSnapshot(source, snapshot_date, folder, manifest)
+
+    def land(self, spec: SourceSpec, snapshot_date: str, *, reuse_existing: bool,
+             fetcher: HttpFetcher) -> LandingResult:
+        """Copy or download ``spec``'s files into its landing folder for ``snapshot_date``."""
+        with self.lock(f"landing-{spec.name}-{snapshot_date}"):
+            return land_source(spec, self.landing, snapshot_date, reuse_existing=reuse_existing, fetcher=fetcher)
+
+    def landed_dates(self, source: str) -> list[str]:
+        """Every snapshot date with a landing of ``source``, in date order."""
+        folder = self.landing_dir(source)
+        return sorted(p.parent.name for p in folder.glob("*/_manifest.json")) if folder.is_dir() else []
+
+    # --- reading tables ------------------------------------------------------------------------
+    def _files(self, table: str, snapshot_date: str | None) -> list[Path]:
+        return sorted(self.partition_dir(table, snapshot_date).glob("*.parquet"))
+
+    def has_partition(self, table: str, snapshot_date: str | None) -> bool:
+        return self.partition_dir(table, snapshot_date).is_dir()
+
+    def read_partition(self, table: str, snapshot_date: str | None = None) -> pl.DataFrame | None:
+        """One published partition of a table (the whole table where it has none), or None."""
+        files = self._files(table, snapshot_date)
+        return pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed") if files else None
+
+    def partition_dates(self, table: str) -> list[str]:
+        """The dates a table is published for, in date order ([] for a whole table)."""
+        if TABLES[table].partitioning == WHOLE:
+            return []
+        prefix = f"{PARTITION_COLUMN}="
+        folder = self.table_dir(table)
+        return sorted(p.name[len(prefix):] for p in folder.glob(f"{prefix}*") if any(p.glob("*.parquet"))) \
+            if folder.is_dir() else []
+
+    def scan_table(self, table: str) -> pl.LazyFrame | None:
+        """Every published partition of a table, with ``snapshot_date`` as a date; None where none is."""
+        folder = self.table_dir(table)
+        if TABLES[table].partitioning == WHOLE:
+            return pl.scan_parquet(folder / "*.parquet") if any(folder.glob("*.parquet")) else None
+        if not self.partition_dates(table):
+            return None
+        return (pl.scan_parquet(folder / "**" / "*.parquet", hive_partitioning=True)
+                .with_columns(pl.col(PARTITION_COLUMN).cast(pl.Date)))
+
+    def count_rows(self, table: str, snapshot_date: str | None) -> int:
+        files = self._files(table, snapshot_date)
+        return sum(pl.scan_parquet(f).select(pl.len()).collect().item() for f in files)
+
+    def read_rejects(self, snapshot_dates: list[str], columns: list[str] | None = None) -> pl.DataFrame:
+        """Every reject row of every source for the given snapshot dates."""
+        columns = columns or REJECT_SCHEMA.names()
+        files = [p for d in snapshot_dates for p in self.rejects.glob(f"source=*/{PARTITION_COLUMN}={d}/*.parquet")]
+        if not files:
+            return empty_rejects().select(columns)
+        return pl.concat([pl.read_parquet(f, columns=columns) for f in files])
+
+    def digest(self, table: str, snapshot_date: str | None) -> list[tuple[str, str, str]]:
+        """(table, file, sha256) of a partition's files: what it holds, for fingerprints. Reused
+        partitions are hard links of identical files, so unchanged inputs give the same digest."""
+        return [(table, f.name, hashlib.sha256(f.read_bytes()).hexdigest()) for f in self._files(table, snapshot_date)]
+
+    # --- writing -------------------------------------------------------------------------------
+    @contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """Held while a run writes the outputs called ``name``; another run waits for it."""
+        with partition_lock(self.root, name, timeout=self.lock_timeout_seconds):
+            yield
+
+    def publish_table(self, table: str, frame: pl.DataFrame, snapshot_date: str | None) -> Path:
+        return publish_frame(frame, self.table_dir(table), self.partition(table, snapshot_date), self.staging)
+
+    def table_writer(self, table: str, snapshot_date: str) -> PartitionWriter:
+        """A writer for a table partition written in parts (streamed sources)."""
+        return PartitionWriter(self.table_dir(table), self.partition(table, snapshot_date), self.staging)
+
+    def publish_rejects(self, source: str, snapshot_date: str, rejects: pl.DataFrame) -> Path:
+        return publish_frame(validated_rejects(rejects), self.rejects, self.rejects_partition(source, snapshot_date),
+                             self.staging)
+
+    def rejects_writer(self, source: str, snapshot_date: str) -> PartitionWriter:
+        return PartitionWriter(self.rejects, self.rejects_partition(source, snapshot_date), self.staging)
+
+    # --- reuse of outputs whose inputs did not change ------------------------------------------
+    def _datasets(self, tables: list[str], reject_sources: list[str]) -> list[tuple[Path, dict]]:
+        datasets = []
+        for table in tables:
+            part = {PARTITION_COLUMN: "{date}"} if TABLES[table].partitioning == SNAPSHOT else {}
+            datasets.append((self.table_dir(table), part))
+        return datasets + [(self.rejects, {"source": s, PARTITION_COLUMN: "{date}"}) for s in reject_sources]
+
+    def reuse(self, name: str, fingerprint: str, snapshot_date: str, tables: list[str],
+              reject_sources: list[str]) -> tuple[str, dict] | None:
+        """Publish, for ``snapshot_date``, the outputs of the latest earlier date recorded under
+        ``name`` with the same ``fingerprint``; returns (that date, its counts), or None."""
+        datasets = self._datasets(tables, reject_sources)
+        found = reuse.find_reusable(self.root, name, fingerprint, datasets)
+        if found is None:
+            return None
+        previous, _ = found
+        with self.lock(f"{name}-{snapshot_date}"):
+            for folder, part in datasets:
+                reuse.reuse_partition(folder / partition_dirname({k: v.format(date=previous) for k, v in part.items()}),
+                                      folder / partition_dirname({k: v.format(date=snapshot_date) for k, v in part.items()}),
+                                      self.staging)
+        return found
+
+    def remember(self, name: str, snapshot_date: str, fingerprint: str, counts: dict) -> None:
+        reuse.record(self.root, name, snapshot_date, fingerprint, counts)
+
+    def recorded(self, name: str) -> dict:
+        return reuse.load_state(self.root, name)
