@@ -36,6 +36,7 @@ dev: $(STAMP) | $(DAGSTER_HOME)
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipelines assets schemas tests benchmarks
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/iati_parse.py

@@ -151,6 +151,7 @@ class DerivedTable:
 
 
 INPUTS_READ = "inputs_read"
+DERIVED: dict[str, DerivedTable] = {}  # every declared derived asset, by op name
 
 
 def derived_asset(table: DerivedTable) -> dg.AssetsDefinition:
@@ -158,6 +159,7 @@ def derived_asset(table: DerivedTable) -> dg.AssetsDefinition:
     inputs are fingerprinted; an unchanged fingerprint reuses the earlier output; otherwise the
     build runs on the inputs and its frames are validated and published like any table's."""
     source = table.outputs[0]
+    DERIVED[table.name] = table
 
     @table_asset(table.name, table.outputs, group=table.group, deps=table.deps, partitioned=table.partitioned,
                  pool=table.pool, extra_checks=table.extra_checks,
