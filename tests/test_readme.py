@@ -1,4 +1,7 @@
-"""The README documents the tables as the Pandera models define them."""
+"""The README documents the tables as the Pandera models define them, and its commands and settings exist."""
+
+import re
+import subprocess
 
 from pipelines.cli import describe_tables
 from tests.conftest import PROJECT
@@ -9,6 +12,24 @@ def test_readme_tables_section_matches_the_models():
     assert describe_tables() in readme, "README is out of date: paste the output of `partnership describe`"
 
 
-def test_readme_shows_the_quick_start_commands():
+def test_the_quick_start_commands_are_make_targets_that_exist():
     readme = (PROJECT / "README.md").read_text(encoding="utf-8")
-    assert "make run" in readme and "make test" in readme
+    quick_start = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    block = quick_start.split("```bash", 1)[1].split("```", 1)[0]
+    targets = re.findall(r"^make (\w+)", block, flags=re.M)
+    assert targets == ["run", "test"]
+    for target in targets:  # -n: print what would run, run nothing
+        result = subprocess.run(["make", "-n", target], cwd=PROJECT, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+    assert "pytest" in subprocess.run(["make", "-n", "test"], cwd=PROJECT, capture_output=True, text=True).stdout
+    assert "make test" in (PROJECT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_every_environment_variable_the_code_reads_is_documented_and_every_documented_one_is_read():
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    configuration = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `(PARTNERSHIP_\w+)`", configuration, flags=re.M))
+    code = "\n".join(p.read_text(encoding="utf-8") for folder in ("pipelines", "assets", "schemas")
+                     for p in (PROJECT / folder).rglob("*.py"))
+    read = set(re.findall(r"[\"'](PARTNERSHIP_[A-Z_]+)[\"']", code))
+    assert documented == read

@@ -21,17 +21,14 @@ Totals of the marts use counted rows only.
 import polars as pl
 
 from assets.reference import stable_id
+from schemas.base import polars_schema
+from schemas.curated import FinancingFlows
 from schemas.vocabularies import PRIVATE_ORGANISATION_TYPES
 
 PRIVATE_TYPES = list(PRIVATE_ORGANISATION_TYPES)
 UN_TYPE = "40"
-FLOW_SCHEMA = {
-    "flow_id": pl.Utf8, "source": pl.Utf8, "direction": pl.Utf8, "reported_by": pl.Utf8, "year": pl.Int32,
-    "date": pl.Date, "provider_org_id": pl.Utf8, "recipient_org_id": pl.Utf8, "provider_type_code": pl.Utf8,
-    "un_entity": pl.Utf8, "amount_original": pl.Float64, "currency": pl.Utf8, "amount_usd": pl.Float64,
-    "transaction_type": pl.Utf8, "sdg_goals": pl.List(pl.Int32), "iati_identifier": pl.Utf8,
-    "is_counted": pl.Boolean, "double_count_reason": pl.Utf8, "source_ref": pl.Utf8,
-}
+# the fact table's columns and types, from its model (snapshot_date is added by the caller's partition)
+FLOW_SCHEMA = {c: t for c, t in polars_schema(FinancingFlows).items() if c != "snapshot_date"}
 
 
 def _org_lookup(links: pl.DataFrame, table: str) -> pl.DataFrame:

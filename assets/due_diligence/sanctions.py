@@ -16,6 +16,8 @@ from lxml import etree
 
 from assets.io import SourceFileError
 from assets.reference import country_iso3
+from schemas.base import empty_frame
+from schemas.due_diligence import SanctionsChanges
 
 ENTITY_COLUMNS = ("reference_number", "data_id", "version_number", "record_type", "name", "name_original_script",
                   "un_list_type", "listed_on", "nationality_countries", "address_countries", "last_updated",
@@ -188,7 +190,5 @@ def sanctions_changes(entities: pl.DataFrame, aliases: pl.DataFrame) -> pl.DataF
          .with_columns(pl.when(pl.col("change") == "amended").then(pl.col("changed_fields"))
                        .otherwise(pl.lit([], dtype=pl.List(pl.Utf8))).alias("changed_fields")))
     if not frames:
-        return pl.DataFrame(schema={"reference_number": pl.Utf8, "previous_snapshot_date": pl.Date, "snapshot_date": pl.Date,
-                                    "change": pl.Utf8, "changed_fields": pl.List(pl.Utf8), "name": pl.Utf8,
-                                    "record_type": pl.Utf8, "un_list_type": pl.Utf8})
+        return empty_frame(SanctionsChanges)
     return pl.concat(frames).sort("snapshot_date", "change", "reference_number")

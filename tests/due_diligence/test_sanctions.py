@@ -3,7 +3,7 @@
 import polars as pl
 import pytest
 
-from assets.due_diligence.sanctions import read_sanctions_list, sanctions_changes
+from assets.due_diligence.sanctions import COMPARED_FIELDS, read_sanctions_list, sanctions_changes
 from assets.io import SourceFileError
 
 LIST = """<?xml version="1.0"?>
@@ -74,4 +74,26 @@ def test_real_snapshots_changes_equal_the_set_difference(realdata):
     counts = dict(changes.group_by("change").len().iter_rows())
     assert counts["added"] == len(after - before) == 45
     assert counts["removed"] == len(before - after) == 186
-    assert counts["amended"] > 0
+    # amended: listings in both lists whose compared fields differ, computed here with plain Python
+    expected = {}
+    old_state, new_state = _state(old), _state(new)
+    for reference in before & after:
+        fields = sorted(f for f in COMPARED_FIELDS if old_state[reference][f] != new_state[reference][f])
+        if fields:
+            expected[reference] = fields
+    amended = changes.filter(pl.col("change") == "amended")
+    assert {r: sorted(f) for r, f in zip(amended["reference_number"], amended["changed_fields"], strict=True)} == expected
+    assert counts["amended"] == len(expected)
+
+
+def _state(listing) -> dict[str, dict]:
+    """Each listing's compared fields as Python values: lists as sorted tuples, aliases as a set."""
+    aliases: dict[str, set] = {}
+    for row in listing.aliases.iter_rows(named=True):
+        aliases.setdefault(row["reference_number"], set()).add(row["alias_name"])
+    state = {}
+    for row in listing.entities.iter_rows(named=True):
+        values = {f: tuple(sorted(v)) if isinstance(v, list) else (v or None) for f, v in row.items()}
+        values["aliases"] = frozenset(aliases.get(row["reference_number"], ()))
+        state[row["reference_number"]] = values
+    return state
