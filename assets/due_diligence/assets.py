@@ -10,7 +10,15 @@ from assets.due_diligence.screening import read_decisions, screen
 from assets.io import SourceFileError
 from assets.wiring.derived import ALL, AS_OF, Built, DerivedTable, Input, Inputs, derived_asset
 from assets.wiring.landing import build_landing_asset
-from assets.wiring.tables import RunTotals, refuse_file, remember, report, table_asset, validate_and_publish
+from assets.wiring.tables import (
+    RunTotals,
+    inputs_read,
+    refuse_file,
+    remember,
+    report,
+    table_asset,
+    validate_and_publish,
+)
 from pipelines.resources import QualityResource, StorageResource
 from pipelines.storage.reuse import fingerprint
 from schemas.base import empty_frame
@@ -66,7 +74,7 @@ def sanctions_list_tables(context: dg.AssetExecutionContext, storage: StorageRes
                              source="un_sanctions", snapshot_date=day, totals=totals)
         remember("sanctions_list_tables", print_, day, store, totals)
         context.log.info(f"{listing.file}: list of {day}, {listing.entities.height} listings, {listing.aliases.height} aliases")
-    yield from report(totals, store, quality, "un_sanctions")
+    yield from report(totals, store, quality, "un_sanctions", extra_metadata=inputs_read([landing_un_sanctions.key.to_user_string()]))
 
 
 def _changes(inputs: Inputs, _snapshot) -> Built:

@@ -9,7 +9,15 @@ from assets.financing.iati import IatiBuild, build_iati_tables
 from assets.financing.un_revenue import read_revenue
 from assets.validation import over_threshold
 from assets.wiring.landing import build_landing_asset
-from assets.wiring.tables import RunTotals, build_source_asset, remember, report, table_asset, try_reuse
+from assets.wiring.tables import (
+    RunTotals,
+    build_source_asset,
+    inputs_read,
+    remember,
+    report,
+    table_asset,
+    try_reuse,
+)
 from pipelines.resources import QualityResource, SourcesResource, StorageResource
 from pipelines.storage.reuse import fingerprint
 from pipelines.storage.store import DataStore
@@ -41,12 +49,14 @@ def iati_curated_tables(context: dg.AssetExecutionContext, storage: StorageResou
     store = storage.store()
     totals = RunTotals(tables=list(IATI_TABLES))
     rates_cache: dict[tuple, FxRates] = {}  # a backfill reuses the rates of identical landed files
+    read: set[str] = set()
     for snapshot_date in context.partition_keys:
         landed = store.landed("iati_activities", snapshot_date)
         if landed is None:
             context.log.info(f"no landed IATI files for {snapshot_date}: skipped")
             continue
         rates_landed = store.landed("exchange_rates", snapshot_date)
+        read.update(["landing/iati_activities", "landing/exchange_rates"])  # no exchange-rate files: the packaged ECB rates
         rates_files = [path for path, _ in rates_landed.files] if rates_landed else []
         rates_key = tuple(sha for _, sha in rates_landed.digests) if rates_landed else ()
         print_ = fingerprint("iati", landed.digests, rates_key, quality.max_reject_share, sources.max_table_mb)
@@ -68,7 +78,7 @@ def iati_curated_tables(context: dg.AssetExecutionContext, storage: StorageResou
         totals.add(snapshot_date, build.rows, {t: build.rejected_records(t) for t in IATI_TABLES},
                    {t: build.warnings(t) for t in IATI_TABLES}, build.sample)
         remember("iati_curated_tables", print_, snapshot_date, store, totals)
-    yield from report(totals, store, quality, "iati_activities")
+    yield from report(totals, store, quality, "iati_activities", extra_metadata=inputs_read(read))
 
 
 def _publish_snapshot(files, snapshot: date, rates: FxRates, store: DataStore, quality: QualityResource,

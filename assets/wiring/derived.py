@@ -17,6 +17,7 @@ import polars as pl
 
 from assets.validation import Refusal
 from assets.wiring.tables import (
+    INPUTS_READ,
     RunTotals,
     asset_key,
     remember,
@@ -150,7 +151,6 @@ class DerivedTable:
         return all(inputs.present(t) for t in self.required)
 
 
-INPUTS_READ = "inputs_read"
 DERIVED: dict[str, DerivedTable] = {}  # every declared derived asset, by op name
 
 
@@ -186,7 +186,7 @@ def derived_asset(table: DerivedTable) -> dg.AssetsDefinition:
                 continue
             day = date.fromisoformat(snapshot_date) if snapshot_date else None
             built = table.build(inputs, day, **kwargs)
-            read.update(inputs.read)
+            read.update(asset_key(t).to_user_string() for t in inputs.read)
             if built is None:
                 context.log.info(f"{label}: nothing to build: skipped")
                 continue

@@ -25,6 +25,8 @@ from schemas.catalog import TABLES, TableSpec
 from schemas.quality import empty_rejects, rejects_frame
 
 REJECT_CHECK = "reject_share_within_threshold"
+# materialization metadata: the asset keys whose data the asset read in this run
+INPUTS_READ = "inputs_read"
 
 
 def asset_key(table: str) -> dg.AssetKey:
@@ -98,6 +100,10 @@ class RunTotals:
     def passed(self, table: str) -> bool:
         """A table's check passes when no date refused it and no file of its source was refused."""
         return not any(r.table == table or r.file_error is not None for r in self.refusals)
+
+
+def inputs_read(keys) -> dict:
+    return {INPUTS_READ: dg.MetadataValue.json(sorted(set(keys)))}
 
 
 def report(totals: RunTotals, store: DataStore, quality: QualityResource, source: str,
@@ -211,11 +217,13 @@ def build_source_asset(*, name: str, source: str, group: str, tables: list[str],
                sources: SourcesResource):
         store = storage.store()
         totals = RunTotals(tables=list(tables))
+        read: set[str] = set()
         for snapshot_date in context.partition_keys:
             landed = store.landed(source, snapshot_date)
             if landed is None:
                 context.log.info(f"no landed {source} files for {snapshot_date}: skipped")
                 continue
+            read.add(f"landing/{source}")
             print_ = fingerprint(source, landed.digests, landed.format, quality.max_reject_share, sources.max_table_mb)
             if try_reuse(name, print_, snapshot_date, list(tables), [source], store, totals, context):
                 continue
@@ -233,6 +241,6 @@ def build_source_asset(*, name: str, source: str, group: str, tables: list[str],
             remember(name, print_, snapshot_date, store, totals)
             context.log.info(f"{snapshot_date}: " + ", ".join(
                 f"{t} {totals.rows[t]} rows / {totals.rejected[t]} rejected" for t in totals.tables))
-        yield from report(totals, store, quality, source)
+        yield from report(totals, store, quality, source, extra_metadata=inputs_read(read))
 
     return _asset
