@@ -82,6 +82,16 @@ def count_rejects(rejects: pl.DataFrame) -> tuple[dict[str, int], dict[str, int]
     return errors, warnings
 
 
+PARENT_REJECTED = "parent_rejected"
+
+
+def gate_counts(rejects: pl.DataFrame) -> dict[str, int]:
+    """Rejected records per table as the publication gate weighs them: a child rejected only because
+    its parent was (``parent_rejected``) is accounted for, but its parent's failure is weighed once,
+    in the parent's table; otherwise one unsupported file would refuse every table of the snapshot."""
+    return count_rejects(rejects.filter(pl.col("check") != PARENT_REJECTED))[0]
+
+
 @dataclass(frozen=True)
 class Refusal:
     """Why a table was not published for a date: a reject share over the threshold, a file that

@@ -19,6 +19,7 @@ from pipelines.resources import HttpResource, QualityResource, SourcesResource, 
 from pipelines.storage.store import DataStore
 from schemas.vocabularies import PRIVATE_ORGANISATION_TYPES
 from tests.conftest import PROJECT, iati_xml
+from tests.financing.test_iati_realdata import xml_counts
 
 pytestmark = pytest.mark.slow
 DAY = "2026-11-20"
@@ -66,7 +67,7 @@ def test_sample_graph_publishes_every_table_readable_by_duckdb(sample_run):
         counts[table] = con.execute(
             f"select count(*) from read_parquet('{data_dir}/curated/{table}/**/*.parquet', hive_partitioning=true) "
             f"where snapshot_date = DATE '{DAY}'").fetchone()[0]
-    assert counts == {"iati_activities": 27, "iati_transactions": 80, "iati_participating_orgs": 81, "iati_budgets": 26}
+    assert counts == {"iati_activities": 27, "iati_transactions": 80, "iati_participating_orgs": 81, "iati_budgets": 27}
     usd = con.execute(f"""
         select count(*) filter (where value_usd is null), count(distinct fx_source), sum(value_usd) > 0
         from read_parquet('{data_dir}/curated/iati_transactions/**/*.parquet', hive_partitioning=true)""").fetchone()
@@ -80,7 +81,7 @@ def test_sample_graph_publishes_every_table_readable_by_duckdb(sample_run):
         where source = 'iati_activities' group by all""").fetchall()
     checks = {r[0] for r in rejects}
     assert {"readable_file", "supported_version", "isin", "field_uniqueness", "parse", "fx_rate_found",
-            "greater_than_or_equal_to", "parent_rejected"} <= checks
+            "negative_budget", "parent_rejected"} <= checks
 
     mats = {m.asset_key.to_user_string(): m.metadata for m in result.asset_materializations_for_node("iati_curated_tables")}
     assert mats["curated/iati_activities"]["dagster/row_count"].value == 27
@@ -90,7 +91,7 @@ def test_sample_graph_publishes_every_table_readable_by_duckdb(sample_run):
     assert sorted(c.asset_check_key.to_user_string() for c in checks) == sorted(
         k.to_user_string() for k in graph.asset_check_keys)
     assert all(c.passed for c in checks)
-    assert pl.scan_parquet(data_dir / "curated" / "iati_budgets").collect().height == 26
+    assert pl.scan_parquet(data_dir / "curated" / "iati_budgets").collect().height == 27
 
 
 def private_transactions_in_xml(data_dir: Path) -> int:
@@ -141,6 +142,24 @@ def test_every_record_of_every_tabular_file_is_published_or_rejected(sample_run,
         assert seen > 0
         assert published.filter(pl.col("source_file") == path.name).height + \
             rejected.filter(pl.col("file") == path.name).height == seen, path.name
+
+
+def test_every_record_of_every_iati_file_is_published_or_rejected(sample_run):
+    data_dir, _ = sample_run
+    rejects = pl.read_parquet(data_dir / "quality" / "rejects" / "source=iati_activities" / f"snapshot_date={DAY}" / "*.parquet")
+    errors = rejects.filter(pl.col("severity") == "error")
+    for path in sorted((data_dir / "landing" / "iati_activities" / DAY).glob("*.xml")):
+        try:
+            held = xml_counts(path)
+        except ElementTree.ParseError:  # unreadable: refused whole, nothing of it published
+            assert errors.filter(pl.col("file") == path.name)["check"].to_list() == ["readable_file"]
+            continue
+        for table, count in held.items():
+            published = pl.read_parquet(data_dir / "curated" / table / f"snapshot_date={DAY}" / "*.parquet").filter(
+                pl.col("source_file") == path.name).height
+            rejected = errors.filter((pl.col("file") == path.name) & (pl.col("table") == table)).select(
+                "record_key", "line").unique().height
+            assert published + rejected == count, (path.name, table)
 
 
 def test_every_asset_reads_exactly_the_inputs_its_lineage_shows(sample_run):

@@ -57,7 +57,7 @@ def sanctions_list_tables(context: dg.AssetExecutionContext, storage: StorageRes
                       if entry["fingerprint"] == print_ and store.has_partition("sanctioned_entities", day)), None)
         if known:  # this very list is already published under its own date
             counts = published[known]["counts"]
-            totals.add(known, counts["rows"], counts["rejected"], counts["warnings"])
+            totals.add(known, counts["rows"], counts["rejected"], counts["warnings"], gated=counts.get("gated"))
             context.log.info(f"{label}: list of {known} already published; not parsed again")
             continue
         try:

@@ -76,7 +76,8 @@ def iati_curated_tables(context: dg.AssetExecutionContext, storage: StorageResou
             build = _publish_snapshot(landed.files, date.fromisoformat(snapshot_date), rates, store, quality, totals)
         _log_build(context, snapshot_date, build)
         totals.add(snapshot_date, build.rows, {t: build.rejected_records(t) for t in IATI_TABLES},
-                   {t: build.warnings(t) for t in IATI_TABLES}, build.sample)
+                   {t: build.warnings(t) for t in IATI_TABLES}, build.sample,
+                   gated={t: build.gated_records(t) for t in IATI_TABLES})
         remember("iati_curated_tables", print_, snapshot_date, store, totals)
     yield from report(totals, store, quality, "iati_activities", extra_metadata=inputs_read(read))
 
@@ -91,7 +92,7 @@ def _publish_snapshot(files, snapshot: date, rates: FxRates, store: DataStore, q
     try:
         build = build_iati_tables(files, snapshot, rates, writers, reject_writer)
         reject_writer.commit(empty_schema=REJECT_SCHEMA)  # rejects are published even when tables are not
-        refusals = over_threshold(snapshot_date, build.rows, {t: build.rejected_records(t) for t in IATI_TABLES},
+        refusals = over_threshold(snapshot_date, build.rows, {t: build.gated_records(t) for t in IATI_TABLES},
                                   quality.max_reject_share)
         if refusals:
             for writer in writers.values():

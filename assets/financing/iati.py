@@ -17,7 +17,7 @@ import polars as pl
 from assets.financing.fx import FxRates
 from assets.financing.iati_reader import DEFAULT_BATCH_SIZE, IatiFileError, iter_iati_batches
 from assets.financing.iati_transform import TABLES, transform_batch
-from assets.validation import count_rejects
+from assets.validation import count_rejects, gate_counts, reject_share
 from schemas.quality import empty_rejects, rejects_frame
 
 
@@ -47,6 +47,7 @@ class IatiBuild:
 
     rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
     rejected: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
+    gated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))  # as the gate weighs them
     warning_counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
     files: list[FileOutcome] = field(default_factory=list)
     # rows that were read but not published because their whole file was quarantined
@@ -63,9 +64,11 @@ class IatiBuild:
         return self.warning_counts[table]
 
     def reject_share(self, table: str) -> float:
-        rejected = self.rejected_records(table)
-        total = rejected + self.rows[table]
-        return rejected / total if total else 0.0
+        return reject_share(self.rows[table], self.gated_records(table))
+
+    def gated_records(self, table: str) -> int:
+        """Rejected records as the publication gate weighs them (:func:`assets.validation.gate_counts`)."""
+        return self.gated[table] + self.quarantined_rows[table]
 
     def _keep_sample(self, rejects: pl.DataFrame) -> None:
         missing = {t: SAMPLE_SIZE - n for t, n in self.sample.group_by("table").len().iter_rows()}
@@ -87,6 +90,7 @@ def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRa
         prefix = f"part-{file_index:05d}-"
         file_rows = dict.fromkeys(TABLES, 0)
         file_rejected = dict.fromkeys(TABLES, 0)
+        file_gated = dict.fromkeys(TABLES, 0)
         file_warnings = dict.fromkeys(TABLES, 0)
         file_samples: list[pl.DataFrame] = []
         registered: list[str] = []
@@ -109,8 +113,10 @@ def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRa
                     registered.append(identifier)
                 reject_writer.write(result.rejects, part)
                 errors, warnings = count_rejects(result.rejects)
+                gated = gate_counts(result.rejects)
                 for table in TABLES:
                     file_rejected[table] += errors.get(table, 0)
+                    file_gated[table] += gated.get(table, 0)
                     file_warnings[table] += warnings.get(table, 0)
                 if result.rejects.height and len(file_samples) < 3:
                     file_samples.append(result.rejects.head(SAMPLE_SIZE * 4))
@@ -137,6 +143,7 @@ def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRa
         for table in TABLES:
             build.rows[table] += file_rows[table]
             build.rejected[table] += file_rejected[table]
+            build.gated[table] += file_gated[table]
             build.warning_counts[table] += file_warnings[table]
         for sample in file_samples:
             build._keep_sample(sample)

@@ -96,6 +96,13 @@ def _text(el) -> str | None:
     return value or None
 
 
+def _attr(el, name: str) -> str | None:
+    """An attribute as published, or None where it is missing, empty or only whitespace: publishers
+    write ``currency=""`` for "no currency", and it must take the path of a missing one."""
+    value = el.get(name)
+    return value if value is not None and value.strip() else None
+
+
 def _narrative(el, default_lang: str | None) -> str | None:
     """English narrative first (own xml:lang, else the activity's default language), else the first."""
     if el is None:
@@ -149,7 +156,7 @@ def iter_iati_batches(path: str | Path, *, source_file: str | None = None,
                 if parent is None or parent.getparent() is not None:
                     raise IatiFileError(label, "<iati-activity> is not a child of the root <iati-activities>",
                                         activity.sourceline)
-                _read_activity(activity, parent.get("version"), batch, label)
+                _read_activity(activity, _attr(parent, "version"), batch, label)
                 activity.clear(keep_tail=False)
                 while activity.getprevious() is not None:
                     del parent[0]
@@ -178,11 +185,32 @@ def _check_document(tree, label: str) -> None:
         raise IatiFileError(label, f"wrong root element <{root.tag}>, expected <iati-activities>", root.sourceline)
 
 
-def _reject(batch: IatiBatch, label: str, line, key, column, check, value, reason, severity="error") -> None:
+def _reject(batch: IatiBatch, label: str, line, key, column, check, value, reason, severity="error",
+            table: str = "iati_activities") -> None:
     batch.rejects.append({
-        "table": "iati_activities", "file": label, "line": line, "record_key": key, "column": column,
+        "table": table, "file": label, "line": line, "record_key": key, "column": column,
         "check": check, "value": value, "reason": reason, "severity": severity,
     })
+
+
+# child elements that become rows of their own table, and their element name in record keys
+_CHILD_TABLES = {"transaction": "iati_transactions", "budget": "iati_budgets",
+                 "participating-org": "iati_participating_orgs"}
+
+
+def _refuse(act, batch: IatiBatch, label: str, line, key, column, check, value, reason) -> None:
+    """An activity refused while it is read, and with it each of its transactions, budgets and
+    participating organisations: one reject row each, so that every record of the file is either
+    published or rejected."""
+    _reject(batch, label, line, key, column, check, value, reason)
+    positions = dict.fromkeys(_CHILD_TABLES, 0)
+    for child in act:
+        table = _CHILD_TABLES.get(child.tag) if isinstance(child.tag, str) else None
+        if table is None:
+            continue
+        _reject(batch, label, child.sourceline, f"{key}#{child.tag}[{positions[child.tag]}]", None, "parent_rejected",
+                key, f"activity rejected: {reason}", table=table)
+        positions[child.tag] += 1
 
 
 def _read_activity(act, file_version: str | None, batch: IatiBatch, label: str) -> None:
@@ -190,7 +218,7 @@ def _read_activity(act, file_version: str | None, batch: IatiBatch, label: str) 
     batch.activities_seen += 1
     line = act.sourceline
     identifier = _text(act.find("iati-identifier"))
-    version = (act.get("version") or file_version or "").strip()
+    version = (_attr(act, "version") or file_version or "").strip()
     key = identifier or f"line {line}"
     if version not in SUPPORTED_VERSIONS:
         if version.startswith("1."):
@@ -199,10 +227,10 @@ def _read_activity(act, file_version: str | None, batch: IatiBatch, label: str) 
             reason = "IATI version not declared (neither the activity nor <iati-activities> has version)"
         else:
             reason = f"unsupported IATI version {version}"
-        _reject(batch, label, line, key, "iati_version", "supported_version", version or None, reason)
+        _refuse(act, batch, label, line, key, "iati_version", "supported_version", version or None, reason)
         return
     if identifier is None:
-        _reject(batch, label, line, key, "iati_identifier", "not_nullable", None, "missing <iati-identifier>")
+        _refuse(act, batch, label, line, key, "iati_identifier", "not_nullable", None, "missing <iati-identifier>")
         return
 
     lang = act.get(XML_LANG)
@@ -221,41 +249,41 @@ def _read_activity(act, file_version: str | None, batch: IatiBatch, label: str) 
             _append(t, (seq, *_read_transaction(child, identifier, n_transactions, lang)))
             n_transactions += 1
         elif tag == "participating-org":
-            _append(p, (seq, identifier, n_orgs, child.get("role"), child.get("ref") or None, child.get("type"),
-                        _narrative(child, lang), child.get("activity-id"), child.get("crs-channel-code")))
+            _append(p, (seq, identifier, n_orgs, _attr(child, "role"), _attr(child, "ref"), _attr(child, "type"),
+                        _narrative(child, lang), _attr(child, "activity-id"), _attr(child, "crs-channel-code")))
             n_orgs += 1
         elif tag == "budget":
             value_el = child.find("value")
             if value_el is None:
                 value_el = _NO_ELEMENT
-            _append(b, (seq, identifier, n_budgets, child.get("type") or "1", child.get("status") or "1",
+            _append(b, (seq, identifier, n_budgets, _attr(child, "type") or "1", _attr(child, "status") or "1",
                         _iso_date(child.find("period-start")), _iso_date(child.find("period-end")),
-                        _text(value_el), value_el.get("currency"), value_el.get("value-date")))
+                        _text(value_el), _attr(value_el, "currency"), _attr(value_el, "value-date")))
             n_budgets += 1
         elif tag == "reporting-org":
-            reporting_ref, reporting_type = child.get("ref") or None, child.get("type")
+            reporting_ref, reporting_type = _attr(child, "ref"), _attr(child, "type")
             reporting_name = _narrative(child, lang)
         elif tag == "title":
             title = _narrative(child, lang)
         elif tag == "activity-status":
-            status = child.get("code")
+            status = _attr(child, "code")
         elif tag == "activity-date":
-            column = _DATE_COLUMNS.get(child.get("type", ""))
+            column = _DATE_COLUMNS.get((_attr(child, "type") or "").strip())
             if column and dates[column] is None:
-                dates[column] = child.get("iso-date")
+                dates[column] = _attr(child, "iso-date")
         elif tag in _CLASSIFICATIONS:
-            _append(c, (seq, tag, child.get("vocabulary") or "1", child.get("code"), child.get("percentage")))
+            _append(c, (seq, tag, _attr(child, "vocabulary") or "1", _attr(child, "code"), _attr(child, "percentage")))
         elif tag == "default-flow-type":
-            flow = child.get("code")
+            flow = _attr(child, "code")
         elif tag == "default-finance-type":
-            finance = child.get("code")
+            finance = _attr(child, "code")
         elif tag == "default-aid-type":
-            if aid is None and (child.get("vocabulary") or "1") == "1":
-                aid = child.get("code")
+            if aid is None and (_attr(child, "vocabulary") or "1").strip() == "1":
+                aid = _attr(child, "code")
 
     _append(batch.activities, (
-        identifier, version, lang, act.get("last-updated-datetime"), reporting_ref, reporting_type, reporting_name,
-        title, status, *dates.values(), act.get("default-currency"), act.get("humanitarian"), act.get("hierarchy"),
+        identifier, version, lang, _attr(act, "last-updated-datetime"), reporting_ref, reporting_type, reporting_name,
+        title, status, *dates.values(), _attr(act, "default-currency"), _attr(act, "humanitarian"), _attr(act, "hierarchy"),
         flow, finance, aid, line, seq))
 
 
@@ -266,7 +294,7 @@ def _append(table: dict[str, list], row: tuple) -> None:
 
 
 def _iso_date(el) -> str | None:
-    return el.get("iso-date") if el is not None else None
+    return _attr(el, "iso-date") if el is not None else None
 
 
 def _read_transaction(tr, identifier: str, index: int, lang) -> tuple:
@@ -279,25 +307,25 @@ def _read_transaction(tr, identifier: str, index: int, lang) -> tuple:
         if not isinstance(tag, str) or tag[0] == "{":
             continue
         if tag == "transaction-type":
-            type_code = child.get("code")
+            type_code = _attr(child, "code")
         elif tag == "transaction-date":
-            date = child.get("iso-date")
+            date = _attr(child, "iso-date")
         elif tag == "value":
-            value, currency, value_date = _text(child), child.get("currency"), child.get("value-date")
+            value, currency, value_date = _text(child), _attr(child, "currency"), _attr(child, "value-date")
         elif tag == "provider-org":
-            provider = (child.get("ref") or None, child.get("type"), _narrative(child, lang),
-                        child.get("provider-activity-id"))
+            provider = (_attr(child, "ref"), _attr(child, "type"), _narrative(child, lang),
+                        _attr(child, "provider-activity-id"))
         elif tag == "receiver-org":
-            receiver = (child.get("ref") or None, child.get("type"), _narrative(child, lang),
-                        child.get("receiver-activity-id"))
+            receiver = (_attr(child, "ref"), _attr(child, "type"), _narrative(child, lang),
+                        _attr(child, "receiver-activity-id"))
         elif tag == "flow-type":
-            flow = child.get("code")
+            flow = _attr(child, "code")
         elif tag == "finance-type":
-            finance = child.get("code")
+            finance = _attr(child, "code")
         elif tag == "aid-type":
-            if aid is None and (child.get("vocabulary") or "1") == "1":
-                aid = child.get("code")
+            if aid is None and (_attr(child, "vocabulary") or "1").strip() == "1":
+                aid = _attr(child, "code")
         elif tag == "description":
             description = _narrative(child, lang)
-    return (identifier, index, tr.get("ref"), type_code, date, value, currency, value_date, tr.get("humanitarian"),
+    return (identifier, index, _attr(tr, "ref"), type_code, date, value, currency, value_date, _attr(tr, "humanitarian"),
             *provider, *receiver, flow, finance, aid, description)

@@ -36,6 +36,29 @@ def _names(code_col: str, codelist: str, name_col: str) -> pl.Expr:
     return pl.col(code_col).replace_strict(load_codelists()[codelist], default=None, return_dtype=pl.Utf8).alias(name_col)
 
 
+def _normalize_codes(raw: pl.DataFrame, columns: dict[str, str], *, table: str, keys: pl.Series,
+                     label: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Codes that differ from a codelist code only in case or surrounding whitespace (``usd``,
+    `` 11 ``) take the codelist's spelling, with a warning reject; other values stay as published
+    (the model's codelist check rejects them)."""
+    out = raw.with_columns(
+        pl.col(col).str.strip_chars().str.to_lowercase()
+        .replace_strict({code.lower(): code for code in load_codelists()[codelist]}, default=None, return_dtype=pl.Utf8)
+        .fill_null(pl.col(col)).alias(col)
+        for col, codelist in columns.items())
+    warnings = []
+    for col in columns:
+        changed = (raw[col] != out[col]).fill_null(False)
+        if changed.any():
+            warnings.append(reject_columns({
+                "table": table, "file": label, "line": None, "record_key": keys.filter(changed), "column": col,
+                "check": "code_normalized", "value": raw[col].filter(changed),
+                "reason": [f"{col}: {before!r} read as the codelist code {after!r}"
+                           for before, after in zip(raw[col].filter(changed), out[col].filter(changed), strict=True)],
+                "severity": "warning"}))
+    return out, pl.concat(warnings) if warnings else empty_rejects()
+
+
 def _provenance(label: str, snapshot: date) -> tuple[pl.Expr, pl.Expr]:
     return pl.lit(label).alias("source_file"), pl.lit(snapshot).alias("snapshot_date")
 
@@ -71,12 +94,15 @@ def _parse_failures(raw: pl.DataFrame, parsed: pl.DataFrame, columns: dict[str, 
 def _activities(batch: IatiBatch, label: str, snapshot: date) -> tuple[pl.DataFrame, pl.DataFrame]:
     raw = pl.DataFrame(batch.activities, schema={c: pl.Utf8 for c in batch.activities} |
                        {"source_line": pl.Int64, "activity_seq": pl.Int64})
+    raw, normalized = _normalize_codes(raw, {
+        "reporting_org_type_code": "OrganisationType", "activity_status_code": "ActivityStatus",
+        "default_currency": "Currency", "default_flow_type_code": "FlowType", "default_finance_type_code": "FinanceType",
+        "default_aid_type_code": "AidType"}, table="iati_activities", keys=raw["iati_identifier"], label=label)
     date_cols = ["planned_start_date", "actual_start_date", "planned_end_date", "actual_end_date"]
     typed = raw.with_columns(
         *[_date(c) for c in date_cols],
         _flag_bool("humanitarian"),
         pl.col("hierarchy").str.strip_chars().cast(pl.Int32, strict=False),
-        pl.col("default_currency").str.strip_chars().str.to_uppercase(),
         _names("reporting_org_type_code", "OrganisationType", "reporting_org_type_name"),
         _names("activity_status_code", "ActivityStatus", "activity_status_name"),
         *_provenance(label, snapshot),
@@ -89,6 +115,7 @@ def _activities(batch: IatiBatch, label: str, snapshot: date) -> tuple[pl.DataFr
     rejects[0] = rejects[0].with_columns(
         pl.when(pl.col("column").is_in(["hierarchy", "humanitarian"])).then(pl.lit("warning"))
         .otherwise(pl.col("severity")).alias("severity"))
+    rejects.append(normalized)
 
     classified = (pl.DataFrame(batch.classifications, schema={c: pl.Utf8 for c in batch.classifications} |
                                {"activity_seq": pl.Int64})
@@ -148,6 +175,12 @@ def _transactions(batch: IatiBatch, activities: pl.DataFrame, label: str, snapsh
                   rates: FxRates) -> tuple[pl.DataFrame, pl.DataFrame]:
     raw = pl.DataFrame(batch.transactions, schema={c: pl.Utf8 for c in batch.transactions} |
                        {"activity_seq": pl.Int64, "transaction_index": pl.Int32})
+    keys = _child_keys(raw, "transaction", "transaction_index")
+    raw, normalized = _normalize_codes(raw, {
+        "transaction_type_code": "TransactionType", "value_currency": "Currency",
+        "provider_org_type_code": "OrganisationType", "receiver_org_type_code": "OrganisationType",
+        "flow_type_code": "FlowType", "finance_type_code": "FinanceType", "aid_type_code": "AidType"},
+        table="iati_transactions", keys=keys, label=label)
     defaults = activities.select("activity_seq", "default_currency", "default_flow_type_code",
                                  "default_finance_type_code", "default_aid_type_code",
                                  pl.col("humanitarian").alias("activity_humanitarian"))
@@ -156,7 +189,6 @@ def _transactions(batch: IatiBatch, activities: pl.DataFrame, label: str, snapsh
         _date("value_date"),
         pl.col("value").str.strip_chars().cast(pl.Float64, strict=False),
         _flag_bool("humanitarian"),
-        pl.col("value_currency").str.strip_chars().str.to_uppercase(),
         _names("transaction_type_code", "TransactionType", "transaction_type_name"),
         _names("provider_org_type_code", "OrganisationType", "provider_org_type_name"),
         _names("receiver_org_type_code", "OrganisationType", "receiver_org_type_name"),
@@ -170,36 +202,39 @@ def _transactions(batch: IatiBatch, activities: pl.DataFrame, label: str, snapsh
         pl.coalesce("aid_type_code", "default_aid_type_code").alias("aid_type_code"),
         *_provenance(label, snapshot),
     )
-    keys = _child_keys(raw, "transaction", "transaction_index")
     rejects = _parse_failures(raw, typed, {"transaction_date": _ISO_DATE, "value_date": _ISO_DATE,
                                            "value": "a number"}, table="iati_transactions", keys=keys, file=label)
-    return convert_to_usd(typed, rates), rejects
+    return convert_to_usd(typed, rates), pl.concat([rejects, normalized, _no_currency(typed, "iati_transactions", keys, label)])
 
 
 def _child_keys(raw: pl.DataFrame, element: str, index_col: str) -> pl.Series:
     return raw.select(pl.format("{}#{}[{}]", "iati_identifier", pl.lit(element), index_col)).to_series()
 
 
-def _participating_orgs(batch: IatiBatch, label: str, snapshot: date) -> pl.DataFrame:
+def _participating_orgs(batch: IatiBatch, label: str, snapshot: date) -> tuple[pl.DataFrame, pl.DataFrame]:
     raw = pl.DataFrame(batch.participating_orgs, schema={c: pl.Utf8 for c in batch.participating_orgs} |
                        {"activity_seq": pl.Int64, "org_index": pl.Int32})
+    raw, normalized = _normalize_codes(raw, {"role_code": "OrganisationRole", "org_type_code": "OrganisationType"},
+                                       table="iati_participating_orgs",
+                                       keys=_child_keys(raw, "participating-org", "org_index"), label=label)
     return raw.with_columns(
-        pl.col("role_code").str.strip_chars(),
         _names("role_code", "OrganisationRole", "role_name"),
         _names("org_type_code", "OrganisationType", "org_type_name"),
         *_provenance(label, snapshot),
-    )
+    ), normalized
 
 
 def _budgets(batch: IatiBatch, activities: pl.DataFrame, label: str, snapshot: date,
              rates: FxRates) -> tuple[pl.DataFrame, pl.DataFrame]:
     raw = pl.DataFrame(batch.budgets, schema={c: pl.Utf8 for c in batch.budgets} |
                        {"activity_seq": pl.Int64, "budget_index": pl.Int32})
+    keys = _child_keys(raw, "budget", "budget_index")
+    raw, normalized = _normalize_codes(raw, {"budget_type_code": "BudgetType", "budget_status_code": "BudgetStatus",
+                                             "value_currency": "Currency"}, table="iati_budgets", keys=keys, label=label)
     typed = raw.join(activities.select("activity_seq", "default_currency"), on="activity_seq", how="left",
                      maintain_order="left").with_columns(
         _date("period_start"), _date("period_end"), _date("value_date"),
         pl.col("value").str.strip_chars().cast(pl.Float64, strict=False),
-        pl.col("value_currency").str.strip_chars().str.to_uppercase(),
         _names("budget_type_code", "BudgetType", "budget_type_name"),
         _names("budget_status_code", "BudgetStatus", "budget_status_name"),
     ).with_columns(
@@ -207,11 +242,39 @@ def _budgets(batch: IatiBatch, activities: pl.DataFrame, label: str, snapshot: d
         pl.coalesce("value_date", "period_start").alias("value_date"),
         *_provenance(label, snapshot),
     )
-    keys = _child_keys(raw, "budget", "budget_index")
     rejects = _parse_failures(raw, typed, {"period_start": _ISO_DATE, "period_end": _ISO_DATE,
                                            "value_date": _ISO_DATE, "value": "a number"},
                               table="iati_budgets", keys=keys, file=label)
-    return convert_to_usd(typed, rates), rejects
+    return convert_to_usd(typed, rates), pl.concat([rejects, normalized, _no_currency(typed, "iati_budgets", keys, label),
+                                                    _negative_budgets(typed, keys, label)])
+
+
+def _negative_budgets(typed: pl.DataFrame, keys: pl.Series, label: str) -> pl.DataFrame:
+    """Negative budgets are valid IATI (the schema and rules allow them) and are published; publishers
+    mostly use them to correct an earlier budget, so each is flagged for a reader to check."""
+    negative = (typed["value"] < 0).fill_null(False)
+    if not negative.any():
+        return empty_rejects()
+    sub = typed.filter(negative)
+    return reject_columns({
+        "table": "iati_budgets", "file": label, "line": None, "record_key": keys.filter(negative), "column": "value",
+        "check": "negative_budget", "value": sub["value"].cast(pl.Utf8),
+        "reason": [f"negative budget ({'revised' if kind == '2' else 'original'} budget): published as it is; "
+                   "often a correction of an earlier budget of the same period" for kind in sub["budget_type_code"]],
+        "severity": "warning"})
+
+
+def _no_currency(typed: pl.DataFrame, table: str, keys: pl.Series, label: str) -> pl.DataFrame:
+    """Values with no currency left (neither value/@currency nor the activity's default-currency,
+    or both empty): published with a null currency and value_usd, flagged as a warning."""
+    missing = typed["currency"].is_null() & typed["value"].is_not_null()
+    if not missing.any():
+        return empty_rejects()
+    return reject_columns({
+        "table": table, "file": label, "line": None, "record_key": keys.filter(missing), "column": "currency",
+        "check": "currency_present", "value": typed["value"].filter(missing).cast(pl.Utf8),
+        "reason": "no currency: value/@currency and the activity's default-currency are missing or empty; "
+                  "currency and value_usd left null", "severity": "warning"})
 
 
 def _fx_warnings(frame: pl.DataFrame, table: str, keys: pl.Series, label: str) -> pl.DataFrame:
@@ -258,7 +321,7 @@ def transform_batch(batch: IatiBatch, label: str, snapshot: date, rates: FxRates
     reader_rejects = rejects_frame(batch.rejects)
     activities, act_parse = _activities(batch, label, snapshot)
     transactions, tr_parse = _transactions(batch, activities, label, snapshot, rates)
-    orgs = _participating_orgs(batch, label, snapshot)
+    orgs, org_parse = _participating_orgs(batch, label, snapshot)
     budgets, bu_parse = _budgets(batch, activities, label, snapshot, rates)
 
     dup = activities["activity_seq"].is_in(sorted(duplicate_seqs or ()))
@@ -288,7 +351,7 @@ def transform_batch(batch: IatiBatch, label: str, snapshot: date, rates: FxRates
     outputs = {"iati_activities": valid_acts}
     for table, frame, element, index_col, model, parse_rejects in (
         ("iati_transactions", transactions, "transaction", "transaction_index", IatiTransactions, tr_parse),
-        ("iati_participating_orgs", orgs, "participating-org", "org_index", IatiParticipatingOrgs, empty_rejects()),
+        ("iati_participating_orgs", orgs, "participating-org", "org_index", IatiParticipatingOrgs, org_parse),
         ("iati_budgets", budgets, "budget", "budget_index", IatiBudgets, bu_parse),
     ):
         keys = _child_keys(frame, element, index_col)

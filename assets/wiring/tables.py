@@ -15,7 +15,7 @@ import dagster as dg
 import polars as pl
 
 from assets.io import SourceFileError
-from assets.validation import Refusal, count_rejects, over_threshold, reject_share, split_valid
+from assets.validation import Refusal, count_rejects, gate_counts, over_threshold, reject_share, split_valid
 from pipelines.metadata import rejects_sample, table_schema
 from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
 from pipelines.resources import QualityResource, SourcesResource, StorageResource
@@ -74,6 +74,7 @@ class RunTotals:
     rows: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
     warnings: dict[str, int] = field(default_factory=dict)
+    gated: dict[str, int] = field(default_factory=dict)  # rejected records as the gate weighs them
     refusals: list[Refusal] = field(default_factory=list)
     samples: list[pl.DataFrame] = field(default_factory=list)
     processed: list[str] = field(default_factory=list)
@@ -81,13 +82,15 @@ class RunTotals:
     reused: dict[str, str] = field(default_factory=dict)  # date -> date whose identical output was reused
 
     def add(self, snapshot_date: str, rows: dict[str, int], rejected: dict[str, int], warnings: dict[str, int],
-            sample: pl.DataFrame | None = None) -> None:
+            sample: pl.DataFrame | None = None, gated: dict[str, int] | None = None) -> None:
         self.processed.append(snapshot_date)
-        self.per_date[snapshot_date] = {"rows": dict(rows), "rejected": dict(rejected), "warnings": dict(warnings)}
+        self.per_date[snapshot_date] = {"rows": dict(rows), "rejected": dict(rejected), "warnings": dict(warnings),
+                                        "gated": dict(gated if gated is not None else rejected)}
         for t in self.tables:
             self.rows[t] = self.rows.get(t, 0) + rows.get(t, 0)
             self.rejected[t] = self.rejected.get(t, 0) + rejected.get(t, 0)
             self.warnings[t] = self.warnings.get(t, 0) + warnings.get(t, 0)
+            self.gated[t] = self.gated.get(t, 0) + (gated if gated is not None else rejected).get(t, 0)
         if sample is not None:
             self.samples.append(sample)
 
@@ -117,7 +120,8 @@ def report(totals: RunTotals, store: DataStore, quality: QualityResource, source
             asset_key=asset_key(table), check_name=REJECT_CHECK, passed=totals.passed(table),
             metadata={"rows": totals.rows[table], "rejected_records": totals.rejected[table],
                       "warnings": totals.warnings[table],
-                      "reject_share": reject_share(totals.rows[table], totals.rejected[table]),
+                      "rejected_with_their_parent": totals.rejected[table] - totals.gated[table],
+                      "reject_share": reject_share(totals.rows[table], totals.gated[table]),
                       "threshold": quality.max_reject_share,
                       "sample": rejects_sample(sample.filter((pl.col("table") == table) & (pl.col("severity") == "error")))},
         )
@@ -162,13 +166,15 @@ def validate_and_publish(frames: dict[str, pl.DataFrame], rejects: pl.DataFrame,
         rejects = pl.concat([empty_rejects(), *all_rejects])
         store.publish_rejects(source, snapshot_date, rejects)
         errors, warnings = count_rejects(rejects)
+        gated = gate_counts(rejects)
         rows = {t: f.height for t, f in valid.items()}
-        refusals = over_threshold(snapshot_date, rows, errors, quality.max_reject_share)
+        refusals = over_threshold(snapshot_date, rows, gated, quality.max_reject_share)
         totals.refuse(refusals)
         if not refusals:
             for table, frame in valid.items():
                 store.publish_table(table, frame, snapshot_date)
-        totals.add(snapshot_date, rows, errors, warnings, rejects.filter(pl.col("severity") == "error").head(50))
+        totals.add(snapshot_date, rows, errors, warnings, rejects.filter(pl.col("severity") == "error").head(50),
+                   gated=gated)
         return valid
 
 
@@ -191,7 +197,7 @@ def try_reuse(name: str, print_: str, snapshot_date: str, tables: list[str], rej
     if found is None:
         return False
     previous, counts = found
-    totals.add(snapshot_date, counts["rows"], counts["rejected"], counts["warnings"])
+    totals.add(snapshot_date, counts["rows"], counts["rejected"], counts["warnings"], gated=counts.get("gated"))
     if previous != snapshot_date:
         totals.reused[snapshot_date] = previous
     context.log.info(f"{snapshot_date}: inputs unchanged since {previous}: its published output reused, nothing parsed")

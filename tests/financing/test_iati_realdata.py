@@ -1,6 +1,7 @@
 """Counts on the real IATI files in ../shared/realdata/iati/activities: nothing silently lost."""
 
 from datetime import date
+from xml.etree import ElementTree
 
 import polars as pl
 import pytest
@@ -105,3 +106,58 @@ def test_every_activity_of_every_file_is_published_or_rejected(realdata, real_ra
     ids = set(tables["iati_activities"]["iati_identifier"])
     for table in ("iati_transactions", "iati_participating_orgs", "iati_budgets"):
         assert set(tables[table]["iati_identifier"]) <= ids
+
+
+CHILD_ELEMENTS = {"iati_transactions": "transaction", "iati_budgets": "budget",
+                  "iati_participating_orgs": "participating-org"}
+
+
+def xml_counts(path) -> dict[str, int] | None:
+    """What the file holds, counted with the standard library's parser: activities and their
+    transactions, budgets and participating organisations (direct children of an activity). None
+    where the file holds no <iati-activities> document."""
+    root = ElementTree.parse(path).getroot()
+    if root.tag != "iati-activities":
+        return None
+    activities = root.findall("iati-activity")
+    counts = {"iati_activities": len(activities)}
+    for table, tag in CHILD_ELEMENTS.items():
+        counts[table] = sum(len(a.findall(tag)) for a in activities)
+    return counts
+
+
+def test_every_record_of_every_table_of_every_file_is_published_or_rejected(realdata, real_rates):
+    """published + rejected == what the file holds, per table and per file, the file counted with a
+    second parser; a record is rejected when an error reject row names it (its key and line)."""
+    paths = sorted((realdata / "iati/activities").glob("*.xml"))
+    result, tables = build(paths, real_rates)
+    errors = result.rejects.filter(pl.col("severity") == "error")
+    checked = 0
+    for path in paths:
+        expected = xml_counts(path)
+        file_rejects = errors.filter(pl.col("file") == path.name)
+        if expected is None:  # not an activity file: refused whole, nothing published
+            assert file_rejects["check"].to_list() == ["readable_file"]
+            assert all(t.filter(pl.col("source_file") == path.name).height == 0 for t in tables.values())
+            continue
+        for table, held in expected.items():
+            published = tables[table].filter(pl.col("source_file") == path.name).height
+            rejected = file_rejects.filter(pl.col("table") == table).select("record_key", "line").unique().height
+            assert published + rejected == held, (path.name, table, published, rejected, held)
+            checked += 1
+    assert checked == 4 * (len(paths) - 1)
+
+
+def test_refused_activities_leave_a_reject_row_for_each_child(realdata, real_rates):
+    path = realdata / "iati/activities/legacy-v1.01-gb-dfid-drc-205-activities.xml"
+    expected = xml_counts(path)
+    assert expected == {"iati_activities": 205, "iati_transactions": 815, "iati_budgets": 442,
+                        "iati_participating_orgs": 539}
+    result, _ = build([path], real_rates)
+    for table, held in expected.items():
+        rows = result.rejects.filter(pl.col("table") == table)
+        assert rows.height == held
+        assert result.rejected_records(table) == held
+        if table != "iati_activities":
+            assert set(rows["check"]) == {"parent_rejected"}
+            assert set(rows["reason"]) == {"activity rejected: unsupported IATI version 1.01"}

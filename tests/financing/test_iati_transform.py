@@ -86,17 +86,18 @@ def test_unknown_codes_and_bad_values_are_rejected_with_reasons(write_xml, rates
     result = transform(write_xml(xml), rates)
     assert result.tables["iati_activities"]["iati_identifier"].to_list() == ["GOOD"]
     assert result.tables["iati_transactions"]["transaction_index"].to_list() == [0]
-    assert result.tables["iati_budgets"].height == 0
+    assert result.tables["iati_budgets"]["value"].to_list() == [-5.0]  # negative budgets are valid IATI
     r = {(row["record_key"], row["check"]): row for row in result.rejects.to_dicts()}
     assert r[("BADSTATUS", "isin")]["value"] == "42"
     assert r[("BADSTATUS#transaction[0]", "parent_rejected")]["reason"].startswith("activity rejected: activity_status_code")
     assert r[("GOOD#transaction[1]", "isin")]["column"] == "transaction_type_code"
     assert r[("GOOD#transaction[2]", "parse")]["value"] == "1,2k"
     assert r[("GOOD#transaction[3]", "parse")]["column"] == "transaction_date"
-    assert r[("GOOD#budget[0]", "greater_than_or_equal_to")]["value"] == "-5.0"
+    assert (r[("GOOD#budget[0]", "negative_budget")]["value"], r[("GOOD#budget[0]", "negative_budget")]["severity"]) == (
+        "-5.0", "warning")
     assert ("GOOD#budget[1]", "period_end_after_start") in r
     assert r[("GOOD#budget[2]", "not_nullable")]["column"] == "value"  # budget without <value>
-    assert set(result.rejects["severity"]) == {"error"}
+    assert set(result.rejects.filter(pl.col("check") != "negative_budget")["severity"]) == {"error"}
 
 
 def test_missing_rate_keeps_the_row_and_flags_a_warning(write_xml, rates):
