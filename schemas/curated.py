@@ -41,6 +41,13 @@ class OrganizationSourceLinks(Snapshot):
         return data.lazyframe.select(~pl.struct("source_table", "source_key").is_duplicated())
 
 
+PROVIDER_TYPE_METHODS = [
+    "transaction", "participating-org ref", "participating-org name", "reporting-org", "conformed organisation", "unknown",
+    "CEB contributor type (code)", "CEB contributor type (label)", "CEB contributor type (donor history)",
+    "CEB contributor type (donor mapping)",
+]
+
+
 class FinancingFlows(Snapshot):
     """Money between partners and the UN, from IATI and UN revenue statistics."""
 
@@ -53,6 +60,7 @@ class FinancingFlows(Snapshot):
     provider_org_id: str = pa.Field(nullable=True, description="Provider organisation")
     recipient_org_id: str = pa.Field(nullable=True, description="Recipient organisation")
     provider_type_code: str = pa.Field(nullable=True, description="IATI OrganisationType of the provider")
+    provider_type_method: str = pa.Field(isin=PROVIDER_TYPE_METHODS, description="Where provider_type_code comes from: the transaction, the same activity's participating-org (ref or name), the reporting-org (for money the reporter pays), the CEB contributor type of the row (code, label, donor history or donor mapping), the conformed organisation (only where the source says nothing), or unknown")
     un_entity: str = pa.Field(nullable=True, description="UN entity receiving or paying")
     amount_original: pl.Float64 = pa.Field(description="Amount in the original currency")
     currency: str = pa.Field(nullable=True, description="Original currency")

@@ -184,7 +184,7 @@ def test_a_subset_of_derived_assets_runs_alone_on_published_inputs(sample_run):
     before = table_hashes(data_dir)
     defs = build_definitions({"sources": SourcesResource(sources_file=str(SAMPLE_SOURCES)),
                               "storage": StorageResource(data_dir=str(data_dir)), "http": HttpResource()})
-    job = defs.get_implicit_global_asset_job_def()
+    job = defs.resolve_implicit_global_asset_job_def()
     subset = [dg.AssetKey(["curated", "financing_flows"]), dg.AssetKey(["curated", "partner_screening"]),
               dg.AssetKey(["mart", "mart_screening_summary"])]
     result = job.execute_in_process(asset_selection=subset, partition_key=DAY, instance=dg.DagsterInstance.ephemeral(),

@@ -27,7 +27,7 @@ organization_tables = derived_asset(DerivedTable(
 def _flows(inputs: Inputs, snapshot) -> Built:
     flows, excluded = financing_flows(inputs["iati_transactions"], inputs["iati_activities"],
                                       inputs["un_revenue_by_contributor"], inputs["organization_source_links"],
-                                      inputs["organizations"], snapshot)
+                                      inputs["organizations"], snapshot, inputs["iati_participating_orgs"])
     return Built({"financing_flows": flows}, counters={f"not_counted_{rule}": n for rule, n in excluded.items()},
                  log=f"{flows.height} flows; not counted: {excluded}")
 
@@ -35,7 +35,7 @@ def _flows(inputs: Inputs, snapshot) -> Built:
 financing_flows_table = derived_asset(DerivedTable(
     name="financing_flows_table", outputs=["financing_flows"],
     inputs=[Input("organization_source_links"), Input("organizations"), Input("iati_transactions"),
-            Input("iati_activities"), Input("un_revenue_by_contributor")],
+            Input("iati_activities"), Input("iati_participating_orgs"), Input("un_revenue_by_contributor")],
     build=_flows, group=GROUP, required=("organization_source_links", "organizations")))
 
 curated_assets = [organization_tables, financing_flows_table]

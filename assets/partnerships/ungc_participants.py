@@ -124,9 +124,10 @@ def _read_legacy(files: list[tuple[Path, str]], max_bytes: int) -> pl.DataFrame:
         _strip("ORG_NAME").alias("participant_name"),
         _strip("TR02_TYPE").alias("participant_type"),
         _strip("SECTOR_ID").replace_strict(sectors, default=None).alias("sector"),
-        # a country code that is not ISO (SW, LO, XZ) is resolved through its name in TR01
+        # the source's own country table wins over ISO: its codes are its own (SE is Serbia, SW Sweden),
+        # so a code TR01 lists is resolved through TR01's name for it; other codes are read as ISO
         pl.when(_strip("TR01_COUNTRY_ID").is_in(list(countries)))
-        .then(pl.concat_str([_strip("TR01_COUNTRY_ID"), _strip("TR01_COUNTRY_ID").replace_strict(countries, default="")],
+        .then(pl.concat_str([_strip("TR01_COUNTRY_ID").replace_strict(countries, default=""), _strip("TR01_COUNTRY_ID")],
                             separator="\x1f"))
         .otherwise(_strip("TR01_COUNTRY_ID")).alias("country_source"),
         pl.col("ORG_DATE_JOINING").alias("joined_on_source"),
@@ -143,13 +144,12 @@ def _read_legacy(files: list[tuple[Path, str]], max_bytes: int) -> pl.DataFrame:
 
 
 def _resolve_country(value: str | None) -> str | None:
+    """ISO alpha-3 of a country as the source gives it. ``name\x1fcode`` (a code the source's own
+    table names) is resolved by that name only: reading the code as ISO would be a guess the
+    source contradicts. An unresolved name is flagged, never replaced by the guess."""
     if value is None:
         return None
-    for candidate in value.split("\x1f"):
-        iso3 = country_iso3(candidate)
-        if iso3:
-            return iso3
-    return None
+    return country_iso3(value.split("\x1f")[0])
 
 
 def _finish(raw: pl.DataFrame, snapshot: date) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -207,9 +207,13 @@ def _finish(raw: pl.DataFrame, snapshot: date) -> tuple[pl.DataFrame, pl.DataFra
 def status_history(snapshots: pl.DataFrame) -> pl.DataFrame:
     """One row per participant per status spell, from every published snapshot in date order.
 
-    ``valid_from`` is when the status began: the delisting date for a delisted spell where it is
-    known, the joining date for a participant's first spell, otherwise the first snapshot that showed
-    the status. ``valid_to`` is the next spell's ``valid_from`` (null while the spell lasts)."""
+    ``valid_from`` is when the status began, as the source dates it: the delisting date for a
+    delisted spell, the joining date for a participant's first spell, the first snapshot that showed
+    the status for a later change. Where the source gives no date (a delisting without a delisting
+    date, a first spell without a joining date), ``valid_from`` is null and ``valid_from_source``
+    says ``unknown``: never the joining date for a delisting, never the run date.
+    ``valid_to`` is the next spell's ``valid_from`` (null while the spell lasts, or where the next
+    start is unknown)."""
     ordered = snapshots.sort("participant_id", "snapshot_date")
     changes = ordered.with_columns(
         (pl.col("status") != pl.col("status").shift(1).over("participant_id")).fill_null(True).alias("_change"),
@@ -224,10 +228,16 @@ def status_history(snapshots: pl.DataFrame) -> pl.DataFrame:
         pl.col("delisted_on").drop_nulls().last(),
         pl.col("delisting_reason").drop_nulls().last(),
     )
+    delisted, first = pl.col("status") == "Delisted", pl.col("spell") == 1
     spells = spells.with_columns(
-        pl.when((pl.col("status") == "Delisted") & pl.col("delisted_on").is_not_null()).then(pl.col("delisted_on"))
-        .when((pl.col("spell") == 1) & pl.col("joined_on").is_not_null()).then(pl.col("joined_on"))
+        pl.when(delisted).then(pl.col("delisted_on"))
+        .when(first).then(pl.col("joined_on"))
         .otherwise(pl.col("first_observed")).alias("valid_from"),
+        pl.when(delisted).then(pl.when(pl.col("delisted_on").is_not_null()).then(pl.lit("delisting date"))
+                               .otherwise(pl.lit("unknown")))
+        .when(first).then(pl.when(pl.col("joined_on").is_not_null()).then(pl.lit("joining date"))
+                          .otherwise(pl.lit("unknown")))
+        .otherwise(pl.lit("first snapshot")).alias("valid_from_source"),
     ).with_columns(
         pl.col("valid_from").shift(-1).over("participant_id").alias("valid_to"),
     ).with_columns(
@@ -236,6 +246,7 @@ def status_history(snapshots: pl.DataFrame) -> pl.DataFrame:
         pl.col("spell").cast(pl.Int32).alias("spell_number"),
         pl.when(pl.col("status") == "Delisted").then(pl.col("delisting_reason")).otherwise(None).alias("delisting_reason"),
     )
-    return spells.select("participant_id", "spell_number", "participant_name", "status", "valid_from", "valid_to",
+    return spells.select("participant_id", "spell_number", "participant_name", "status", "valid_from",
+                         "valid_from_source", "valid_to",
                          "first_observed", "last_observed", "is_current", "joined_on", "days_since_joined",
                          "delisting_reason")

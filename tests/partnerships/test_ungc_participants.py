@@ -135,4 +135,7 @@ def test_status_history_from_snapshots():
     assert acme["is_current"].to_list() == [False, False, False, True]
     assert acme["delisting_reason"].to_list()[-1] == "Expulsion for failure to communicate progress"
     beta = history.filter(pl.col("participant_id") == "gc-2").row(0, named=True)
-    assert beta["valid_from"] == date(2026, 1, 2) and beta["is_current"] is False  # not in the latest snapshot
+    # no joining date: the start is unknown (null, flagged), not the first snapshot that happened to show it
+    assert (beta["valid_from"], beta["valid_from_source"], beta["first_observed"]) == (None, "unknown", date(2026, 1, 2))
+    assert beta["is_current"] is False  # not in the latest snapshot
+    assert acme["valid_from_source"].to_list() == ["joining date", "first snapshot", "first snapshot", "delisting date"]

@@ -1,0 +1,113 @@
+"""Facts an analyst asks of the real files, each checked against a value computed from the source
+file with the standard library (csv, xml.etree), not through the project's code."""
+
+import csv
+from collections import Counter
+from xml.etree import ElementTree
+
+import polars as pl
+import pytest
+
+from schemas.vocabularies import PRIVATE_ORGANISATION_TYPES
+from tests.conftest import PROJECT, REALDATA
+from tests.test_end_to_end import DAY, run
+
+pytestmark = [pytest.mark.realdata, pytest.mark.slow]
+CEB = "financing/ceb-revenue_non_gov_donors.csv"
+R01 = "ungc/ungc-participants-R01_ORGANIZATION-2009-12.csv"
+IOM = "iati/activities/iom-XM-DAC-47066-real-577-activities-2.03.xml"
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory):
+    if not REALDATA.is_dir():
+        pytest.skip(f"real third-party data not found at {REALDATA} (expected ../shared/realdata beside the project)")
+    data_dir = tmp_path_factory.mktemp("real")
+    assert run(data_dir, PROJECT / "config" / "sources.realdata.yaml").success
+    return data_dir
+
+
+def table(data_dir, name, layer="curated") -> pl.DataFrame:
+    return pl.read_parquet(data_dir / layer / name / "**" / "*.parquet", hive_partitioning=True)
+
+
+def csv_rows(relative: str) -> list[dict]:
+    with open(REALDATA / relative, newline="", encoding="utf-8-sig") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_unicef_2023_private_money_is_what_the_ceb_codes_private(real):
+    rows = [r for r in csv_rows(CEB) if r["entity"] == "UNICEF" and r["calendar_year"] == "2023"]
+    expected = {"private sector": sum(float(r["amount"]) for r in rows if r["contrib_type"] == "C06"),
+                "foundation": sum(float(r["amount"]) for r in rows if r["contrib_type"] == "C05")}
+    assert round(expected["private sector"]) == 1_900_467  # the Asian Development Bank (C04A) is not in it
+    mart = table(real, "mart_private_contributions_by_entity_year", "mart").filter(
+        (pl.col("un_entity") == "UNICEF") & (pl.col("year") == 2023))
+    assert {g: round(a, 2) for g, a in mart.select("contributor_group", "amount_usd").iter_rows()} == {
+        g: round(a, 2) for g, a in expected.items()}
+
+
+def test_a_row_the_ceb_classes_as_public_is_never_private_money(real):
+    public_codes = {"C01", "C04A", "C04B", "C04C", "C04D", "C04E", "C08A"}
+    public = {f"un_revenue:{CEB.split('/')[-1]}:{line}" for line, r in enumerate(csv_rows(CEB), start=2)
+              if r["contrib_type"].strip() in public_codes}
+    flows = table(real, "financing_flows").filter(pl.col("source_ref").is_in(sorted(public)))
+    rejected = pl.read_parquet(real / "quality" / "rejects" / "source=un_revenue" / "**" / "*.parquet").filter(
+        pl.col("severity") == "error").select(pl.format("un_revenue:{}:{}", "file", "line")).to_series()
+    assert flows.height + len(public & set(rejected)) == len(public)  # every public row: a flow, or rejected
+    assert flows.filter(pl.col("provider_type_code").is_in(PRIVATE_ORGANISATION_TYPES)).height == 0
+    assert set(flows["provider_type_method"]) == {"CEB contributor type (code)"}
+    adb = [r for r in csv_rows(CEB) if r["donor"] == "Asian Development Bank"]
+    assert adb and {r["contrib_type"] for r in adb} == {"C04A"}
+
+
+def iom_private_commitments() -> set[tuple[str, str, float]]:
+    """Incoming commitments whose provider is named only by name, matched to a participating-org
+    of the same activity with the same name and a private or foundation type."""
+    found = set()
+    for activity in ElementTree.parse(REALDATA / IOM).getroot().iter("iati-activity"):
+        private = {(o.findtext("narrative") or "").strip() for o in activity.findall("participating-org")
+                   if o.get("type") in PRIVATE_ORGANISATION_TYPES}
+        for transaction in activity.findall("transaction"):
+            provider = transaction.find("provider-org")
+            name = (provider.findtext("narrative") or "").strip() if provider is not None else ""
+            if transaction.find("transaction-type").get("code") == "11" and name in private:
+                found.add((activity.findtext("iati-identifier"), name, float(transaction.find("value").text)))
+    return found
+
+
+def test_iom_private_funders_named_only_by_name_reach_the_flows(real):
+    expected = iom_private_commitments()
+    assert len(expected) == 4
+    flows = table(real, "financing_flows").filter(pl.col("source") == "iati")
+    got = {(i, round(a, 2)) for i, a in flows.select("iati_identifier", "amount_usd").iter_rows()}
+    assert got == {(i, round(v, 2)) for i, _, v in expected}  # all in USD in the file
+    assert set(flows["provider_type_method"]) == {"participating-org name"}
+    assert flows["is_counted"].all()
+
+
+def test_the_global_compacts_own_country_table_wins_over_iso(real):
+    rows = csv_rows(R01)
+    by_code = Counter(r["TR01_COUNTRY_ID"].strip() for r in rows)
+    names = {r["COUNTRY_ID"]: r["COUNTRY_NAME"] for r in csv_rows("ungc/ungc-TR01_COUNTRY.csv")}
+    assert (names["SE"], names["SW"]) == ("Serbia", "Sweden")
+    participants = table(real, "gc_participants")
+    counts = dict(participants.group_by("country_iso3").len().iter_rows())
+    rejected = pl.read_parquet(real / "quality" / "rejects" / "source=ungc_participants" / "**" / "*.parquet").filter(
+        pl.col("severity") == "error")["line"].to_list()
+    rejected_codes = Counter(rows[line - 2]["TR01_COUNTRY_ID"].strip() for line in rejected)
+    assert counts.get("SRB", 0) == by_code["SE"] - rejected_codes["SE"] == 42
+    assert counts.get("SWE", 0) == by_code["SW"] - rejected_codes["SW"]
+
+
+def test_delistings_start_on_the_date_the_source_records_or_are_flagged_unknown(real):
+    rows = [r for r in csv_rows(R01) if r["ORG_ACTIVE"].strip() == "False"]
+    dated = Counter(r["ORG_DATE_DELISTED"][:4] for r in rows if r["ORG_DATE_DELISTED"].strip())
+    undated = sum(1 for r in rows if not r["ORG_DATE_DELISTED"].strip())
+    assert dated["2005"] == 42 and undated == 853
+    history = table(real, "gc_participant_status_history").filter(pl.col("status") == "Delisted")
+    per_year = Counter(str(d.year) for d in history["valid_from"].drop_nulls())
+    assert per_year == dated
+    unknown = history.filter(pl.col("valid_from").is_null())
+    assert unknown.height == undated and set(unknown["valid_from_source"]) == {"unknown"}
+    assert history.filter(pl.col("valid_from") == pl.lit(DAY).str.to_date()).height == 0  # never the run date
