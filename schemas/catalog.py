@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pandera.polars as pa
 import polars as pl
 
-from schemas.curated import FinancingFlows, Organizations, OrganizationSourceLinks
+from schemas.curated import ActivityFunders, FinancingFlows, Organizations, OrganizationSourceLinks
 from schemas.due_diligence import PartnerScreening, SanctionedAliases, SanctionedEntities, SanctionsChanges
 from schemas.financing import (
     IatiActivities,
@@ -113,6 +113,9 @@ _SPECS = [
     TableSpec("financing_flows", FinancingFlows,
               "Money between partners and the UN (IATI and UN revenue), with the double-counting rule applied.",
               _key("flow_id")),
+    TableSpec("activity_funders", ActivityFunders,
+              "One row per private or foundation funder named by an IATI activity, with its transactions' amounts.",
+              _key("iati_identifier", "org_index")),
     TableSpec("mart_private_contributions_by_entity_year", MartPrivateContributionsByEntityYear,
               "Counted contributions from the private sector and foundations to each UN entity, per year.",
               _ROW_NUMBER, layer="mart"),

@@ -6,6 +6,7 @@ import pandera.polars as pa
 import polars as pl
 
 from schemas.base import Snapshot
+from schemas.vocabularies import PRIVATE_ORGANISATION_TYPES
 
 
 class Organizations(Snapshot):
@@ -71,3 +72,28 @@ class FinancingFlows(Snapshot):
     is_counted: bool = pa.Field(description="False where the double-counting rule excludes the row from totals")
     double_count_reason: str = pa.Field(nullable=True, description="Why the row is not counted")
     source_ref: str = pa.Field(description="Reference of the source row")
+
+
+class ActivityFunders(Snapshot):
+    """One row per private or foundation funder (a funding participating-org of type 60 or 70-73) of
+    an IATI activity, with or without a transaction of its own."""
+
+    iati_identifier: str = pa.Field(description="Activity (iati_activities.iati_identifier)")
+    org_index: pl.Int32 = pa.Field(ge=0, description="Position of the participating-org within the activity")
+    org_id: str = pa.Field(nullable=True, description="Conformed organisation (organizations.org_id)")
+    org_ref: str = pa.Field(nullable=True, description="IATI organisation identifier of the funder")
+    org_name: str = pa.Field(nullable=True, description="Funder's name as the activity gives it")
+    org_type_code: str = pa.Field(isin=list(PRIVATE_ORGANISATION_TYPES), description="IATI OrganisationType (60 foundation, 70-73 private sector)")
+    org_type_name: str = pa.Field(nullable=True, description="OrganisationType name")
+    reporting_org_ref: str = pa.Field(nullable=True, description="Organisation reporting the activity")
+    reporting_org_name: str = pa.Field(nullable=True, description="Name of the reporting organisation")
+    reporting_org_type_code: str = pa.Field(nullable=True, description="OrganisationType of the reporting organisation (40: multilateral, as UN entities)")
+    reporting_org_type_name: str = pa.Field(nullable=True, description="OrganisationType name of the reporting organisation")
+    transactions: pl.Int32 = pa.Field(ge=0, description="Incoming commitments and funds of the activity from this funder")
+    committed_usd: pl.Float64 = pa.Field(nullable=True, description="Sum of those incoming commitments (type 11) in USD; null where there is none")
+    received_usd: pl.Float64 = pa.Field(nullable=True, description="Sum of those incoming funds (type 1) in USD; null where there is none")
+    amount_rule: str = pa.Field(description="How the amounts were obtained; none is ever inferred")
+
+    @pa.dataframe_check(description="a participating-org is listed once")
+    def one_row_per_funder(cls, data) -> pl.LazyFrame:
+        return data.lazyframe.select(~pl.struct("iati_identifier", "org_index").is_duplicated())

@@ -111,3 +111,22 @@ def test_delistings_start_on_the_date_the_source_records_or_are_flagged_unknown(
     unknown = history.filter(pl.col("valid_from").is_null())
     assert unknown.height == undated and set(unknown["valid_from_source"]) == {"unknown"}
     assert history.filter(pl.col("valid_from") == pl.lit(DAY).str.to_date()).height == 0  # never the run date
+
+
+def test_every_private_funding_participant_of_a_published_activity_is_a_listed_funder(real):
+    published = set(table(real, "iati_activities")["iati_identifier"])
+    expected = set()
+    for path in sorted((REALDATA / "iati" / "activities").glob("*.xml")):
+        root = ElementTree.parse(path).getroot()
+        if root.tag != "iati-activities":
+            continue
+        for activity in root.iter("iati-activity"):
+            identifier = (activity.findtext("iati-identifier") or "").strip()
+            if identifier not in published:
+                continue
+            for index, org in enumerate(activity.findall("participating-org")):
+                if org.get("role") == "1" and org.get("type") in PRIVATE_ORGANISATION_TYPES:
+                    expected.add((identifier, index))
+    funders = table(real, "activity_funders")
+    assert set(funders.select("iati_identifier", "org_index").iter_rows()) == expected
+    assert len(expected) == 4

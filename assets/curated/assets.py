@@ -1,6 +1,7 @@
 """Dagster wiring of the conformed tables: organisations and financing flows."""
 
 from assets.curated.flows import financing_flows
+from assets.curated.funders import activity_funders
 from assets.curated.organizations import build_organizations, source_records
 from assets.wiring.derived import Built, DerivedTable, Input, Inputs, derived_asset
 
@@ -38,4 +39,18 @@ financing_flows_table = derived_asset(DerivedTable(
             Input("iati_activities"), Input("iati_participating_orgs"), Input("un_revenue_by_contributor")],
     build=_flows, group=GROUP, required=("organization_source_links", "organizations")))
 
-curated_assets = [organization_tables, financing_flows_table]
+def _funders(inputs: Inputs, snapshot) -> Built:
+    funders = activity_funders(inputs["iati_participating_orgs"], inputs["iati_transactions"], inputs["iati_activities"],
+                               inputs["organization_source_links"], snapshot)
+    return Built({"activity_funders": funders},
+                 log=f"{funders.height} private or foundation funders, {(funders['transactions'] == 0).sum()} "
+                     "without a transaction of their own")
+
+
+activity_funders_table = derived_asset(DerivedTable(
+    name="activity_funders_table", outputs=["activity_funders"],
+    inputs=[Input("iati_participating_orgs"), Input("iati_transactions"), Input("iati_activities"),
+            Input("organization_source_links")],
+    build=_funders, group=GROUP, required=("iati_participating_orgs", "iati_activities")))
+
+curated_assets = [organization_tables, financing_flows_table, activity_funders_table]
