@@ -44,6 +44,14 @@ def country_iso3(value: str | None) -> str | None:
     return country.alpha_3
 
 
+@cache
+def country_names() -> dict[str, str]:
+    """ISO 3166-1 alpha-3 -> English short name (pycountry), with Kosovo (XKX), which ISO does not list."""
+    names = {c.alpha_3: c.name for c in pycountry.countries}
+    names["XKX"] = "Kosovo"
+    return names
+
+
 def is_known_non_country(value: str | None) -> bool:
     """Entries such as "Global" that the aliases map to no country on purpose."""
     return value is not None and _country_aliases().get(value.strip().casefold(), "") is None

@@ -26,6 +26,7 @@ from schemas.partnerships import (
     Partnerships,
     PartnershipSdgTargets,
 )
+from schemas.reference import RefCountries, RefOrganisationTypes, RefSdgTargets, RefTransactionTypes
 from schemas.reporting import (
     MartNetworkCoverageByCountry,
     MartPartnershipsBySdg,
@@ -116,6 +117,15 @@ _SPECS = [
     TableSpec("activity_funders", ActivityFunders,
               "One row per private or foundation funder named by an IATI activity, with its transactions' amounts.",
               _key("iati_identifier", "org_index")),
+    TableSpec("ref_countries", RefCountries, "One row per country or territory: ISO codes, name, UN M49 region.",
+              _key("country_iso3"), partitioning=WHOLE),
+    TableSpec("ref_organisation_types", RefOrganisationTypes, "One row per IATI OrganisationType, with is_private.",
+              _key("code"), partitioning=WHOLE),
+    TableSpec("ref_transaction_types", RefTransactionTypes,
+              "One row per IATI transaction type and CEB revenue type (financing_flows.transaction_type).",
+              _key("source", "code"), partitioning=WHOLE),
+    TableSpec("ref_sdg_targets", RefSdgTargets, "One row per SDG goal and per SDG target, with its title.",
+              _key("kind", "target"), partitioning=WHOLE),
     TableSpec("mart_private_contributions_by_entity_year", MartPrivateContributionsByEntityYear,
               "Counted contributions from the private sector and foundations to each UN entity, per year.",
               _ROW_NUMBER, layer="mart"),

@@ -22,7 +22,8 @@ CODELISTS_FILE = CONFIG_DIR / "iati_codelists.yaml"
 # The codelists the IATI tables use, by official name.
 REQUIRED_CODELISTS = (
     "ActivityStatus", "AidType", "BudgetStatus", "BudgetType", "Currency", "FinanceType", "FlowType",
-    "OrganisationRole", "OrganisationType", "TransactionType", "SectorVocabulary", "RegionVocabulary",
+    "OrganisationRole", "OrganisationType", "TransactionType", "SectorVocabulary", "RegionVocabulary", "UNSDG-Goals",
+    "UNSDG-Targets",
 )
 
 _SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)

@@ -22,6 +22,7 @@ class MartPartnershipsBySdg(Snapshot):
     """SDG partnership initiatives per goal."""
 
     goal: pl.Int32 = pa.Field(ge=1, le=17, unique=True, description="SDG goal")
+    goal_title: str = pa.Field(nullable=True, description="Title of the goal (ref_sdg_targets)")
     initiatives: pl.Int64 = pa.Field(ge=0, description="Initiatives naming the goal")
     initiatives_with_private_lead: pl.Int64 = pa.Field(ge=0, description="... led by a private-sector or foundation organisation")
     initiatives_with_high_risk_lead: pl.Int64 = pa.Field(ge=0, description="... whose lead is screened high risk")
@@ -32,6 +33,9 @@ class MartNetworkCoverageByCountry(Snapshot):
     """Global Compact presence and screening outcome per country."""
 
     country_iso3: str = pa.Field(unique=True, description="Country")
+    country_name: str = pa.Field(nullable=True, description="Country name (ref_countries)")
+    region: str = pa.Field(nullable=True, description="UN M49 region (ref_countries)")
+    sub_region: str = pa.Field(nullable=True, description="UN M49 sub-region (ref_countries)")
     has_local_network: bool = pa.Field(description="A Local Network exists")
     network_stage: str = pa.Field(nullable=True, description="Stage of the Local Network")
     participants_total: pl.Int64 = pa.Field(ge=0, description="Participants")
@@ -49,6 +53,7 @@ class MartScreeningSummary(Snapshot):
 
     risk_level: str = pa.Field(isin=list(RISK_LEVELS), description="Risk level")
     organization_type_code: str = pa.Field(description="IATI OrganisationType code, or (unknown)")
+    organization_type_name: str = pa.Field(nullable=True, description="OrganisationType name (ref_organisation_types)")
     organizations: pl.Int64 = pa.Field(ge=1, description="Organisations")
     flag_sanctions_match: pl.Int64 = pa.Field(ge=0, description="... with a sanctions match")
     flag_gc_delisted: pl.Int64 = pa.Field(ge=0, description="... delisted from the Global Compact")

@@ -11,6 +11,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from assets.curated.assets import REFERENCE_TABLES
 from assets.wiring.derived import DERIVED
 from assets.wiring.tables import INPUTS_READ
 from pipelines.cli import PARTITION_RANGE_END, PARTITION_RANGE_START, main, summarize
@@ -263,8 +264,9 @@ def test_a_sources_file_naming_only_some_sources_runs_those(tmp_path):
     result = run(tmp_path / "data", sources)
     assert result.success
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert materialized == {"landing/exchange_rates"}
-    assert not (tmp_path / "data" / "curated").exists()
+    reference = {f"curated/{t}" for t in REFERENCE_TABLES}  # built from packages and codelists, no source needed
+    assert materialized == {"landing/exchange_rates"} | reference
+    assert sorted(p.name for p in (tmp_path / "data" / "curated").iterdir()) == sorted(REFERENCE_TABLES)
 
 
 def test_cli_run_prints_the_summary(tmp_path, monkeypatch, capsys):

@@ -1,9 +1,17 @@
-"""Dagster wiring of the conformed tables: organisations and financing flows."""
+"""Dagster wiring of the conformed tables: organisations, financing flows, funders, reference tables."""
+
+from datetime import UTC, datetime
+
+import dagster as dg
 
 from assets.curated.flows import financing_flows
 from assets.curated.funders import activity_funders
 from assets.curated.organizations import build_organizations, source_records
+from assets.curated.reference_tables import reference_tables
 from assets.wiring.derived import Built, DerivedTable, Input, Inputs, derived_asset
+from assets.wiring.tables import RunTotals, inputs_read, report, table_asset, validate_and_publish
+from pipelines.resources import QualityResource, StorageResource
+from schemas.quality import empty_rejects
 
 GROUP = "curated"
 ORG_SOURCES = ("gc_participants", "iati_activities", "iati_participating_orgs", "iati_transactions",
@@ -53,4 +61,19 @@ activity_funders_table = derived_asset(DerivedTable(
             Input("organization_source_links")],
     build=_funders, group=GROUP, required=("iati_participating_orgs", "iati_activities")))
 
-curated_assets = [organization_tables, financing_flows_table, activity_funders_table]
+REFERENCE_TABLES = ["ref_countries", "ref_organisation_types", "ref_transaction_types", "ref_sdg_targets"]
+
+
+@table_asset("reference_tables", REFERENCE_TABLES, group=GROUP, deps=[], partitioned=False)
+def reference_tables_asset(context: dg.AssetExecutionContext, storage: StorageResource, quality: QualityResource):
+    """What the codes stand for: countries with UN M49 regions, organisation, transaction and revenue
+    types, SDG goals and targets with titles; rebuilt whole from the packages and carried codelists."""
+    store = storage.store()
+    totals = RunTotals(tables=list(REFERENCE_TABLES))
+    label = datetime.now(UTC).date().isoformat()  # reference tables are one dataset; rejects go under the run day
+    validate_and_publish(reference_tables(), empty_rejects(), list(REFERENCE_TABLES), store=store, quality=quality,
+                         source="reference", snapshot_date=label, totals=totals)
+    yield from report(totals, store, quality, "reference", extra_metadata=inputs_read([]))
+
+
+curated_assets = [organization_tables, financing_flows_table, activity_funders_table, reference_tables_asset]

@@ -21,15 +21,19 @@ Totals of the marts use counted rows only.
 import polars as pl
 
 from assets.curated.matching import normalize_expr
-from assets.reference import config, stable_id
+from assets.reference import config, country_names, stable_id
 from schemas.base import polars_schema
 from schemas.curated import FinancingFlows
+from schemas.iati_codelists import load_codelists
 from schemas.vocabularies import PRIVATE_ORGANISATION_TYPES
 
 PRIVATE_TYPES = list(PRIVATE_ORGANISATION_TYPES)
 UN_TYPE = "40"
 # the fact table's columns and types, from its model (snapshot_date is added by the caller's partition)
 FLOW_SCHEMA = {c: t for c, t in polars_schema(FinancingFlows).items() if c != "snapshot_date"}
+# names added from the organisations and code lists after the flows are built
+NAME_COLUMNS = ("provider_org_name", "provider_country_iso3", "provider_country_name", "recipient_org_name",
+                "provider_type_name", "transaction_type_name")
 
 
 def _org_lookup(links: pl.DataFrame, table: str) -> pl.DataFrame:
@@ -158,7 +162,7 @@ def financing_flows(transactions: pl.DataFrame | None, activities: pl.DataFrame 
         parts.append(_iati_flows(transactions, activities, participating_orgs, links, organizations))
     if revenue is not None:
         parts.append(_revenue_flows(revenue, links, organizations))
-    schema = {k: v for k, v in FLOW_SCHEMA.items() if k not in ("flow_id", "is_counted", "double_count_reason")}
+    schema = {k: v for k, v in FLOW_SCHEMA.items() if k not in ("flow_id", "is_counted", "double_count_reason", *NAME_COLUMNS)}
     flows = pl.concat([p.select([pl.col(c).cast(t) for c, t in schema.items()]) for p in parts]) if parts else pl.DataFrame(schema=schema)
     flows = flows.with_row_index("_row")
 
@@ -187,4 +191,27 @@ def financing_flows(transactions: pl.DataFrame | None, activities: pl.DataFrame 
         pl.col("source_ref").map_elements(lambda r: stable_id("flow", r), return_dtype=pl.Utf8).alias("flow_id"),
         pl.lit(snapshot).alias("snapshot_date"),
     )
-    return flows.select(list(FLOW_SCHEMA) + ["snapshot_date"]).sort("flow_id"), counts
+    return _with_names(flows, organizations).select(list(FLOW_SCHEMA) + ["snapshot_date"]).sort("flow_id"), counts
+
+
+def _with_names(flows: pl.DataFrame, organizations: pl.DataFrame) -> pl.DataFrame:
+    """Names beside codes: organisations' names and countries, type names, transaction or revenue
+    type names (IATI TransactionType for IATI flows, the CEB revenue type for UN revenue)."""
+    codelists = load_codelists()
+    revenue_types = config("un_revenue.yaml")["revenue_types"]
+    orgs = organizations.select("org_id", "canonical_name", "country_iso3")
+    return (flows
+            .join(orgs.rename({"org_id": "provider_org_id", "canonical_name": "provider_org_name",
+                               "country_iso3": "provider_country_iso3"}), on="provider_org_id", how="left")
+            .join(orgs.rename({"org_id": "recipient_org_id", "canonical_name": "recipient_org_name"})
+                  .drop("country_iso3"), on="recipient_org_id", how="left")
+            .with_columns(
+                pl.col("provider_type_code").replace_strict(codelists["OrganisationType"], default=None,
+                                                            return_dtype=pl.Utf8).alias("provider_type_name"),
+                pl.col("provider_country_iso3").replace_strict(country_names(), default=None, return_dtype=pl.Utf8)
+                .alias("provider_country_name"),
+                pl.when(pl.col("source") == "iati")
+                .then(pl.col("transaction_type").replace_strict(codelists["TransactionType"], default=None,
+                                                                return_dtype=pl.Utf8))
+                .otherwise(pl.col("transaction_type").replace_strict(revenue_types, default=None, return_dtype=pl.Utf8))
+                .alias("transaction_type_name")))

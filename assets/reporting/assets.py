@@ -29,22 +29,33 @@ MARTS: dict[str, Mart] = {
         lambda m, f: marts.reconcile_private_contributions(m, f["financing_flows"]),
     ),
     "mart_partnerships_by_sdg": Mart(
-        ["partnership_sdg_targets", "partnership_partners", "partner_screening", "organization_source_links"],
-        lambda f: marts.partnerships_by_sdg(f["partnership_sdg_targets"], f["partnership_partners"], f["partner_screening"],
-                                            f["organization_source_links"]),
+        ["partnership_sdg_targets", "partnership_partners", "partner_screening", "organization_source_links",
+         "ref_sdg_targets"],
+        lambda f: marts.with_names(
+            marts.partnerships_by_sdg(f["partnership_sdg_targets"], f["partnership_partners"], f["partner_screening"],
+                                      f["organization_source_links"]),
+            _goals(f["ref_sdg_targets"]), "goal", {"title": "goal_title"}, "goal"),
         lambda m, f: marts.reconcile_partnerships_by_sdg(m, f["partnership_sdg_targets"]),
     ),
     "mart_network_coverage_by_country": Mart(
-        ["network_coverage", "partner_screening"],
-        lambda f: marts.network_coverage_by_country(f["network_coverage"], f["partner_screening"]),
+        ["network_coverage", "partner_screening", "ref_countries"],
+        lambda f: marts.with_names(marts.network_coverage_by_country(f["network_coverage"], f["partner_screening"]),
+                                   f["ref_countries"], "country_iso3",
+                                   {"country_name": "country_name", "region": "region", "sub_region": "sub_region"},
+                                   "country_iso3"),
         lambda m, f: marts.reconcile_network_coverage(m, f["network_coverage"]),
     ),
     "mart_screening_summary": Mart(
-        ["partner_screening"],
-        lambda f: marts.screening_summary(f["partner_screening"]),
+        ["partner_screening", "ref_organisation_types"],
+        lambda f: marts.with_names(marts.screening_summary(f["partner_screening"]), f["ref_organisation_types"],
+                                   "organization_type_code", {"name": "organization_type_name"}, "code"),
         lambda m, f: marts.reconcile_screening_summary(m, f["partner_screening"]),
     ),
 }
+
+
+def _goals(sdg: pl.DataFrame | None) -> pl.DataFrame | None:
+    return sdg.filter(pl.col("kind") == "goal") if sdg is not None else None
 
 
 def build_mart_asset(name: str) -> dg.AssetsDefinition:

@@ -8,6 +8,15 @@ from schemas.vocabularies import PRIVATE_ORGANISATION_TYPES
 PRIVATE_TYPES = list(PRIVATE_ORGANISATION_TYPES)
 
 
+def with_names(mart: pl.DataFrame, reference: pl.DataFrame | None, on: str, names: dict[str, str],
+               reference_key: str) -> pl.DataFrame:
+    """Names beside codes: ``names`` (reference column -> mart column) joined from a reference table."""
+    if reference is None:
+        return mart.with_columns(pl.lit(None, pl.Utf8).alias(c) for c in names.values())
+    lookup = reference.select(pl.col(reference_key).alias(on), *[pl.col(k).alias(v) for k, v in names.items()])
+    return mart.join(lookup.unique(on), on=on, how="left", maintain_order="left")
+
+
 def private_contributions_by_entity_year(flows: pl.DataFrame) -> pl.DataFrame:
     """Counted money to the UN from foundations and the private sector, per UN entity and year."""
     private = _private_to_un(flows)

@@ -31,7 +31,8 @@ def test_commitments_superseded_by_funds_and_flows_reported_by_both_sides():
                          "iati_activities", "iati_transactions.receiver_org", "iati_transactions.provider_org"],
         "source_key": ["GB-COH-1", "KE-1", "XM-UN", "GB-COH-1", "XM-UN", "GB-GOV-1"],
         "org_id": ["org-acme", "org-pump", "org-un", "org-acme", "org-un", "org-uk"]})
-    organizations = pl.DataFrame({"org_id": ["org-acme"], "organization_type_code": ["70"]})
+    organizations = pl.DataFrame({"org_id": ["org-acme", "org-un"], "organization_type_code": ["70", "40"],
+                                  "canonical_name": ["Acme plc", "UN Agency"], "country_iso3": ["GBR", None]})
     flows, excluded = financing_flows(tx, activities, None, links, organizations, date(2026, 1, 1))
     rows = {r["source_ref"]: r for r in flows.to_dicts()}
     assert "iati:UN-1#transaction[3]" not in rows  # government funds are not a private flow
@@ -46,3 +47,8 @@ def test_commitments_superseded_by_funds_and_flows_reported_by_both_sides():
     assert both["reported_by"] == "partner" and both["is_counted"] is False
     assert excluded == {"commitment_superseded": 1, "reported_by_both_sides": 1}
     assert flows["flow_id"].n_unique() == flows.height
+    # names beside codes
+    assert (funds["provider_org_name"], funds["recipient_org_name"], funds["provider_type_name"],
+            funds["transaction_type_name"], funds["provider_country_name"]) == (
+        "Acme plc", "UN Agency", "Private Sector", "Incoming Funds", "United Kingdom")
+    assert commitment["provider_type_method"] == "transaction"
