@@ -130,3 +130,26 @@ def test_every_private_funding_participant_of_a_published_activity_is_a_listed_f
     funders = table(real, "activity_funders")
     assert set(funders.select("iati_identifier", "org_index").iter_rows()) == expected
     assert len(expected) == 4
+
+
+def test_participants_per_country_follow_the_sources_country_table(real):
+    """Each legacy row's TR01_COUNTRY_ID read through TR01_COUNTRY to a name, the name resolved by
+    pycountry alone; countries whose TR01 name pycountry does not know are left out of the check."""
+    import pycountry
+
+    names = {r["COUNTRY_ID"]: r["COUNTRY_NAME"] for r in csv_rows("ungc/ungc-TR01_COUNTRY.csv")}
+
+    def iso3(name):
+        try:
+            return pycountry.countries.lookup(name).alpha_3
+        except LookupError:
+            return None
+    rows = csv_rows(R01)
+    rejected = set(pl.read_parquet(real / "quality" / "rejects" / "source=ungc_participants" / "**" / "*.parquet")
+                   .filter(pl.col("severity") == "error")["line"].to_list())
+    expected = Counter(iso3(names[r["TR01_COUNTRY_ID"].strip()]) for line, r in enumerate(rows, start=2)
+                       if line not in rejected and r["TR01_COUNTRY_ID"].strip() in names)
+    expected.pop(None, None)
+    got = dict(table(real, "gc_participants").group_by("country_iso3").len().iter_rows())
+    assert {c: got.get(c, 0) for c in expected} == dict(expected)
+    assert len(expected) > 100
