@@ -100,7 +100,7 @@ def _attr(el, name: str) -> str | None:
     """An attribute as published, or None where it is missing, empty or only whitespace: publishers
     write ``currency=""`` for "no currency", and it must take the path of a missing one."""
     value = el.get(name)
-    return value if value is not None and value.strip() else None
+    return value if value and not value.isspace() else None
 
 
 def _narrative(el, default_lang: str | None) -> str | None:
