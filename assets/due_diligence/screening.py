@@ -123,8 +123,11 @@ def screen(organizations: pl.DataFrame, entities: pl.DataFrame, aliases: pl.Data
                              pl.col("delisting_reason").alias("gc_delisting_reason"), pl.col("sector").alias("gc_sector"))
     out = out.join(gc, on="gc_participant_id", how="left")
     delisting = rules["gc_delisting"]
-    excluded_sectors = [s.casefold() for s in rules["exclusions"]["sectors"]]
+    sectors = {s.casefold(): v for s, v in rules["exclusions"]["sectors"].items()}
+    sector = pl.col("gc_sector").str.to_lowercase()
+    activity_pattern = "|".join(rules["exclusions"]["activity_keywords"])
     keyword_pattern = "|".join(rules["exclusions"]["name_keywords"])
+    activity = pl.col("name_normalized").str.contains(rf"\b({activity_pattern})\b")
 
     flags = {
         "sanctions_match": (pl.col("sanctions_score").is_not_null(), sanction_risk,
@@ -137,10 +140,15 @@ def screen(organizations: pl.DataFrame, entities: pl.DataFrame, aliases: pl.Data
                         pl.format("delisted from the UN Global Compact: {}", pl.col("gc_delisting_reason"))),
         "gc_non_communicating": (pl.col("gc_status").eq("Non-communicating"), pl.lit(rules["gc_non_communicating"]),
                                  pl.lit("Global Compact participant not communicating progress")),
-        "excluded_sector": (pl.col("gc_sector").str.to_lowercase().is_in(excluded_sectors), pl.lit("high"),
-                            pl.format("sector excluded by UN partnership guidelines: {}", pl.col("gc_sector"))),
-        "exclusion_keyword": (pl.col("name_normalized").str.contains(rf"\b({keyword_pattern})\b"), pl.lit("review"),
-                              pl.lit("name suggests an excluded activity (tobacco or weapons)")),
+        "excluded_sector": (sector.is_in(list(sectors)),
+                            sector.replace_strict({s: v["risk"] for s, v in sectors.items()}, default="review"),
+                            pl.format("Global Compact sector {}: {}", pl.col("gc_sector"),
+                                      sector.replace_strict({s: v["reason"] for s, v in sectors.items()}, default=""))),
+        "exclusion_keyword": (activity | pl.col("name_normalized").str.contains(rf"\b({keyword_pattern})\b"),
+                              pl.when(activity).then(pl.lit("high")).otherwise(pl.lit("review")),
+                              pl.when(activity).then(pl.lit("name names an activity excluded by UN partnership guidelines "
+                                                            "(landmines, cluster munitions, tobacco)"))
+                              .otherwise(pl.lit("name suggests an activity worth checking (weapons)"))),
     }
     out = out.with_columns(*[
         pl.struct(flag=pl.lit(name), risk=risk, reason=reason).alias(f"_f_{name}")

@@ -98,3 +98,22 @@ def test_global_compact_status_sectors_and_decisions(tmp_path):
     assert rows["Plain Trading"]["risk_level"] == "clear" and rows["Plain Trading"]["reasons"] == []
     assert unknown["record_key"].to_list() == ["o-gone"] and unknown["severity"].to_list() == ["warning"]
     assert bad["value"].to_list() == ["maybe"]
+
+
+def test_a_sector_alone_is_review_and_high_needs_direct_evidence():
+    names = ["Fraport AG", "Sky Chefs Catering", "Cluster Munitions Works Ltd", "Northern Firearms Ltd", "Leaf Holdings"]
+    organizations = orgs(names).with_columns(pl.Series("gc_participant_id", ["gc-1", "gc-2", "gc-3", None, "gc-5"]))
+    participants = pl.DataFrame({"participant_id": ["gc-1", "gc-2", "gc-3", "gc-5"], "status": ["Active"] * 4,
+                                 "delisting_reason": pl.Series([None] * 4, dtype=pl.Utf8),
+                                 "sector": ["Aerospace & Defense", "Aerospace & Defense", "Aerospace & Defense", "Tobacco"]})
+    entities, aliases = _list()
+    result, _ = screen(organizations, entities, aliases, participants, NO_DECISIONS, SNAPSHOT)
+    rows = {r["canonical_name"]: r for r in result.to_dicts()}
+    for airport_or_caterer in ("Fraport AG", "Sky Chefs Catering"):
+        row = rows[airport_or_caterer]
+        assert (row["risk_level"], row["flags"]) == ("review", ["excluded_sector"])
+        assert "check the organisation's activities" in row["reasons"][0]
+    # an excluded activity named in the record is direct evidence
+    assert rows["Cluster Munitions Works Ltd"]["risk_level"] == "high"
+    assert rows["Northern Firearms Ltd"]["risk_level"] == "review"  # a word worth checking, no excluded activity
+    assert rows["Leaf Holdings"]["risk_level"] == "high"  # the tobacco industry is excluded by UN policy
