@@ -99,7 +99,7 @@ _SPECS = [
               "One row per UN sanctions listing (individual or entity), per list snapshot (its dateGenerated).",
               _key("reference_number"), partitioning=LIST_DATE),
     TableSpec("sanctioned_aliases", SanctionedAliases, "One row per alias of a UN sanctions listing, with its quality.",
-              _key("reference_number", "alias_index"), partitioning=LIST_DATE),
+              _key("reference_number", "alias_index", "part_index"), partitioning=LIST_DATE),
     TableSpec("sanctions_changes", SanctionsChanges,
               "Listings added, removed or amended (with the fields) between consecutive list snapshots.",
               _key("reference_number", "snapshot_date", sep=" "), partitioning=WHOLE),

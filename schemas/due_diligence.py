@@ -38,7 +38,10 @@ class SanctionedAliases(ListSnapshot):
 
     reference_number: str = pa.Field(description="Listing (sanctioned_entities.reference_number)")
     alias_index: pl.Int32 = pa.Field(ge=0, description="Position of the alias within the listing")
-    alias_name: str = pa.Field(description="Alias")
+    part_index: pl.Int32 = pa.Field(ge=0, description="Position of the name within the listed alias string (several names are often packed in one)")
+    alias_name: str = pa.Field(description="One name of the listed alias string")
+    alias_kind: str = pa.Field(isin=["name", "acronym", "original_script"], description="name, acronym, or original_script (a form in its original script, marked as such by the list or written in a non-Latin script)")
+    alias_packed: str = pa.Field(description="The alias string as listed, for provenance")
     quality: str = pa.Field(nullable=True, description="Alias quality as listed (Good, Low, a.k.a., f.k.a.)")
 
 

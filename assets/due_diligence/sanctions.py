@@ -6,6 +6,7 @@ DTD, no entities) one ``INDIVIDUAL`` or ``ENTITY`` at a time.
 """
 
 import gzip
+import re
 import zlib
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -22,7 +23,7 @@ from schemas.due_diligence import SanctionsChanges
 ENTITY_COLUMNS = ("reference_number", "data_id", "version_number", "record_type", "name", "name_original_script",
                   "un_list_type", "listed_on", "nationality_countries", "address_countries", "last_updated",
                   "comments")
-ALIAS_COLUMNS = ("reference_number", "alias_index", "alias_name", "quality")
+ALIAS_COLUMNS = ("reference_number", "alias_index", "part_index", "alias_name", "alias_kind", "alias_packed", "quality")
 # fields compared between snapshots to call a listing "amended"
 COMPARED_FIELDS = ("name", "un_list_type", "listed_on", "nationality_countries", "address_countries", "aliases",
                    "last_updated")
@@ -107,8 +108,102 @@ def read_sanctions_list(path: Path, label: str) -> SanctionsList:
         pl.col("version_number").cast(pl.Int32, strict=False),
     )
     alias_frame = pl.DataFrame(aliases, schema={"reference_number": pl.Utf8, "alias_index": pl.Int32,
-                                                "alias_name": pl.Utf8, "quality": pl.Utf8})
+                                                "part_index": pl.Int32, "alias_name": pl.Utf8, "alias_kind": pl.Utf8,
+                                                "alias_packed": pl.Utf8, "quality": pl.Utf8})
     return SanctionsList(file=label, generated=generated, entities=entity_frame, aliases=alias_frame, rejects=rejects)
+
+
+# words that mark a parenthesized note about a name, not another name
+_DESCRIPTORS = re.compile(r"previously listed|birth name|\bthird\b|combat name|false identity|martyrs|"
+                          r"sub-unit name|formerly|\bborn\b|passport", re.IGNORECASE)
+_ACRONYM = re.compile(r"^[A-Z0-9][A-Z0-9./\-]{1,12}$")
+_ORIGINAL_SCRIPT = re.compile(r"\s*\(?original script:?\)?\s*", re.IGNORECASE)
+
+
+def _is_latin(text: str) -> bool:
+    return all(ord(c) < 0x250 or not c.isalpha() for c in text)
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """Split on ``sep`` outside parentheses."""
+    parts, depth, current = [], 0, []
+    for c in text:
+        depth += (c == "(") - (c == ")") if depth or c != ")" else 0
+        if c == sep and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(c)
+    parts.append("".join(current))
+    return parts
+
+
+def _trailing_group(text: str) -> tuple[str, str] | None:
+    """(text before, content of) a parenthesized group that ends the text, or None."""
+    if not text.endswith(")"):
+        return None
+    depth = 0
+    for i in range(len(text) - 1, -1, -1):
+        depth += (text[i] == ")") - (text[i] == "(")
+        if depth == 0:
+            return text[:i].strip(), text[i + 1:-1].strip()
+    return None  # unbalanced: the list cuts some strings short
+
+
+def _unclosed_group(text: str) -> tuple[str, str] | None:
+    """(text before, text after) the outermost parenthesis never closed: the list cuts some packed
+    strings short, as in "Name (ACR) (other; names; ..." without the final parenthesis."""
+    opened: list[int] = []
+    for i, c in enumerate(text):
+        if c == "(":
+            opened.append(i)
+        elif c == ")" and opened:
+            opened.pop()
+    if not opened:
+        return None
+    return text[:opened[0]].strip(), text[opened[0] + 1:].strip()
+
+
+def _expand(piece: str) -> list[tuple[str, str]]:
+    piece = piece.strip().strip(",").strip()
+    piece = re.sub(r"\s*-\s*sub-unit name$", "", piece, flags=re.IGNORECASE).strip()
+    if piece.startswith(")"):
+        piece = piece[1:].strip()
+    if not piece:
+        return []
+    if piece.startswith("(") and ")" in piece:  # a leading honorific: "(Sheikh) Musa Hilal"
+        close = piece.index(")")
+        return _expand(piece[close + 1:]) + _expand(piece[1:close] + " " + piece[close + 1:])
+    if re.search(r"\(original script\)$", piece, re.IGNORECASE):
+        return [(_ORIGINAL_SCRIPT.sub("", piece).strip(), "original_script")]
+    group = _trailing_group(piece) or _unclosed_group(piece)
+    if group is None:
+        return [(piece, "name" if _is_latin(piece) else "original_script")]
+    main, inner = group
+    out = _expand(main) if main else []
+    if inner.lower().startswith("original script:"):
+        return out + [(inner.split(":", 1)[1].strip(), "original_script")]
+    if len(_split_top(inner, ";")) > 1 or re.search(r"\(original script\)", inner, re.IGNORECASE):
+        return out + [p for part in _split_top(inner, ";") for p in _expand(part)]
+    if _DESCRIPTORS.search(inner) or country_iso3(inner) or not main:
+        return out or [(piece, "name")]
+    if _ACRONYM.match(inner):
+        return out + [(inner, "acronym")]
+    return out + _expand(inner)  # another spelling or script of the same name
+
+
+def split_alias(text: str) -> list[tuple[str, str]]:
+    """The names packed in one listed alias string, each with its kind: ``name``, ``acronym`` or
+    ``original_script``. "Hay’at Tahrir al-Sham (HTS) (هيئة تحرير الشام (original script); Hayat Tahrir
+    al-Sham; ...)" gives the name, the acronym, the Arabic form and each transliteration."""
+    seen, out = set(), []
+    for piece in _split_top(text, ";"):
+        for name, kind in _expand(piece):
+            name = re.sub(r"\s+", " ", name).strip(" ,;")
+            if name and name.casefold() not in seen:
+                seen.add(name.casefold())
+                out.append((name, kind))
+    return out or [(text.strip(), "name")]
 
 
 def _countries(values: list[str]) -> list[str]:
@@ -152,10 +247,15 @@ def _read_record(el, entities: dict, aliases: dict, rejects: list[dict], label: 
     for i, alias in enumerate(el.iterfind(alias_tag)):
         alias_name = _text(alias.find("ALIAS_NAME"))
         if alias_name:
-            aliases["reference_number"].append(reference)
-            aliases["alias_index"].append(i)
-            aliases["alias_name"].append(alias_name)
-            aliases["quality"].append(_text(alias.find("QUALITY")))
+            quality = _text(alias.find("QUALITY"))
+            for part_index, (part, kind) in enumerate(split_alias(alias_name)):
+                aliases["reference_number"].append(reference)
+                aliases["alias_index"].append(i)
+                aliases["part_index"].append(part_index)
+                aliases["alias_name"].append(part)
+                aliases["alias_kind"].append(kind)
+                aliases["alias_packed"].append(alias_name)
+                aliases["quality"].append(quality)
 
 
 def sanctions_changes(entities: pl.DataFrame, aliases: pl.DataFrame) -> pl.DataFrame:

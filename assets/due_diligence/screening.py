@@ -15,6 +15,7 @@ from rapidfuzz.distance import DamerauLevenshtein
 from rapidfuzz.process import cpdist
 
 from assets.curated.matching import normalize_expr
+from assets.due_diligence.sanctions import split_alias
 from assets.io import read_csv_strings, require_columns
 from assets.reference import config
 from schemas.quality import empty_rejects, reject_rows
@@ -38,12 +39,33 @@ def _sorted_letters(s: pl.Series) -> pl.Series:
 
 def sanctions_names(entities: pl.DataFrame, aliases: pl.DataFrame) -> pl.DataFrame:
     """Every listed name and alias, normalized: reference_number, record_type, un_list_type, listed_name, alias, quality, key."""
-    primary = entities.select("reference_number", "record_type", "un_list_type", pl.col("name").alias("listed_name"),
-                              pl.lit(None, pl.Utf8).alias("alias"), pl.lit(None, pl.Utf8).alias("quality"))
-    alias_rows = aliases.join(entities.select("reference_number", "record_type", "un_list_type", pl.col("name").alias("listed_name")),
-                              on="reference_number").select("reference_number", "record_type", "un_list_type", "listed_name",
-                                                            pl.col("alias_name").alias("alias"), "quality")
-    names = pl.concat([primary, alias_rows]).with_columns(pl.coalesce("alias", "listed_name").alias("_name"))
+    # a listed name may pack an acronym or a country ("AFGHAN SUPPORT COMMITTEE (ASC)"): its parts are names too
+    primary = (entities.select("reference_number", "record_type", "un_list_type", pl.col("name").alias("listed_name"),
+                               pl.col("name").map_elements(lambda n: [f"{p}\x1f{k}" for p, k in split_alias(n)],
+                                                           return_dtype=pl.List(pl.Utf8)).alias("_parts"))
+               .explode("_parts")
+               .with_columns(pl.col("_parts").str.split_exact("\x1f", 1).struct.rename_fields(["_part", "alias_kind"])
+                             .alias("_p")).unnest("_p")
+               .select("reference_number", "record_type", "un_list_type", "listed_name",
+                       pl.when(pl.col("_part") != pl.col("listed_name")).then(pl.col("_part")).alias("alias"),
+                       pl.lit(None, pl.Utf8).alias("quality"), "alias_kind"))
+    whole = entities.select("reference_number", "record_type", "un_list_type", pl.col("name").alias("listed_name"),
+                            pl.lit(None, pl.Utf8).alias("alias"), pl.lit(None, pl.Utf8).alias("quality"),
+                            pl.lit("name").alias("alias_kind"))
+    if "alias_kind" not in aliases.columns:  # lists published before aliases were split
+        aliases = aliases.with_columns(pl.lit("name").alias("alias_kind"))
+    listed = entities.select("reference_number", "record_type", "un_list_type", pl.col("name").alias("listed_name"))
+    alias_rows = aliases.join(listed, on="reference_number").select(
+        "reference_number", "record_type", "un_list_type", "listed_name", pl.col("alias_name").alias("alias"), "quality",
+        "alias_kind")
+    # the names as listed stay candidates too, so splitting never loses what the whole string matched
+    packed = (aliases.filter(pl.col("alias_packed") != pl.col("alias_name")).unique(["reference_number", "alias_packed"])
+              .join(listed, on="reference_number")
+              .select("reference_number", "record_type", "un_list_type", "listed_name", pl.col("alias_packed").alias("alias"),
+                      "quality", pl.lit("name").alias("alias_kind"))
+              if "alias_packed" in aliases.columns else alias_rows.clear())
+    names = (pl.concat([whole, primary, alias_rows, packed]).with_columns(pl.coalesce("alias", "listed_name").alias("_name"))
+             .unique(["reference_number", "_name"], keep="first", maintain_order=True))
     return (names.with_columns(normalize_expr("_name").alias("key"),
                                normalize_expr("_name", strip_legal_forms=False).alias("full_key")).drop("_name")
             .filter(pl.col("key").is_not_null()).with_row_index("sid"))
@@ -109,15 +131,19 @@ def screen(organizations: pl.DataFrame, entities: pl.DataFrame, aliases: pl.Data
     listed = sanctions_names(entities, aliases)
     best = match_sanctions(organizations, listed).join(listed, on="sid", how="left")
     high = rules["sanctions"]["high_score"]
-    sanction_risk = (pl.when((pl.col("sanctions_record_type") == "entity") & (pl.col("sanctions_score") >= high)).then(pl.lit("high"))
-                     .otherwise(pl.lit("review")))
+    # high: an entity listing matched strongly on a full name; a low-quality alias or an acronym is weak
+    # evidence (review), and so is any individual's name without corroboration
+    strong = (pl.col("sanctions_alias_quality").fill_null("").str.to_lowercase() != "low") & (pl.col("alias_kind") != "acronym")
+    sanction_risk = (pl.when((pl.col("sanctions_record_type") == "entity") & (pl.col("sanctions_score") >= high) & strong)
+                     .then(pl.lit("high")).otherwise(pl.lit("review")))
     base = organizations.select("org_id", "canonical_name", "country_iso3", "organization_type_code", "gc_participant_id",
                                 "name_normalized")
     out = base.join(best.select("org_id", pl.col("listed_name").alias("sanctions_match_name"),
                                 pl.col("alias").alias("sanctions_match_alias"), pl.col("quality").alias("sanctions_alias_quality"),
                                 pl.col("reference_number").alias("sanctions_reference_number"),
                                 pl.col("un_list_type").alias("sanctions_list_type"),
-                                pl.col("record_type").alias("sanctions_record_type"), pl.col("score").alias("sanctions_score")),
+                                pl.col("record_type").alias("sanctions_record_type"), pl.col("score").alias("sanctions_score"),
+                                "alias_kind"),
                     on="org_id", how="left")
     gc = participants.select(pl.col("participant_id").alias("gc_participant_id"), pl.col("status").alias("gc_status"),
                              pl.col("delisting_reason").alias("gc_delisting_reason"), pl.col("sector").alias("gc_sector"))
@@ -131,10 +157,13 @@ def screen(organizations: pl.DataFrame, entities: pl.DataFrame, aliases: pl.Data
 
     flags = {
         "sanctions_match": (pl.col("sanctions_score").is_not_null(), sanction_risk,
-                            pl.format("name matches UN sanctions list {} '{}' ({}, {} list, score {})",
+                            pl.format("name matches UN sanctions list {} '{}' ({}, {} list, score {}; matched {} {}, alias quality {})",
                                       pl.col("sanctions_record_type"), pl.coalesce("sanctions_match_alias", "sanctions_match_name"),
                                       pl.col("sanctions_reference_number"), pl.col("sanctions_list_type"),
-                                      pl.col("sanctions_score").round(1))),
+                                      pl.col("sanctions_score").round(1),
+                                      pl.when(pl.col("sanctions_match_alias").is_null()).then(pl.lit("the listed name"))
+                                      .otherwise(pl.lit("an alias")), pl.col("alias_kind").fill_null("name"),
+                                      pl.col("sanctions_alias_quality").fill_null("-"))),
         "gc_delisted": (pl.col("gc_status").eq("Delisted") & pl.col("gc_delisting_reason").is_in(list(delisting)),
                         pl.col("gc_delisting_reason").replace_strict(delisting, default="review"),
                         pl.format("delisted from the UN Global Compact: {}", pl.col("gc_delisting_reason"))),

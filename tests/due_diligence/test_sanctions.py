@@ -3,7 +3,7 @@
 import polars as pl
 import pytest
 
-from assets.due_diligence.sanctions import COMPARED_FIELDS, read_sanctions_list, sanctions_changes
+from assets.due_diligence.sanctions import COMPARED_FIELDS, read_sanctions_list, sanctions_changes, split_alias
 from assets.io import SourceFileError
 
 LIST = """<?xml version="1.0"?>
@@ -31,7 +31,9 @@ def test_listings_aliases_and_snapshot_date_from_date_generated(tmp_path):
     rows = {r["reference_number"]: r for r in listing.entities.to_dicts()}
     assert rows["KPi.001"]["name"] == "RI WON HO" and rows["KPi.001"]["nationality_countries"] == ["PRK"]
     assert rows["KPi.001"]["record_type"] == "individual" and rows["QDe.069"]["address_countries"] == ["PAK"]
-    assert listing.aliases.to_dicts() == [{"reference_number": "KPi.001", "alias_index": 0, "alias_name": "Ri Won-ho", "quality": "Good"}]
+    assert listing.aliases.to_dicts() == [{"reference_number": "KPi.001", "alias_index": 0, "part_index": 0,
+                                           "alias_name": "Ri Won-ho", "alias_kind": "name", "alias_packed": "Ri Won-ho",
+                                           "quality": "Good"}]
 
 
 def test_changes_between_snapshots_in_date_order(tmp_path):
@@ -66,7 +68,9 @@ def test_real_snapshots_changes_equal_the_set_difference(realdata):
     assert (str(old.snapshot_date), str(new.snapshot_date)) == ("2020-11-30", "2025-04-19")
     assert (old.entities.height, new.entities.height) == (1018, 877)
     assert new.entities.filter(pl.col("record_type") == "entity").height == 193
-    assert new.aliases.height == 2704 and not old.rejects and not new.rejects
+    # 2704 listed alias strings; several pack more than one name (split into parts, the string kept)
+    assert new.aliases.select("reference_number", "alias_index").n_unique() == 2704 and not old.rejects and not new.rejects
+    assert new.aliases.height > 2704
     entities = pl.concat([s.entities.with_columns(pl.lit(s.snapshot_date).alias("snapshot_date")) for s in lists])
     aliases = pl.concat([s.aliases.with_columns(pl.lit(s.snapshot_date).alias("snapshot_date")) for s in lists])
     changes = sanctions_changes(entities, aliases)
@@ -97,3 +101,21 @@ def _state(listing) -> dict[str, dict]:
         values["aliases"] = frozenset(aliases.get(row["reference_number"], ()))
         state[row["reference_number"]] = values
     return state
+
+
+def test_packed_aliases_are_split_with_original_scripts_marked():
+    text = ("Hay’at Tahrir al-Sham (HTS) (هيئة تحرير الشام (original script); Hay’at Tahrir al-Sham; Hayat Tahrir al-Sham; "
+            "Liberation of the Levant Organisation Tahrir al-Sham")  # the list cuts this string short
+    assert split_alias(text) == [("Hay’at Tahrir al-Sham", "name"), ("HTS", "acronym"),
+                                 ("هيئة تحرير الشام", "original_script"), ("Hayat Tahrir al-Sham", "name"),
+                                 ("Liberation of the Levant Organisation Tahrir al-Sham", "name")]
+    assert split_alias("جبهة النصرة (the Victory Front; Al-Nusra Front)") == [
+        ("جبهة النصرة", "original_script"), ("the Victory Front", "name"), ("Al-Nusra Front", "name")]
+    assert split_alias("Amir Khazmat (original script: Амир Хазмат)") == [
+        ("Amir Khazmat", "name"), ("Амир Хазмат", "original_script")]
+    assert split_alias("(Sheikh) Musa Hilal") == [("Musa Hilal", "name"), ("Sheikh Musa Hilal", "name")]
+    assert split_alias("Ezatullah Haqqani (previously listed as)") == [("Ezatullah Haqqani", "name")]
+    assert split_alias("AL-HARAMAYN FOUNDATION (KENYA)") == [("AL-HARAMAYN FOUNDATION", "name")]
+    assert split_alias("Leader (Hong Kong) International Trading Limited") == [
+        ("Leader (Hong Kong) International Trading Limited", "name")]
+    assert split_alias("Abdul Rehman; Abd Ur-Rehman") == [("Abdul Rehman", "name"), ("Abd Ur-Rehman", "name")]
