@@ -3,7 +3,12 @@
 import polars as pl
 import pytest
 
-from assets.due_diligence.sanctions import COMPARED_FIELDS, read_sanctions_list, sanctions_changes, split_alias
+from assets.due_diligence.sanctions import (
+    COMPARED_FIELDS,
+    read_sanctions_list,
+    sanctions_changes,
+    split_alias,
+)
 from assets.io import SourceFileError
 
 LIST = """<?xml version="1.0"?>
