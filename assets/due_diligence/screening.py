@@ -19,7 +19,7 @@ from assets.due_diligence.sanctions import split_alias
 from assets.io import read_csv_strings, require_columns
 from assets.reference import config
 from schemas.quality import empty_rejects, reject_rows
-from schemas.vocabularies import RISK_LEVELS
+from schemas.vocabularies import PRIVATE_ORGANISATION_TYPES, RISK_LEVELS
 
 RISK_ORDER = {level: rank for rank, level in enumerate(RISK_LEVELS)}
 DECISIONS = {"cleared": "clear", "confirmed": "high", "excluded": "high", "review": "review"}
@@ -66,9 +66,55 @@ def sanctions_names(entities: pl.DataFrame, aliases: pl.DataFrame) -> pl.DataFra
               if "alias_packed" in aliases.columns else alias_rows.clear())
     names = (pl.concat([whole, primary, alias_rows, packed]).with_columns(pl.coalesce("alias", "listed_name").alias("_name"))
              .unique(["reference_number", "_name"], keep="first", maintain_order=True))
+    # a person's one-word name or alias ("Dass", "Omari") says nothing about an organisation's name
     return (names.with_columns(normalize_expr("_name").alias("key"),
                                normalize_expr("_name", strip_legal_forms=False).alias("full_key")).drop("_name")
-            .filter(pl.col("key").is_not_null()).with_row_index("sid"))
+            .filter(pl.col("key").is_not_null()
+                    & ((pl.col("record_type") != "individual") | pl.col("key").str.contains(" ")))
+            .with_row_index("sid"))
+
+
+def _token_weights(*keys: pl.Series) -> dict[str, float]:
+    """Inverse document frequency of each name token over every organisation and listed name: a word
+    many names share ("international", "bank", "group") weighs little, a rare one much."""
+    frequency: dict[str, int] = {}
+    total = 0
+    for series in keys:
+        for key in series.drop_nulls().to_list():
+            total += 1
+            for token in set(key.split()):
+                frequency[token] = frequency.get(token, 0) + 1
+    return {token: float(np.log((total + 1) / (n + 1)) + 1.0) for token, n in frequency.items()}
+
+
+def _token_match(a: str, b: str) -> bool:
+    """The same word, allowing a transposed letter, and for words of four letters or more, a typo."""
+    if a == b:
+        return True
+    distance = DamerauLevenshtein.distance(a, b)
+    if min(len(a), len(b)) < 4:
+        return distance == 1 and (len(a) == len(b) == 3 or sorted(a) == sorted(b))
+    return distance == 1 or max(fuzz.ratio(a, b), DamerauLevenshtein.normalized_similarity(a, b) * 100) >= 80
+
+
+def _with_distinctive_coverage(scored: pl.DataFrame, orgs: pl.DataFrame, listed: pl.DataFrame) -> pl.DataFrame:
+    """The share of the listed name's weight (its distinctive tokens) found in the organisation's name,
+    with the tokens found and missing: "Drake International" does not carry the distinctive part of
+    "The International Brigade"."""
+    weights = _token_weights(orgs["key"], listed["key"])
+    coverage, matched, missing = [], [], []
+    for org_key, listed_key in zip(scored["key"].to_list(), scored["listed_key"].to_list(), strict=True):
+        org_tokens = org_key.split()
+        found, lost = [], []
+        for token in dict.fromkeys(listed_key.split()):
+            (found if any(_token_match(token, o) for o in org_tokens) else lost).append(token)
+        total = sum(weights.get(tok, 1.0) for tok in found + lost)
+        coverage.append(sum(weights.get(tok, 1.0) for tok in found) / total if total else 0.0)
+        matched.append(found)
+        missing.append(lost)
+    return scored.with_columns(pl.Series("coverage", coverage, dtype=pl.Float64),
+                               pl.Series("matched_tokens", matched, dtype=pl.List(pl.Utf8)),
+                               pl.Series("missing_tokens", missing, dtype=pl.List(pl.Utf8)))
 
 
 def match_sanctions(organizations: pl.DataFrame, listed: pl.DataFrame) -> pl.DataFrame:
@@ -82,9 +128,13 @@ def match_sanctions(organizations: pl.DataFrame, listed: pl.DataFrame) -> pl.Dat
     listed_keys = listed_keys.filter(~pl.col("block").is_in(frequent.implode()))
     pairs = org_keys.join(listed_keys, on="block").select("org_id", "sid").unique()
     pairs = (pairs.join(orgs, on="org_id").join(listed.select("sid", pl.col("key").alias("listed_key"),
-                                                              pl.col("full_key").alias("listed_full_key")), on="sid"))
+                                                              pl.col("full_key").alias("listed_full_key"),
+                                                              pl.col("alias_kind").alias("_kind")), on="sid")
+             # an acronym is evidence only when the organisation's whole name is that acronym
+             .filter((pl.col("_kind") != "acronym") | (pl.col("key").str.replace_all(" ", "") == pl.col("listed_key"))))
     if pairs.height == 0:
-        return pl.DataFrame(schema={"org_id": pl.Utf8, "sid": pl.UInt32, "score": pl.Float64})
+        return pl.DataFrame(schema={"org_id": pl.Utf8, "sid": pl.UInt32, "score": pl.Float64, "coverage": pl.Float64,
+                                    "matched_tokens": pl.List(pl.Utf8), "missing_tokens": pl.List(pl.Utf8)})
     # the best of word-order-free and transposition-aware similarity, with and without legal forms
     # (a typo in "Corporation" stops it being recognised as a legal form on one side only)
     scores = [
@@ -97,10 +147,17 @@ def match_sanctions(organizations: pl.DataFrame, listed: pl.DataFrame) -> pl.Dat
     anagram = pairs.select(pl.col("key").str.replace_all(" ", "").map_batches(_sorted_letters, return_dtype=pl.Utf8)
                            == pl.col("listed_key").str.replace_all(" ", "").map_batches(_sorted_letters, return_dtype=pl.Utf8)
                            ).to_series().to_numpy()
-    best = np.where(anagram, np.maximum(best, rules["review_score"]), best)
+    # (for short acronyms only one transposed letter: IBM/MIB or CFAO/FOCA are noise, not evidence)
+    short = pairs.select(pl.col("listed_key").str.replace_all(" ", "").str.len_chars() < 5).to_series().to_numpy()
+    transposed = np.array([DamerauLevenshtein.distance(a.replace(" ", ""), b.replace(" ", "")) <= 1
+                           for a, b in zip(pairs["key"].to_list(), pairs["listed_key"].to_list(), strict=True)], dtype=bool)
+    best = np.where(anagram & (~short | transposed), np.maximum(best, rules["review_score"]), best)
     scored = pairs.with_columns(pl.Series("score", best, dtype=pl.Float64)).filter(pl.col("score") >= rules["review_score"])
+    scored = _with_distinctive_coverage(scored, orgs, listed).filter(
+        pl.col("coverage") >= rules["min_distinctive_coverage"])
     return (scored.sort("org_id", "score", "sid", descending=[False, True, False])
-            .unique(subset=["org_id"], keep="first", maintain_order=True).select("org_id", "sid", "score"))
+            .unique(subset=["org_id"], keep="first", maintain_order=True)
+            .select("org_id", "sid", "score", "coverage", "matched_tokens", "missing_tokens"))
 
 
 def read_decisions(path: Path | None) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -130,6 +187,15 @@ def screen(organizations: pl.DataFrame, entities: pl.DataFrame, aliases: pl.Data
     rules = config("screening.yaml")
     listed = sanctions_names(entities, aliases)
     best = match_sanctions(organizations, listed).join(listed, on="sid", how="left")
+    countries = [c for c in ("nationality_countries", "address_countries") if c in entities.columns]
+    listed_countries = (entities.select("reference_number", pl.concat_list(countries).list.unique().alias("_listed_countries"))
+                        if countries else entities.select("reference_number", pl.lit([], pl.List(pl.Utf8)).alias("_listed_countries")))
+    best = best.join(listed_countries, on="reference_number", how="left")
+    # ... and only where the countries do not disagree
+    org_country = organizations.select("org_id", pl.col("country_iso3").alias("_org_country"))
+    best = best.join(org_country, on="org_id", how="left").filter(
+        (pl.col("alias_kind") != "acronym") | pl.col("_org_country").is_null()
+        | (pl.col("_listed_countries").list.len() == 0) | pl.col("_listed_countries").list.contains(pl.col("_org_country")))
     high = rules["sanctions"]["high_score"]
     # high: an entity listing matched strongly on a full name; a low-quality alias or an acronym is weak
     # evidence (review), and so is any individual's name without corroboration
@@ -143,7 +209,7 @@ def screen(organizations: pl.DataFrame, entities: pl.DataFrame, aliases: pl.Data
                                 pl.col("reference_number").alias("sanctions_reference_number"),
                                 pl.col("un_list_type").alias("sanctions_list_type"),
                                 pl.col("record_type").alias("sanctions_record_type"), pl.col("score").alias("sanctions_score"),
-                                "alias_kind"),
+                                "alias_kind", "coverage", "matched_tokens", "missing_tokens", "_listed_countries"),
                     on="org_id", how="left")
     gc = participants.select(pl.col("participant_id").alias("gc_participant_id"), pl.col("status").alias("gc_status"),
                              pl.col("delisting_reason").alias("gc_delisting_reason"), pl.col("sector").alias("gc_sector"))
@@ -153,7 +219,11 @@ def screen(organizations: pl.DataFrame, entities: pl.DataFrame, aliases: pl.Data
     sector = pl.col("gc_sector").str.to_lowercase()
     activity_pattern = "|".join(rules["exclusions"]["activity_keywords"])
     keyword_pattern = "|".join(rules["exclusions"]["name_keywords"])
-    activity = pl.col("name_normalized").str.contains(rf"\b({activity_pattern})\b")
+    named = pl.col("name_normalized").str.contains(rf"\b({activity_pattern})\b")
+    # direct evidence for a business; a trade union or NGO named after an industry is not that industry
+    business = pl.col("organization_type_code").is_null() | pl.col("organization_type_code").is_in(
+        list(PRIVATE_ORGANISATION_TYPES[1:]))
+    activity = named & business
 
     flags = {
         "sanctions_match": (pl.col("sanctions_score").is_not_null(), sanction_risk,
@@ -163,7 +233,14 @@ def screen(organizations: pl.DataFrame, entities: pl.DataFrame, aliases: pl.Data
                                       pl.col("sanctions_score").round(1),
                                       pl.when(pl.col("sanctions_match_alias").is_null()).then(pl.lit("the listed name"))
                                       .otherwise(pl.lit("an alias")), pl.col("alias_kind").fill_null("name"),
-                                      pl.col("sanctions_alias_quality").fill_null("-"))),
+                                      pl.col("sanctions_alias_quality").fill_null("-"))
+                            + pl.format("; words found: {}; words missing: {}; distinctive coverage {}; country {}",
+                                        pl.col("matched_tokens").list.join(" "), pl.col("missing_tokens").list.join(" "),
+                                        pl.col("coverage").round(2),
+                                        pl.when(pl.col("country_iso3").is_null() | (pl.col("_listed_countries").list.len() == 0))
+                                        .then(pl.lit("unknown"))
+                                        .when(pl.col("_listed_countries").list.contains(pl.col("country_iso3")))
+                                        .then(pl.lit("agrees")).otherwise(pl.lit("differs")))),
         "gc_delisted": (pl.col("gc_status").eq("Delisted") & pl.col("gc_delisting_reason").is_in(list(delisting)),
                         pl.col("gc_delisting_reason").replace_strict(delisting, default="review"),
                         pl.format("delisted from the UN Global Compact: {}", pl.col("gc_delisting_reason"))),
@@ -173,11 +250,12 @@ def screen(organizations: pl.DataFrame, entities: pl.DataFrame, aliases: pl.Data
                             sector.replace_strict({s: v["risk"] for s, v in sectors.items()}, default="review"),
                             pl.format("Global Compact sector {}: {}", pl.col("gc_sector"),
                                       sector.replace_strict({s: v["reason"] for s, v in sectors.items()}, default=""))),
-        "exclusion_keyword": (activity | pl.col("name_normalized").str.contains(rf"\b({keyword_pattern})\b"),
+        "exclusion_keyword": (named | pl.col("name_normalized").str.contains(rf"\b({keyword_pattern})\b"),
                               pl.when(activity).then(pl.lit("high")).otherwise(pl.lit("review")),
                               pl.when(activity).then(pl.lit("name names an activity excluded by UN partnership guidelines "
                                                             "(landmines, cluster munitions, tobacco)"))
-                              .otherwise(pl.lit("name suggests an activity worth checking (weapons)"))),
+                              .otherwise(pl.lit("name suggests an activity worth checking (weapons, or an excluded "
+                                                "industry in the name of an organisation that is not a business)"))),
     }
     out = out.with_columns(*[
         pl.struct(flag=pl.lit(name), risk=risk, reason=reason).alias(f"_f_{name}")

@@ -144,3 +144,22 @@ def test_every_name_packed_in_a_listed_alias_is_flagged(realdata):
     missed = result.filter(~pl.col("flags").list.contains("sanctions_match"))["canonical_name"].to_list()
     print(f"packed alias fragments: {len(fragments)}, flagged {len(fragments) - len(missed)}")
     assert missed == []
+
+
+def test_an_industry_in_the_name_of_a_union_is_not_that_industry():
+    organizations = orgs(["International Union of Food and Tobacco Workers", "Leaf Tobacco Company Ltd"]).with_columns(
+        pl.Series("organization_type_code", ["22", "70"]))
+    entities, aliases = _list()
+    result, _ = screen(organizations, entities, aliases, NO_PARTICIPANTS, NO_DECISIONS, SNAPSHOT)
+    rows = {r["canonical_name"]: r["risk_level"] for r in result.to_dicts()}
+    assert rows == {"International Union of Food and Tobacco Workers": "review", "Leaf Tobacco Company Ltd": "high"}
+
+
+def test_generic_words_alone_do_not_match_a_listed_name(realdata):
+    listing = read_sanctions_list(realdata / "sanctions" / "un-sc-consolidated-2025-04-19.xml", "2025.xml")
+    generic = ["Drake International Ltd", "Berg International", "BidGive International Inc.", "Korea Development Bank",
+               "Ministry of Finance", "Uganda Investment Authority"]
+    result, _ = screen(orgs(generic + ["The International Brigade Ltd"]), listing.entities, listing.aliases,
+                       NO_PARTICIPANTS, NO_DECISIONS, SNAPSHOT)
+    flagged = result.filter(pl.col("flags").list.contains("sanctions_match"))
+    assert flagged["canonical_name"].to_list() == ["The International Brigade Ltd"]
