@@ -31,6 +31,11 @@ class SanctionedEntities(ListSnapshot):
     address_countries: Annotated[pl.List, pl.Utf8] = pa.Field(description="Countries of known addresses, ISO alpha-3")
     last_updated: pl.Date = pa.Field(nullable=True, description="Latest LAST_DAY_UPDATED")
     comments: str = pa.Field(nullable=True, description="COMMENTS1")
+    titles: Annotated[pl.List, pl.Utf8] = pa.Field(description="Titles of an individual (e.g. Mullah), as listed")
+    designations: Annotated[pl.List, pl.Utf8] = pa.Field(description="Designations of an individual (functions held), as listed")
+    dates_of_birth: Annotated[pl.List, pl.Utf8] = pa.Field(description="Dates of birth of an individual: a date, a year or a range, with the list's qualifier (approximately, between)")
+    places_of_birth: Annotated[pl.List, pl.Utf8] = pa.Field(description="Places of birth of an individual: city, province, country")
+    addresses: Annotated[pl.List, pl.Utf8] = pa.Field(description="Known addresses: street, city, province, postcode, country, note")
 
 
 class SanctionedAliases(ListSnapshot):

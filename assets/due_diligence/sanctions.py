@@ -22,7 +22,7 @@ from schemas.due_diligence import SanctionsChanges
 
 ENTITY_COLUMNS = ("reference_number", "data_id", "version_number", "record_type", "name", "name_original_script",
                   "un_list_type", "listed_on", "nationality_countries", "address_countries", "last_updated",
-                  "comments")
+                  "comments", "titles", "designations", "dates_of_birth", "places_of_birth", "addresses")
 ALIAS_COLUMNS = ("reference_number", "alias_index", "part_index", "alias_name", "alias_kind", "alias_packed", "quality")
 # fields compared between snapshots to call a listing "amended"
 COMPARED_FIELDS = ("name", "un_list_type", "listed_on", "nationality_countries", "address_countries", "aliases",
@@ -51,6 +51,22 @@ def _text(el) -> str | None:
 
 def _values(el, tag: str) -> list[str]:
     return [v for v in (_text(x) for x in el.iterfind(f"{tag}/VALUE")) if v]
+
+
+def _joined(el, tags: tuple[str, ...]) -> str | None:
+    return ", ".join(v for v in (_text(el.find(t)) for t in tags) if v) or None
+
+
+def _dates_of_birth(el) -> list[str]:
+    """Each INDIVIDUAL_DATE_OF_BIRTH as listed: an exact date, a year, or a range, with its type."""
+    out = []
+    for dob in el.iterfind("INDIVIDUAL_DATE_OF_BIRTH"):
+        kind = _text(dob.find("TYPE_OF_DATE"))
+        value = (_text(dob.find("DATE")) or _text(dob.find("YEAR"))
+                 or "-".join(v for v in (_text(dob.find("FROM_YEAR")), _text(dob.find("TO_YEAR"))) if v) or None)
+        if value:
+            out.append(f"{value} ({kind.lower()})" if kind and kind.upper() != "EXACT" else value)
+    return out
 
 
 def _generated(value: str | None, label: str) -> datetime:
@@ -101,7 +117,8 @@ def read_sanctions_list(path: Path, label: str) -> SanctionsList:
         "reference_number": pl.Utf8, "data_id": pl.Utf8, "version_number": pl.Utf8, "record_type": pl.Utf8,
         "name": pl.Utf8, "name_original_script": pl.Utf8, "un_list_type": pl.Utf8, "listed_on": pl.Utf8,
         "nationality_countries": pl.List(pl.Utf8), "address_countries": pl.List(pl.Utf8),
-        "last_updated": pl.Utf8, "comments": pl.Utf8})
+        "last_updated": pl.Utf8, "comments": pl.Utf8, "titles": pl.List(pl.Utf8), "designations": pl.List(pl.Utf8),
+        "dates_of_birth": pl.List(pl.Utf8), "places_of_birth": pl.List(pl.Utf8), "addresses": pl.List(pl.Utf8)})
     entity_frame = entity_frame.with_columns(
         pl.col("listed_on").str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False),
         pl.col("last_updated").str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False),
@@ -243,6 +260,13 @@ def _read_record(el, entities: dict, aliases: dict, rejects: list[dict], label: 
     entities["address_countries"].append(address)
     entities["last_updated"].append(max(updated) if updated else None)
     entities["comments"].append(_text(el.find("COMMENTS1")))
+    entities["titles"].append(_values(el, "TITLE"))
+    entities["designations"].append(_values(el, "DESIGNATION"))
+    entities["dates_of_birth"].append(_dates_of_birth(el))
+    entities["places_of_birth"].append([p for p in (_joined(b, ("CITY", "STATE_PROVINCE", "COUNTRY"))
+                                                    for b in el.iterfind("INDIVIDUAL_PLACE_OF_BIRTH")) if p])
+    entities["addresses"].append([a for a in (_joined(x, ("STREET", "CITY", "STATE_PROVINCE", "ZIP_CODE", "COUNTRY", "NOTE"))
+                                              for x in el.iterfind(address_tag)) if a])
     alias_tag = "INDIVIDUAL_ALIAS" if record_type == "individual" else "ENTITY_ALIAS"
     for i, alias in enumerate(el.iterfind(alias_tag)):
         alias_name = _text(alias.find("ALIAS_NAME"))

@@ -124,3 +124,30 @@ def test_packed_aliases_are_split_with_original_scripts_marked():
     assert split_alias("Leader (Hong Kong) International Trading Limited") == [
         ("Leader (Hong Kong) International Trading Limited", "name")]
     assert split_alias("Abdul Rehman; Abd Ur-Rehman") == [("Abdul Rehman", "name"), ("Abd Ur-Rehman", "name")]
+
+
+def test_what_resolves_a_person_hit_is_published_as_listed(realdata):
+    """Dates and places of birth, designations and addresses, counted per listing with the
+    standard library's parser."""
+    from xml.etree import ElementTree
+
+    path = realdata / "sanctions" / "un-sc-consolidated-2025-04-19.xml"
+    root = ElementTree.parse(path).getroot()
+
+    def texts(el, tags):
+        return [(el.findtext(t) or "").strip() for t in tags]
+    expected = {}
+    for record in [*root.iter("INDIVIDUAL"), *root.iter("ENTITY")]:
+        address_tag = "INDIVIDUAL_ADDRESS" if record.tag == "INDIVIDUAL" else "ENTITY_ADDRESS"
+        expected[record.findtext("REFERENCE_NUMBER").strip()] = (
+            sum(1 for d in record.iter("INDIVIDUAL_DATE_OF_BIRTH") if any(texts(d, ("DATE", "YEAR", "FROM_YEAR", "TO_YEAR")))),
+            sum(1 for p in record.iter("INDIVIDUAL_PLACE_OF_BIRTH") if any(texts(p, ("CITY", "STATE_PROVINCE", "COUNTRY")))),
+            sum(1 for v in record.iterfind("DESIGNATION/VALUE") if (v.text or "").strip()),
+            sum(1 for a in record.iter(address_tag)
+                if any(texts(a, ("STREET", "CITY", "STATE_PROVINCE", "ZIP_CODE", "COUNTRY", "NOTE")))),
+        )
+    listing = read_sanctions_list(path, path.name)
+    got = {r["reference_number"]: (len(r["dates_of_birth"]), len(r["places_of_birth"]), len(r["designations"]),
+                                   len(r["addresses"])) for r in listing.entities.iter_rows(named=True)}
+    assert got == expected
+    assert sum(1 for v in expected.values() if v[0]) > 600  # nearly every listed person has a date of birth
