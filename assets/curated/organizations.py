@@ -117,9 +117,16 @@ def _match_methods(records: pl.DataFrame) -> pl.DataFrame:
 _ALPHA2 = ALPHA2_TO_ALPHA3
 
 
-class _UnionFind:
-    def __init__(self, n: int):
-        self.parent = list(range(n))
+class _Clusters:
+    """Union-find over source records that keeps, for each cluster, the countries and identifiers of
+    its members, so that a link is refused when it would put two known different countries, or two
+    different identifiers of one kind, into one organisation. The check is on the whole cluster, so
+    a country-less mention cannot chain a GBR Ltd and a USA Inc together."""
+
+    def __init__(self, countries: list, iati: list, gc: list):
+        self.parent = list(range(len(countries)))
+        self.countries = [{c} if c else set() for c in countries]
+        self.ids = [({i} if i else set(), {g} if g else set()) for i, g in zip(iati, gc, strict=True)]
 
     def find(self, i: int) -> int:
         while self.parent[i] != i:
@@ -127,10 +134,34 @@ class _UnionFind:
             i = self.parent[i]
         return i
 
-    def union(self, a: int, b: int) -> None:
+    def conflict(self, a: int, b: int, *, same_registration: bool = False) -> bool:
         ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
+        if ra == rb:
+            return False
+        ca, cb = self.countries[ra], self.countries[rb]
+        if ca and cb and not ca & cb:
+            return True
+        # two registrations of one organisation (same normalized name, same country) are joined on
+        # that direct evidence; otherwise two different identifiers of one kind stay apart
+        return not same_registration and any(x and y and not x & y for x, y in zip(self.ids[ra], self.ids[rb], strict=True))
+
+    def union(self, a: int, b: int, *, same_registration: bool = False) -> bool:
+        if self.conflict(a, b, same_registration=same_registration):
+            return False
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return True
+        keep, drop = min(ra, rb), max(ra, rb)
+        self.parent[drop] = keep
+        self.countries[keep] |= self.countries[drop]
+        self.ids[keep] = tuple(x | y for x, y in zip(self.ids[keep], self.ids[drop], strict=True))
+        return True
+
+
+# Names that say what a public body does, not who it is: they never join by name without a country
+# ("Ministry of the Environment" is Finland's in one source and Estonia's in another).
+GENERIC_PUBLIC_BODY = (r"^(the )?(ministry|ministere|ministerio|ministerium|department|government|national (office|agency|"
+                       r"commission|council)|office of the|secretariat|embassy|federal ministry|state ministry)\b")
 
 
 def build_organizations(records: pl.DataFrame, snapshot) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -139,13 +170,18 @@ def build_organizations(records: pl.DataFrame, snapshot) -> tuple[pl.DataFrame, 
         normalize_expr("source_name").alias("name_key"),
     ).with_row_index("rid")
     n = records.height
-    uf = _UnionFind(n)
+    iati, gc = records["iati_ref"].to_list(), records["gc_participant_id"].to_list()
+    uf = _Clusters(records["country_iso3"].to_list(), iati, gc)
 
-    # identifiers: same IATI ref, same Global Compact id
+    # identifiers: same IATI ref, same Global Compact id (the identifier is the evidence, whatever
+    # country a mention's name suggests)
     for column in ("iati_ref", "gc_participant_id"):
         for ids in records.filter(pl.col(column).is_not_null()).group_by(column).agg("rid")["rid"]:
             for other in ids[1:]:
-                uf.union(ids[0], other)
+                root = uf.find(ids[0])
+                uf.countries[root] |= uf.countries[uf.find(other)]
+                uf.parent[uf.find(other)] = root
+                uf.ids[root] = tuple(x | y for x, y in zip(uf.ids[root], uf.ids[uf.find(other)], strict=True))
 
     # names: one node per (normalized name, country); exact duplicates collapse into it
     nodes = (records.filter(pl.col("name_key").is_not_null())
@@ -153,24 +189,24 @@ def build_organizations(records: pl.DataFrame, snapshot) -> tuple[pl.DataFrame, 
                                                       pl.col("gc_participant_id").drop_nulls().unique())
              .sort("name_key", "country_iso3", nulls_last=True).with_row_index("id"))
 
-    iati, gc = records["iati_ref"].to_list(), records["gc_participant_id"].to_list()
     node_rids = nodes["rid"].to_list()
-    node_ids = [(set(a), set(b)) for a, b in zip(nodes["iati_ref"].to_list(), nodes["gc_participant_id"].to_list(), strict=True)]
+    countries = nodes["country_iso3"].to_list()
+    generic = nodes.select(pl.col("name_key").str.contains(GENERIC_PUBLIC_BODY)).to_series().to_list()
 
-    def conflict(a: tuple[set, set], b: tuple[set, set]) -> bool:
-        """Both carry identifiers of one kind and share none: two different organisations."""
-        return any(x and y and not x & y for x, y in zip(a, b, strict=True))
-
-    for rids in node_rids:  # equal normalized names (and countries): one organisation
-        head = rids[0]
+    for rids, country, is_generic in zip(node_rids, countries, generic, strict=True):
+        # equal normalized names: one organisation where the country is known (two registrations of
+        # one organisation included); without a country, only where no identifiers disagree, and a
+        # generic public-body name never joins on its name alone
+        if country is None and is_generic:
+            continue
         for rid in rids[1:]:
-            if not ((iati[head] and iati[rid] and iati[head] != iati[rid]) or (gc[head] and gc[rid] and gc[head] != gc[rid])):
-                uf.union(head, rid)
+            uf.union(rids[0], rid, same_registration=country is not None)
     matches = match_names(nodes.select("id", pl.col("name_key").alias("key"), pl.col("country_iso3").alias("country")))
     ordered = matches.sort("score", "left", "right", descending=[True, False, False])
     for left, right in zip(ordered["left"].to_list(), ordered["right"].to_list(), strict=True):
-        if not conflict(node_ids[left], node_ids[right]):
-            uf.union(node_rids[left][0], node_rids[right][0])
+        if (generic[left] or generic[right]) and (countries[left] is None or countries[right] is None):
+            continue
+        uf.union(node_rids[left][0], node_rids[right][0])
     records = records.with_columns(pl.Series("cluster", [uf.find(i) for i in range(n)], dtype=pl.Int64))
 
     ranked = records.with_columns(pl.col("source").replace_strict(_SOURCE_RANK, default=9).alias("_rank"))

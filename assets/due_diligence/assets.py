@@ -111,7 +111,7 @@ def _screening(inputs: Inputs, snapshot, decisions_file: Path) -> Built:
         entities if entities is not None else empty_frame(TABLES["sanctioned_entities"].model),
         aliases if aliases is not None else empty_frame(TABLES["sanctioned_aliases"].model),
         participants if participants is not None else empty_frame(TABLES["gc_participants"].model),
-        decisions, snapshot)
+        decisions, snapshot, inputs["organization_source_links"])
     if unknown.height:
         warning = (f"{warning}; " if warning else "") + \
             f"{unknown.height} reviewed decisions name org_ids that no longer exist: reported in rejects"
@@ -121,7 +121,8 @@ def _screening(inputs: Inputs, snapshot, decisions_file: Path) -> Built:
 
 partner_screening_table = derived_asset(DerivedTable(
     name="partner_screening_table", outputs=["partner_screening"],
-    inputs=[Input("organizations"), Input("gc_participants"), Input("sanctioned_entities", AS_OF),
+    inputs=[Input("organizations"), Input("organization_source_links"), Input("gc_participants"),
+            Input("sanctioned_entities", AS_OF),
             Input("sanctioned_aliases", AS_OF)],
     build=_screening, group=GROUP, required=("organizations",), settings=_decisions,
     resource_keys=frozenset({"screening"})))

@@ -181,8 +181,30 @@ def read_decisions(path: Path | None) -> tuple[pl.DataFrame, pl.DataFrame]:
     return good.select(DECISION_COLUMNS + ["line"]), rejects
 
 
+def _gc_status(organizations: pl.DataFrame, participants: pl.DataFrame, links: pl.DataFrame | None,
+               rules: dict) -> pl.DataFrame:
+    """The Global Compact status of each organisation over every registration it holds (an old
+    delisted registration and a later one are one organisation): the most severe status wins."""
+    registrations = organizations.select("org_id", pl.col("gc_participant_id").alias("participant_id")).drop_nulls()
+    if links is not None:
+        registrations = pl.concat([registrations, links.filter(pl.col("source_table") == "gc_participants")
+                                   .select("org_id", pl.col("source_key").alias("participant_id"))]).unique()
+    delisting = rules["gc_delisting"]
+    severity = (pl.when(pl.col("status") == "Delisted").then(
+                    pl.col("delisting_reason").replace_strict(delisting, default="clear").replace_strict(
+                        {"high": 3, "review": 2, "clear": 1}, default=1, return_dtype=pl.Int32))
+                .when(pl.col("status") == "Non-communicating").then(pl.lit(2, pl.Int32)).otherwise(pl.lit(0, pl.Int32)))
+    return (registrations.join(participants.select("participant_id", "status", "delisting_reason", "sector"),
+                               on="participant_id", how="inner")
+            .with_columns(severity.alias("_severity"))
+            .sort("org_id", "_severity", "participant_id", descending=[False, True, False])
+            .group_by("org_id", maintain_order=True)
+            .agg(pl.col("status").first().alias("gc_status"), pl.col("delisting_reason").first().alias("gc_delisting_reason"),
+                 pl.col("sector").drop_nulls().first().alias("gc_sector")))
+
+
 def screen(organizations: pl.DataFrame, entities: pl.DataFrame, aliases: pl.DataFrame, participants: pl.DataFrame,
-           decisions: pl.DataFrame, snapshot) -> tuple[pl.DataFrame, pl.DataFrame]:
+           decisions: pl.DataFrame, snapshot, links: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(partner_screening, rejects): one row per organisation with flags, reasons and a risk level."""
     rules = config("screening.yaml")
     listed = sanctions_names(entities, aliases)
@@ -211,9 +233,7 @@ def screen(organizations: pl.DataFrame, entities: pl.DataFrame, aliases: pl.Data
                                 pl.col("record_type").alias("sanctions_record_type"), pl.col("score").alias("sanctions_score"),
                                 "alias_kind", "coverage", "matched_tokens", "missing_tokens", "_listed_countries"),
                     on="org_id", how="left")
-    gc = participants.select(pl.col("participant_id").alias("gc_participant_id"), pl.col("status").alias("gc_status"),
-                             pl.col("delisting_reason").alias("gc_delisting_reason"), pl.col("sector").alias("gc_sector"))
-    out = out.join(gc, on="gc_participant_id", how="left")
+    out = out.join(_gc_status(organizations, participants, links, rules), on="org_id", how="left")
     delisting = rules["gc_delisting"]
     sectors = {s.casefold(): v for s, v in rules["exclusions"]["sectors"].items()}
     sector = pl.col("gc_sector").str.to_lowercase()

@@ -83,12 +83,41 @@ def test_org_ids_are_stable_across_runs_and_unrelated_additions():
     assert set(first["org_id"]) < set(grown["org_id"]) and grown.height == first.height + 1
 
 
-def test_different_identifiers_of_one_kind_are_never_merged_by_name():
-    rows = [{"source": "gc_participants", "source_table": "gc_participants", "source_key": f"gc-{i}",
-             "source_name": "Young Entrepreneurs Association", "gc_participant_id": f"gc-{i}", "country_iso3": "KEN"}
-            for i in (1, 2)]
+def gc_row(i, name, country):
+    return {"source": "gc_participants", "source_table": "gc_participants", "source_key": f"gc-{i}",
+            "source_name": name, "gc_participant_id": f"gc-{i}", "country_iso3": country}
+
+
+def mention(name, country=None, source="partnership_partners"):
+    return {"source": source, "source_table": source, "source_key": name, "source_name": name, "country_iso3": country}
+
+
+def test_two_registrations_of_one_organisation_join_only_on_direct_evidence():
+    # an old delisted registration and a later one: same normalized name, same country
+    rows = [gc_row(1, "International Finance Corp", "USA"), gc_row(2, "International Finance Corporation", "USA"),
+            gc_row(3, "Young Entrepreneurs Association", "KEN"), gc_row(4, "Young Entrepreneurs Association", "UGA")]
     orgs, _ = build_organizations(records(rows), date(2026, 1, 1))
+    assert orgs.height == 3  # the two IFC registrations are one; Kenya's and Uganda's associations are two
+
+
+def test_a_mention_without_a_country_does_not_chain_two_countries():
+    rows = [mention("Delta Logistics Ltd", "GBR", "gc_participants"), mention("Delta Logistics Inc", "USA", "gc_participants"),
+            mention("Delta Logistics")]
+    orgs, links = build_organizations(records(rows), date(2026, 1, 1))
     assert orgs.height == 2
+    countries = links.join(orgs.select("org_id", "country_iso3"), on="org_id").group_by("org_id").agg(
+        pl.col("country_iso3").first())
+    assert sorted(countries["country_iso3"].to_list()) == ["GBR", "USA"]
+
+
+def test_generic_public_bodies_never_merge_across_countries():
+    rows = [mention("Ministry of the Environment", "FIN", "iati_participating_orgs"),
+            mention("Ministry of the Environment", "EST", "un_revenue_by_contributor"),
+            mention("Ministry of the Environment"),
+            mention("Ministry of Natural Resources and Environment", "WSM"),
+            mention("Ministry of Natural Resources and Environment", "THA", "un_revenue_by_contributor")]
+    orgs, _ = build_organizations(records(rows), date(2026, 1, 1))
+    assert orgs.height == 5  # the country-less ministry joins neither
 
 
 def test_candidate_pairs_are_blocked_not_all_pairs():

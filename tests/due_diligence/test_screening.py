@@ -163,3 +163,17 @@ def test_generic_words_alone_do_not_match_a_listed_name(realdata):
                        NO_PARTICIPANTS, NO_DECISIONS, SNAPSHOT)
     flagged = result.filter(pl.col("flags").list.contains("sanctions_match"))
     assert flagged["canonical_name"].to_list() == ["The International Brigade Ltd"]
+
+
+def test_screening_sees_every_registration_of_an_organisation():
+    organizations = orgs(["Acme Trading"]).with_columns(pl.Series("gc_participant_id", ["gc-new"]))
+    links = pl.DataFrame({"org_id": ["o0", "o0"], "source_table": ["gc_participants"] * 2,
+                          "source_key": ["gc-new", "gc-old"]})
+    participants = pl.DataFrame({"participant_id": ["gc-new", "gc-old"], "status": ["Active", "Delisted"],
+                                 "delisting_reason": [None, "Removed due to Blacklisting"], "sector": ["Banks", "Banks"]})
+    entities, aliases = _list()
+    alone, _ = screen(organizations, entities, aliases, participants, NO_DECISIONS, SNAPSHOT)
+    assert alone["risk_level"].to_list() == ["clear"]  # the current registration only
+    both, _ = screen(organizations, entities, aliases, participants, NO_DECISIONS, SNAPSHOT, links)
+    row = both.row(0, named=True)
+    assert (row["gc_status"], row["risk_level"], row["flags"]) == ("Delisted", "high", ["gc_delisted"])
