@@ -4,9 +4,9 @@ Normalization (vectorized, polars): accents and case folded, punctuation removed
 suffixes removed using ``cleanco``'s maintained term list (all of them at the end of the name, so
 "Co., Ltd." goes too), spaces collapsed.
 
-Matching never compares all pairs. Each name falls in two blocks, the first five and the last five
+Matching never compares all pairs. Each name falls in three blocks, the first five and the last five
 characters of its normalized form without spaces, so one typo or transposed letter leaves at least
-one block shared. Within a block every pair is scored, unless the block is larger than
+one block shared, and the start of its words sorted, so word order does not keep a pair apart. Within a block every pair is scored, unless the block is larger than
 ``max_block_size``, where names are sorted and each is compared with its ``neighbourhood_window``
 next names. Scores come from ``rapidfuzz.process.cpdist`` on all candidate pairs at once, so the cost
 grows with the number of candidate pairs, close to linearly with the number of names.
@@ -85,9 +85,13 @@ def same_organization(name_a: str, country_a: str | None, name_b: str, country_b
 def candidate_pairs(names: pl.DataFrame) -> pl.DataFrame:
     """Pairs (left, right) of row ids worth scoring. ``names``: ``id`` (int), ``key`` (normalized name)."""
     compact = pl.col("key").str.replace_all(" ", "")
+    # the same words in another order ("Netherlands Government", "Government of the Netherlands")
+    # meet in a block on the name's words sorted
+    sorted_words = pl.col("key").str.split(" ").list.sort().list.join("")
     blocks = pl.concat([
         names.select("id", "key", block=pl.lit("p") + compact.str.slice(0, 5)),
         names.select("id", "key", block=pl.lit("s") + compact.str.slice(-5, 5)),
+        names.select("id", "key", block=pl.lit("w") + sorted_words.str.slice(0, 8)),
     ]).with_columns(pl.len().over("block").alias("size"))
     cap, window = settings()["max_block_size"], settings()["neighbourhood_window"]
     small = blocks.filter(pl.col("size") <= cap).select("block", "id")

@@ -13,10 +13,13 @@ Global Compact participant id, else the smallest normalized name and country. It
 row order or on unrelated organisations.
 """
 
+from functools import cache
+
 import polars as pl
+import pycountry
 from rapidfuzz import fuzz
 
-from assets.curated.matching import match_names, normalize_expr
+from assets.curated.matching import match_names, normalize_expr, normalize_org_name
 from assets.reference import config, stable_id
 from schemas.iati_codelists import load_codelists
 from schemas.vocabularies import ALPHA2_TO_ALPHA3
@@ -158,10 +161,33 @@ class _Clusters:
         return True
 
 
+@cache
+def _country_names() -> dict[str, str]:
+    """Country names as names are normalized (lower case, no accents or punctuation) -> alpha-3."""
+    names = {}
+    for c in pycountry.countries:
+        for name in (c.name, getattr(c, "common_name", None)):
+            if name:
+                key = normalize_org_name(name)
+                if key:
+                    names[key] = c.alpha_3
+    return names
+
+
+def _country_in_name(key: str | None) -> str | None:
+    """The one country a normalized name names (as whole words), or None."""
+    if not key:
+        return None
+    words = key.split()
+    found = {iso for n in range(1, 5) for i in range(len(words) - n + 1)
+             if (iso := _country_names().get(" ".join(words[i:i + n])))}
+    return found.pop() if len(found) == 1 else None
+
+
 # Names that say what a public body does, not who it is: they never join by name without a country
 # ("Ministry of the Environment" is Finland's in one source and Estonia's in another).
-GENERIC_PUBLIC_BODY = (r"^(the )?(ministry|ministere|ministerio|ministerium|department|government|national (office|agency|"
-                       r"commission|council)|office of the|secretariat|embassy|federal ministry|state ministry)\b")
+GENERIC_PUBLIC_BODY = (r"\b(ministry|ministere|ministerio|ministerium|department|government|national (office|agency|"
+                       r"commission|council)|office of the|secretariat|embassy)\b")
 
 
 def build_organizations(records: pl.DataFrame, snapshot) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -190,8 +216,16 @@ def build_organizations(records: pl.DataFrame, snapshot) -> tuple[pl.DataFrame, 
              .sort("name_key", "country_iso3", nulls_last=True).with_row_index("id"))
 
     node_rids = nodes["rid"].to_list()
-    countries = nodes["country_iso3"].to_list()
     generic = nodes.select(pl.col("name_key").str.contains(GENERIC_PUBLIC_BODY)).to_series().to_list()
+    # a public body whose name says its country ("Norway - Ministry of Foreign Affairs") has that country
+    countries = [country or (_country_in_name(key) if is_generic else None)
+                 for key, country, is_generic in zip(nodes["name_key"].to_list(), nodes["country_iso3"].to_list(), generic,
+                                                     strict=True)]
+    for rids, country in zip(node_rids, countries, strict=True):
+        if country:
+            root = uf.find(rids[0])
+            uf.countries[root].add(country)
+    nodes = nodes.with_columns(pl.Series("country_iso3", countries, dtype=pl.Utf8))
 
     for rids, country, is_generic in zip(node_rids, countries, generic, strict=True):
         # equal normalized names: one organisation where the country is known (two registrations of

@@ -125,3 +125,11 @@ def test_candidate_pairs_are_blocked_not_all_pairs():
     pairs = candidate_pairs(names)
     assert pairs.height < 2000 * 40  # all pairs would be ~2,000,000
     assert pairs.filter((pl.col("left") == 0) & (pl.col("right") == 1)).height == 1
+
+
+def test_a_public_body_that_names_its_country_joins_the_same_body_in_another_word_order():
+    rows = [mention("Ministry of Foreign Affairs - Norway", None, "iati_participating_orgs"),
+            mention("Norway - Ministry of Foreign Affairs", None, "un_revenue_by_contributor"),
+            mention("Ministry of Foreign Affairs - Denmark", None, "un_revenue_by_contributor")]
+    orgs, _ = build_organizations(records(rows), date(2026, 1, 1))
+    assert orgs.height == 2
