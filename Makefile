@@ -41,6 +41,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/iati_parse.py
 	$(BIN)/python benchmarks/org_matching.py
+	$(BIN)/python benchmarks/screening.py
 	$(BIN)/python benchmarks/backfill.py
 
 clean:
