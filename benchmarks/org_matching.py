@@ -8,13 +8,11 @@ like real data. Each size runs in a fresh process; the time covers normalization
 scoring and clustering (``build_organizations``). Target: 10x more names costs at most 15x more time.
 """
 
-import argparse
-import json
 import random
-import subprocess
-import sys
 import time
 from pathlib import Path
+
+from children import run_benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
 SYLLABLES = ["ka", "ri", "to", "mo", "la", "zen", "vor", "pel", "dun", "sha", "qui", "bra", "nex", "tor", "lin", "gar",
@@ -61,26 +59,9 @@ def _measure(n: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="10000,100000,1000000")
-    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        sys.path.insert(0, str(ROOT))
-        print(json.dumps(_measure(args.child)))
-        return
-    results = []
-    for n in [int(s) for s in args.sizes.split(",")]:
-        out = subprocess.run([sys.executable, __file__, "--child", str(n)], check=True, capture_output=True, text=True, cwd=ROOT)
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-        results.append(r)
-        print(f"{r['names']:>9,} names  {r['seconds']:8.2f} s  {r['organizations']:>9,} organisations  "
-              f"{r['fuzzy_links']:>8,} fuzzy links  {r['names'] / r['seconds']:10,.0f} names/s")
-    for small, large in zip(results, results[1:], strict=False):
-        growth = large["seconds"] / small["seconds"]
-        print(f"{small['names']:,} -> {large['names']:,}: {large['names'] / small['names']:.0f}x names cost "
-              f"{growth:.1f}x time (target <= 15x)")
-
+    run_benchmark(__file__, __doc__, _measure, "10000,100000,1000000", lambda r: (
+        f"{r['names']:>9,} names  {r['seconds']:8.2f} s  {r['organizations']:>9,} organisations  "
+        f"{r['fuzzy_links']:>8,} fuzzy links  {r['names'] / r['seconds']:10,.0f} names/s"), "names", "names")
 
 if __name__ == "__main__":
     main()

@@ -9,14 +9,13 @@ growth from the smaller to the larger size is the ratio to watch (10x organisati
 The list is read from ../shared/realdata (the benchmark says so and stops when it is absent).
 """
 
-import argparse
-import json
 import random
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from children import run_benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
 LIST = ROOT.parent / "shared" / "realdata" / "sanctions" / "un-sc-consolidated-2025-04-19.xml"
@@ -55,30 +54,13 @@ def _measure(n: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="10000,100000")
-    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
     if not LIST.is_file():
         print(f"the 2025 sanctions list is not at {LIST}: nothing to measure")
         return
-    if args.child:
-        sys.path.insert(0, str(ROOT))
-        print(json.dumps(_measure(args.child)))
-        return
-    results = []
-    for n in [int(s) for s in args.sizes.split(",")]:
-        out = subprocess.run([sys.executable, __file__, "--child", str(n)], check=True, capture_output=True, text=True,
-                             cwd=ROOT)
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-        results.append(r)
-        print(f"{r['organizations']:>9,} organisations  {r['seconds']:7.2f} s  peak RSS {r['peak_rss_mb']:7.0f} MB  "
-              f"{r['flagged']:>6,} flagged  {r['organizations'] / r['seconds']:10,.0f} organisations/s")
-    for small, large in zip(results, results[1:], strict=False):
-        print(f"{small['organizations']:,} -> {large['organizations']:,}: "
-              f"{large['organizations'] / small['organizations']:.0f}x organisations cost "
-              f"{large['seconds'] / small['seconds']:.1f}x time (target <= 15x)")
-
+    run_benchmark(__file__, __doc__, _measure, "10000,100000", lambda r: (
+        f"{r['organizations']:>9,} organisations  {r['seconds']:7.2f} s  peak RSS {r['peak_rss_mb']:7.0f} MB  "
+        f"{r['flagged']:>6,} flagged  {r['organizations'] / r['seconds']:10,.0f} organisations/s"),
+        "organizations", "organisations")
 
 if __name__ == "__main__":
     main()
