@@ -233,6 +233,13 @@ def screen(organizations: pl.DataFrame, entities: pl.DataFrame, aliases: pl.Data
                                 pl.col("record_type").alias("sanctions_record_type"), pl.col("score").alias("sanctions_score"),
                                 "alias_kind", "coverage", "matched_tokens", "missing_tokens", "_listed_countries"),
                     on="org_id", how="left")
+    out = out.with_columns(
+        pl.col("alias_kind").alias("sanctions_alias_kind"), pl.col("matched_tokens").alias("sanctions_words_found"),
+        pl.col("missing_tokens").alias("sanctions_words_missing"), pl.col("coverage").alias("sanctions_coverage"),
+        pl.when(pl.col("sanctions_score").is_null()).then(None)
+        .when(pl.col("country_iso3").is_null() | (pl.col("_listed_countries").list.len() == 0)).then(pl.lit("unknown"))
+        .when(pl.col("_listed_countries").list.contains(pl.col("country_iso3"))).then(pl.lit("agrees"))
+        .otherwise(pl.lit("differs")).alias("sanctions_country_agreement"))
     out = out.join(_gc_status(organizations, participants, links, rules), on="org_id", how="left")
     delisting = rules["gc_delisting"]
     sectors = {s.casefold(): v for s, v in rules["exclusions"]["sectors"].items()}
@@ -256,11 +263,7 @@ def screen(organizations: pl.DataFrame, entities: pl.DataFrame, aliases: pl.Data
                                       pl.col("sanctions_alias_quality").fill_null("-"))
                             + pl.format("; words found: {}; words missing: {}; distinctive coverage {}; country {}",
                                         pl.col("matched_tokens").list.join(" "), pl.col("missing_tokens").list.join(" "),
-                                        pl.col("coverage").round(2),
-                                        pl.when(pl.col("country_iso3").is_null() | (pl.col("_listed_countries").list.len() == 0))
-                                        .then(pl.lit("unknown"))
-                                        .when(pl.col("_listed_countries").list.contains(pl.col("country_iso3")))
-                                        .then(pl.lit("agrees")).otherwise(pl.lit("differs")))),
+                                        pl.col("coverage").round(2), pl.col("sanctions_country_agreement"))),
         "gc_delisted": (pl.col("gc_status").eq("Delisted") & pl.col("gc_delisting_reason").is_in(list(delisting)),
                         pl.col("gc_delisting_reason").replace_strict(delisting, default="review"),
                         pl.format("delisted from the UN Global Compact: {}", pl.col("gc_delisting_reason"))),
@@ -307,6 +310,7 @@ def screen(organizations: pl.DataFrame, entities: pl.DataFrame, aliases: pl.Data
     columns = ["org_id", "canonical_name", "country_iso3", "organization_type_code", "risk_level", "screened_risk_level",
                "flags", "reasons", "sanctions_match_name", "sanctions_match_alias", "sanctions_alias_quality",
                "sanctions_reference_number", "sanctions_list_type", "sanctions_record_type", "sanctions_score",
-               "gc_status", "gc_delisting_reason", "gc_sector", "decision", "decision_reviewer", "decision_date",
+               "sanctions_alias_kind", "sanctions_words_found", "sanctions_words_missing", "sanctions_coverage",
+               "sanctions_country_agreement", "gc_status", "gc_delisting_reason", "gc_sector", "decision", "decision_reviewer", "decision_date",
                "decision_reason", "snapshot_date"]
     return out.select(columns).sort("org_id"), rejects

@@ -163,6 +163,10 @@ def test_generic_words_alone_do_not_match_a_listed_name(realdata):
                        NO_PARTICIPANTS, NO_DECISIONS, SNAPSHOT)
     flagged = result.filter(pl.col("flags").list.contains("sanctions_match"))
     assert flagged["canonical_name"].to_list() == ["The International Brigade Ltd"]
+    hit = flagged.row(0, named=True)  # every match says what it matched and how well
+    assert (hit["sanctions_match_alias"], hit["sanctions_alias_kind"], hit["sanctions_words_found"],
+            hit["sanctions_words_missing"], hit["sanctions_coverage"], hit["sanctions_country_agreement"]) == (
+        "The International Brigade", "name", ["international", "brigade"], [], 1.0, "unknown")
 
 
 def test_screening_sees_every_registration_of_an_organisation():
