@@ -15,6 +15,7 @@ grows with the number of candidate pairs, close to linearly with the number of n
 import re
 from functools import cache
 
+import numpy as np
 import polars as pl
 from cleanco.clean import get_unique_terms, normalize_terms
 from rapidfuzz import fuzz
@@ -78,7 +79,7 @@ def same_organization(name_a: str, country_a: str | None, name_b: str, country_b
         return False, 0.0, "none"
     if a == b:
         return True, 100.0, "exact normalized name"
-    score = fuzz.token_sort_ratio(a, b)
+    score = 100.0 if a.replace(" ", "") == b.replace(" ", "") else fuzz.token_sort_ratio(a, b)
     return score >= settings()["fuzzy_threshold"] and tokens_align(a, b), float(score), "fuzzy"
 
 
@@ -117,7 +118,11 @@ def score_pairs(pairs: pl.DataFrame, names: pl.DataFrame) -> pl.DataFrame:
     if keyed.height == 0:
         return keyed.with_columns(pl.lit(None, pl.Float64).alias("score"))
     scores = cpdist(keyed["key_l"].to_list(), keyed["key_r"].to_list(), scorer=fuzz.token_sort_ratio, workers=-1)
-    return keyed.with_columns(pl.Series("score", scores, dtype=pl.Float64))
+    # the same letters spaced differently ("WWF-International" and "WWF International" normalize to
+    # "wwfinternational" and "wwf international") are the same name
+    same_letters = keyed.select(pl.col("key_l").str.replace_all(" ", "") == pl.col("key_r").str.replace_all(" ", "")
+                                ).to_series().to_numpy()
+    return keyed.with_columns(pl.Series("score", np.where(same_letters, 100.0, scores), dtype=pl.Float64))
 
 
 def match_names(names: pl.DataFrame) -> pl.DataFrame:

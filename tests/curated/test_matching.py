@@ -133,3 +133,10 @@ def test_a_public_body_that_names_its_country_joins_the_same_body_in_another_wor
             mention("Ministry of Foreign Affairs - Denmark", None, "un_revenue_by_contributor")]
     orgs, _ = build_organizations(records(rows), date(2026, 1, 1))
     assert orgs.height == 2
+
+
+def test_a_hyphen_or_a_space_between_the_same_letters_is_the_same_name():
+    rows = [mention("WWF-International", "CHE", "gc_participants"), mention("WWF International"),
+            mention("WWF Pakistan")]
+    orgs, _ = build_organizations(records(rows), date(2026, 1, 1))
+    assert orgs.height == 2  # WWF Pakistan is another office
