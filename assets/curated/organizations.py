@@ -148,8 +148,10 @@ class _Clusters:
         # that direct evidence; otherwise two different identifiers of one kind stay apart
         return not same_registration and any(x and y and not x & y for x, y in zip(self.ids[ra], self.ids[rb], strict=True))
 
-    def union(self, a: int, b: int, *, same_registration: bool = False) -> bool:
-        if self.conflict(a, b, same_registration=same_registration):
+    def union(self, a: int, b: int, *, same_registration: bool = False, identifier: bool = False) -> bool:
+        """Join the clusters of ``a`` and ``b`` unless they conflict; a shared ``identifier`` is
+        evidence enough whatever countries the members' names suggest."""
+        if not identifier and self.conflict(a, b, same_registration=same_registration):
             return False
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
@@ -204,10 +206,7 @@ def build_organizations(records: pl.DataFrame, snapshot) -> tuple[pl.DataFrame, 
     for column in ("iati_ref", "gc_participant_id"):
         for ids in records.filter(pl.col(column).is_not_null()).group_by(column).agg("rid")["rid"]:
             for other in ids[1:]:
-                root = uf.find(ids[0])
-                uf.countries[root] |= uf.countries[uf.find(other)]
-                uf.parent[uf.find(other)] = root
-                uf.ids[root] = tuple(x | y for x, y in zip(uf.ids[root], uf.ids[uf.find(other)], strict=True))
+                uf.union(ids[0], other, identifier=True)
 
     # names: one node per (normalized name, country); exact duplicates collapse into it
     nodes = (records.filter(pl.col("name_key").is_not_null())

@@ -77,14 +77,11 @@ def sanctions_names(entities: pl.DataFrame, aliases: pl.DataFrame) -> pl.DataFra
 def _token_weights(*keys: pl.Series) -> dict[str, float]:
     """Inverse document frequency of each name token over every organisation and listed name: a word
     many names share ("international", "bank", "group") weighs little, a rare one much."""
-    frequency: dict[str, int] = {}
-    total = 0
-    for series in keys:
-        for key in series.drop_nulls().to_list():
-            total += 1
-            for token in set(key.split()):
-                frequency[token] = frequency.get(token, 0) + 1
-    return {token: float(np.log((total + 1) / (n + 1)) + 1.0) for token, n in frequency.items()}
+    names = pl.concat([s.drop_nulls().alias("key") for s in keys]).to_frame().with_row_index("name")
+    total = names.height
+    frequency = (names.select("name", pl.col("key").str.split(" ").alias("token")).explode("token")
+                 .unique().group_by("token").len())
+    return dict(frequency.select("token", ((total + 1) / (pl.col("len") + 1)).log() + 1.0).iter_rows())
 
 
 def _token_match(a: str, b: str) -> bool:
@@ -149,8 +146,8 @@ def match_sanctions(organizations: pl.DataFrame, listed: pl.DataFrame) -> pl.Dat
                            ).to_series().to_numpy()
     # (for short acronyms only one transposed letter: IBM/MIB or CFAO/FOCA are noise, not evidence)
     short = pairs.select(pl.col("listed_key").str.replace_all(" ", "").str.len_chars() < 5).to_series().to_numpy()
-    transposed = np.array([DamerauLevenshtein.distance(a.replace(" ", ""), b.replace(" ", "")) <= 1
-                           for a, b in zip(pairs["key"].to_list(), pairs["listed_key"].to_list(), strict=True)], dtype=bool)
+    transposed = cpdist(pairs["key"].str.replace_all(" ", "").to_list(), pairs["listed_key"].str.replace_all(" ", "").to_list(),
+                        scorer=DamerauLevenshtein.distance, workers=-1) <= 1
     best = np.where(anagram & (~short | transposed), np.maximum(best, rules["review_score"]), best)
     scored = pairs.with_columns(pl.Series("score", best, dtype=pl.Float64)).filter(pl.col("score") >= rules["review_score"])
     scored = _with_distinctive_coverage(scored, orgs, listed).filter(

@@ -50,11 +50,12 @@ def _normalize_codes(raw: pl.DataFrame, columns: dict[str, str], *, table: str, 
     for col in columns:
         changed = (raw[col] != out[col]).fill_null(False)
         if changed.any():
+            pair = pl.DataFrame({"before": raw[col].filter(changed), "after": out[col].filter(changed)})
             warnings.append(reject_columns({
                 "table": table, "file": label, "line": None, "record_key": keys.filter(changed), "column": col,
-                "check": "code_normalized", "value": raw[col].filter(changed),
-                "reason": [f"{col}: {before!r} read as the codelist code {after!r}"
-                           for before, after in zip(raw[col].filter(changed), out[col].filter(changed), strict=True)],
+                "check": "code_normalized", "value": pair["before"],
+                "reason": pair.select(pl.format(f"{col}: '{{}}' read as the codelist code '{{}}'", "before", "after"))
+                .to_series(),
                 "severity": "warning"}))
     return out, pl.concat(warnings) if warnings else empty_rejects()
 
@@ -259,8 +260,10 @@ def _negative_budgets(typed: pl.DataFrame, keys: pl.Series, label: str) -> pl.Da
     return reject_columns({
         "table": "iati_budgets", "file": label, "line": None, "record_key": keys.filter(negative), "column": "value",
         "check": "negative_budget", "value": sub["value"].cast(pl.Utf8),
-        "reason": [f"negative budget ({'revised' if kind == '2' else 'original'} budget): published as it is; "
-                   "often a correction of an earlier budget of the same period" for kind in sub["budget_type_code"]],
+        "reason": sub.select(pl.format("negative budget ({} budget): published as it is; often a correction of an "
+                                       "earlier budget of the same period",
+                                       pl.when(pl.col("budget_type_code") == "2").then(pl.lit("revised"))
+                                       .otherwise(pl.lit("original")))).to_series(),
         "severity": "warning"})
 
 
