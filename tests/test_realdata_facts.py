@@ -153,3 +153,49 @@ def test_participants_per_country_follow_the_sources_country_table(real):
     got = dict(table(real, "gc_participants").group_by("country_iso3").len().iter_rows())
     assert {c: got.get(c, 0) for c in expected} == dict(expected)
     assert len(expected) > 100
+
+
+def test_organisation_matching_on_labelled_real_name_pairs(real, capsys):
+    """366 pairs of organisation mentions of the real files, labelled by reasoning about each pair
+    (tests/fixtures/org_name_pairs_realdata.csv keeps each name's digest, its country, the label and
+    the reason; the names themselves are found again in ../shared/realdata). More than half are hard:
+    similar names of different organisations, or dissimilar names of one. The decision measured is
+    the platform's own: do the two mentions end in one organisation of the real run."""
+    from assets.curated.organizations import source_records
+    from tests.curated.realdata_names import realdata_names
+
+    names = realdata_names()
+    pairs = list(csv.DictReader((PROJECT / "tests" / "fixtures" / "org_name_pairs_realdata.csv").open(encoding="utf-8")))
+    assert len(pairs) >= 300 and sum(p["hard"] == "1" for p in pairs) >= len(pairs) / 2
+    sources = ("gc_participants", "iati_activities", "iati_participating_orgs", "iati_transactions",
+               "un_revenue_by_contributor", "partnership_partners")
+    records = source_records({t: table(real, t) for t in sources}).join(
+        table(real, "organization_source_links").select("source", "source_table", "source_key", "org_id"),
+        on=["source", "source_table", "source_key"])
+    org_ids: dict[tuple[str, str], set[str]] = {}
+    for name, country, org_id in records.select("source_name", "country_iso3", "org_id").iter_rows():
+        if name:
+            org_ids.setdefault((" ".join(name.split()), country or ""), set()).add(org_id)
+
+    counts = Counter()
+    errors = []
+    for p in pairs:
+        a, b = (names[p["name_a"]], p["country_a"]), (names[p["name_b"]], p["country_b"])
+        assert a in org_ids and b in org_ids, f"a labelled mention is not a record of the real run: {a} / {b}"
+        decided, truth = bool(org_ids[a] & org_ids[b]), p["same"] == "1"
+        for subset in ("all", "hard") if p["hard"] == "1" else ("all",):
+            counts[subset, decided, truth] += 1
+        if decided != truth:
+            errors.append(f"{'merged' if decided else 'split'}: {a} / {b} ({p['reason']})")
+
+    def figures(subset):
+        tp, fp, fn = counts[subset, True, True], counts[subset, True, False], counts[subset, False, True]
+        return tp / (tp + fp), tp / (tp + fn)
+
+    precision, recall = figures("all")
+    with capsys.disabled():
+        print(f"\norganisation matching on {len(pairs)} labelled real pairs: precision {precision:.3f}, recall {recall:.3f}; "
+              "hard pairs: precision {:.3f}, recall {:.3f}".format(*figures("hard")))
+        print("\n".join(errors))
+    assert precision >= 0.98
+    assert recall >= 0.90

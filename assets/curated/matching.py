@@ -24,6 +24,9 @@ from rapidfuzz.process import cpdist
 
 from assets.reference import config
 
+SPELLINGS = ((r"isation(s?)\b", "ization$1"), (r"\bprogrammes?\b", "program"), (r"\bcentres?\b", "center"),
+             (r"\blabour\b", "labor"), (r"\bdefence\b", "defense"))
+
 
 @cache
 def settings() -> dict:
@@ -34,21 +37,44 @@ def settings() -> dict:
 def _suffix_pattern() -> str:
     """Legal-form terms of ``cleanco`` (Ltd, S.A., GmbH, plc, ...), normalized as names are, as one
     regular expression anchored at the end of the name."""
-    terms = sorted({" ".join(t.split()) for t in normalize_terms(get_unique_terms()) if t.strip()},
+    extra = settings().get("extra_legal_forms", [])
+    terms = sorted({" ".join(t.split()) for t in normalize_terms([*get_unique_terms(), *extra]) if t.strip()},
                    key=lambda t: (-len(t), t))
     alternatives = "|".join(r"\s+".join(re.escape(part) for part in t.split()) for t in terms)
     return rf"(?:\s+(?:{alternatives}|co|company|corp|corporation|inc))+$"
 
 
+@cache
+def _prefix_pattern() -> str:
+    """Legal forms written before the name ("PT", "OJSC", "JSC"), from the configuration."""
+    terms = sorted(settings().get("leading_legal_forms", []), key=lambda t: (-len(t), t))
+    return rf"^(?:{'|'.join(re.escape(t) for t in terms)})\s+" if terms else r"^\b$"
+
+
 def normalize_expr(column: str, *, strip_legal_forms: bool = True) -> pl.Expr:
     """Vectorized name normalization: accents and case folded, '&' as 'and', punctuation removed,
     legal-form suffixes (cleanco's term list, repeated: 'Co., Ltd.') and a leading 'the' dropped."""
-    text = (pl.col(column).str.normalize("NFKD").str.replace_all(r"\p{Mn}", "").str.to_lowercase()
-            .str.replace_all("&", " and ").str.replace_all(r"['\u2019.,/-]", "")
+    raw = pl.col(column).str.normalize("NFKC")
+    if strip_legal_forms:
+        # an acronym beside the name says nothing more: "Roatan Marine Park (RMP)", "ASSOCHAM - The
+        # Associated Chambers ..." (all capitals, in brackets at the end or before a dash at the start;
+        # "International Maritime Organization (IMO), UNDP" names two organisations and keeps it)
+        raw = (raw.str.replace(r"\(\s*[\p{Lu}\p{N}&]{2,12}\s*\)\s*$", "")
+               .str.replace(r"^\s*\p{Lu}[\p{Lu}\p{N}&]{3,11}\s+[-\u2013]\s+", ""))
+    # spaced initials are one word: "S. A." is "S.A.", "S. A. B." is "S.A.B."
+    for _ in range(2):
+        raw = raw.str.replace_all(r"\b(\p{L})\.\s+(\p{L})\.", "$1.$2.")
+    text = (raw.str.normalize("NFKD").str.replace_all(r"\p{Mn}", "").str.to_lowercase()
+            .str.replace_all("&", " and ").str.replace_all(r"\b(\p{L})/(\p{L})\b", "$1$2").str.replace_all("/", " ")
+            .str.replace_all(r"['\u2019.,-]", "")
             .str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars())
     if not strip_legal_forms:
         return pl.when(text == "").then(None).otherwise(text)
-    stripped = (pl.lit(" ") + text).str.replace(_suffix_pattern(), "").str.replace(r"^\s*(the\s+)?", "").str.strip_chars()
+    # British and American spellings of one name ("Organisation", "Programme", "Centre", "Labour")
+    for british, american in SPELLINGS:
+        text = text.str.replace_all(british, american)
+    stripped = ((pl.lit(" ") + text).str.replace(_suffix_pattern(), "").str.replace(r"^\s*(the\s+)?", "")
+                .str.replace(_prefix_pattern(), "").str.strip_chars())
     # a name that is nothing but a legal form keeps its text
     return pl.when(stripped == "").then(pl.when(text == "").then(None).otherwise(text)).otherwise(stripped)
 
@@ -64,8 +90,24 @@ def tokens_align(a: str, b: str, minimum: float = 0.75) -> bool:
     """Every word of the shorter name has a close counterpart in the other (Damerau-Levenshtein
     similarity >= ``minimum``): 'Northwnid Beverages' ~ 'Northwind Beverages', but not
     'Sunrise Solar' ~ 'Sunset Solar', whose overall score is just as high."""
-    short, long = sorted((a.split(), b.split()), key=len)
+    short, long = sorted((_content_words(a), _content_words(b)), key=len)
+    if not short:
+        return a == b
     return all(max(DamerauLevenshtein.normalized_similarity(t, u) for u in long) >= minimum for t in short)
+
+
+# words that carry no identity: "Ministry of Foreign Affairs" is "Ministry for Foreign Affairs"
+STOPWORDS = frozenset({"of", "the", "for", "and", "de", "del", "des", "du", "la", "le", "el", "y", "et", "und", "von", "on"})
+
+
+def _content_words(key: str) -> list[str]:
+    return [w for w in key.split() if w not in STOPWORDS]
+
+
+def _comparable_expr(column: str) -> pl.Expr:
+    """The key without its stopwords, for scoring."""
+    pattern = r"\b(?:" + "|".join(sorted(STOPWORDS)) + r")\b"
+    return pl.col(column).str.replace_all(pattern, " ").str.replace_all(r"\s+", " ").str.strip_chars()
 
 
 def countries_compatible(a: str | None, b: str | None) -> bool:
@@ -79,7 +121,8 @@ def same_organization(name_a: str, country_a: str | None, name_b: str, country_b
         return False, 0.0, "none"
     if a == b:
         return True, 100.0, "exact normalized name"
-    score = 100.0 if a.replace(" ", "") == b.replace(" ", "") else fuzz.token_sort_ratio(a, b)
+    comparable = pl.DataFrame({"a": [a], "b": [b]}).select(_comparable_expr("a"), _comparable_expr("b")).row(0)
+    score = 100.0 if a.replace(" ", "") == b.replace(" ", "") else fuzz.token_sort_ratio(*comparable)
     return score >= settings()["fuzzy_threshold"] and tokens_align(a, b), float(score), "fuzzy"
 
 
@@ -87,17 +130,17 @@ def candidate_pairs(names: pl.DataFrame) -> pl.DataFrame:
     """Pairs (left, right) of row ids worth scoring. ``names``: ``id`` (int), ``key`` (normalized name)."""
     compact = pl.col("key").str.replace_all(" ", "")
     # the same words in another order ("Netherlands Government", "Government of the Netherlands")
-    # meet in a block on the name's words sorted
-    sorted_words = pl.col("key").str.split(" ").list.sort().list.join("")
+    # meet in a block on the name's content words sorted, and are neighbours in it
+    sorted_words = _comparable_expr("key").str.split(" ").list.sort().list.join("")
     blocks = pl.concat([
-        names.select("id", "key", block=pl.lit("p") + compact.str.slice(0, 5)),
-        names.select("id", "key", block=pl.lit("s") + compact.str.slice(-5, 5)),
-        names.select("id", "key", block=pl.lit("w") + sorted_words.str.slice(0, 8)),
+        names.select("id", sort=compact, block=pl.lit("p") + compact.str.slice(0, 5)),
+        names.select("id", sort=compact.str.reverse(), block=pl.lit("s") + compact.str.slice(-5, 5)),
+        names.select("id", sort=sorted_words, block=pl.lit("w") + sorted_words.str.slice(0, 8)),
     ]).with_columns(pl.len().over("block").alias("size"))
     cap, window = settings()["max_block_size"], settings()["neighbourhood_window"]
     small = blocks.filter(pl.col("size") <= cap).select("block", "id")
     pairs_small = small.join(small, on="block", suffix="_r").filter(pl.col("id") < pl.col("id_r"))
-    large = (blocks.filter(pl.col("size") > cap).sort("block", "key", "id")
+    large = (blocks.filter(pl.col("size") > cap).sort("block", "sort", "id")
              .with_columns(pl.int_range(pl.len()).over("block").alias("rank")).select("block", "id", "rank"))
     neighbours = [large.join(large.with_columns(pl.col("rank") - k), on=["block", "rank"], suffix="_r")
                   .select("id", "id_r") for k in range(1, window + 1)]
@@ -117,7 +160,8 @@ def score_pairs(pairs: pl.DataFrame, names: pl.DataFrame) -> pl.DataFrame:
     keyed = keyed.filter(pl.min_horizontal(*lengths) >= (t / (2 - t)) * pl.max_horizontal(*lengths))
     if keyed.height == 0:
         return keyed.with_columns(pl.lit(None, pl.Float64).alias("score"))
-    scores = cpdist(keyed["key_l"].to_list(), keyed["key_r"].to_list(), scorer=fuzz.token_sort_ratio, workers=-1)
+    comparable = keyed.select(_comparable_expr("key_l").alias("l"), _comparable_expr("key_r").alias("r"))
+    scores = cpdist(comparable["l"].to_list(), comparable["r"].to_list(), scorer=fuzz.token_sort_ratio, workers=-1)
     # the same letters spaced differently ("WWF-International" and "WWF International" normalize to
     # "wwfinternational" and "wwf international") are the same name
     same_letters = keyed.select(pl.col("key_l").str.replace_all(" ", "") == pl.col("key_r").str.replace_all(" ", "")
@@ -126,15 +170,38 @@ def score_pairs(pairs: pl.DataFrame, names: pl.DataFrame) -> pl.DataFrame:
 
 
 def match_names(names: pl.DataFrame) -> pl.DataFrame:
-    """Scored matching pairs among ``names`` (``id``, ``key``, ``country``): left, right, score, method."""
-    pairs = score_pairs(candidate_pairs(names.select("id", "key")), names)
-    countries = names.select("id", "country")
-    scored = (pairs.join(countries.rename({"id": "left", "country": "country_l"}), on="left")
-              .join(countries.rename({"id": "right", "country": "country_r"}), on="right"))
-    compatible = pl.col("country_l").is_null() | pl.col("country_r").is_null() | (pl.col("country_l") == pl.col("country_r"))
-    accepted = scored.filter(compatible & (pl.col("score") >= settings()["fuzzy_threshold"]))
-    aligned = [a == b or tokens_align(a, b) for a, b in zip(accepted["key_l"].to_list(), accepted["key_r"].to_list(), strict=True)]
-    return (accepted.filter(pl.Series(aligned, dtype=pl.Boolean))
-            .with_columns(pl.when(pl.col("key_l") == pl.col("key_r")).then(pl.lit("exact normalized name"))
-                          .otherwise(pl.lit("fuzzy")).alias("method"))
-            .select("left", "right", "score", "method"))
+    """Scored matching pairs among ``names``: left, right, score, method.
+
+    ``names``: ``id``, ``key`` (normalized name), ``country``, and optionally ``strict`` (a key that
+    matches only where both countries are known and equal). One id may come with several keys (a
+    name with and without the country it names); blocking and scoring work on distinct keys, so a key
+    shared by many ids (the same ministry name in many countries) fills one place in a neighbourhood."""
+    if "strict" not in names.columns:
+        names = names.with_columns(pl.lit(False).alias("strict"))
+    rows = names.select("id", "key", "country", "strict").filter(pl.col("key").is_not_null())
+    keys = rows.select("key").unique().sort("key").with_row_index("kid").with_columns(pl.col("kid").cast(pl.Int64))
+    rows = rows.join(keys, on="key")
+    kp = score_pairs(candidate_pairs(keys.select(pl.col("kid").alias("id"), "key")),
+                     keys.select(pl.col("kid").alias("id"), "key"))
+    fuzzy = kp.filter(pl.col("score") >= settings()["fuzzy_threshold"]).select(
+        pl.col("left").alias("kid"), pl.col("right").alias("kid_r"), "score", "key_l", "key_r")
+    side = rows.select("kid", "id", "country", "strict")
+    fuzzy = fuzzy.join(side, on="kid").join(side.rename(lambda c: f"{c}_r"), on="kid_r")
+    same = (rows.join(rows, on="kid", suffix="_r")
+            .select("kid", pl.col("kid").alias("kid_r"), pl.lit(100.0).alias("score"), pl.col("key").alias("key_l"),
+                    pl.col("key").alias("key_r"),
+                    "id", "country", "strict", "id_r", "country_r", "strict_r"))
+    pairs = pl.concat([same, fuzzy.select(same.columns)]).filter(pl.col("id") != pl.col("id_r"))
+    either_unknown = pl.col("country").is_null() | pl.col("country_r").is_null()
+    equal = pl.col("country") == pl.col("country_r")
+    pairs = pairs.filter(pl.when(pl.col("strict") | pl.col("strict_r")).then(equal.fill_null(False))
+                         .otherwise(either_unknown | equal))
+    distinct = pairs.select("key_l", "key_r").unique()
+    aligned = distinct.with_columns(pl.Series("aligned", [a == b or tokens_align(a, b) for a, b in distinct.iter_rows()],
+                                              dtype=pl.Boolean))
+    return (pairs.join(aligned, on=["key_l", "key_r"]).filter(pl.col("aligned"))
+            .select(pl.min_horizontal("id", "id_r").alias("left"), pl.max_horizontal("id", "id_r").alias("right"), "score",
+                    pl.when(pl.col("key_l") == pl.col("key_r")).then(pl.lit("exact normalized name"))
+                    .otherwise(pl.lit("fuzzy")).alias("method"))
+            .sort("left", "right", pl.col("score"), descending=[False, False, True]).unique(["left", "right"], keep="first")
+            .sort("left", "right"))

@@ -3,23 +3,26 @@
 Every mention of an organisation (Global Compact participant, IATI reporting / participating /
 provider / receiver organisation, UN revenue donor, partnership lead or partner) becomes a source
 record. Records are linked when they share an identifier (IATI organisation ref, Global Compact
-participant id), when their normalized names are equal, or when the names match fuzzily (see
-:mod:`assets.curated.matching`), in each case only where their countries agree or one is unknown,
-and never when both carry different identifiers of the same kind. Linked records form one
-organisation.
+participant id), when their normalized names are equal, when the names match fuzzily (see
+:mod:`assets.curated.matching`), with or without the country a name names, or when an acronym
+written alone is the one the sources write beside a name, in each case only where their countries
+agree or one is unknown, and never when both carry different identifiers of the same kind. Linked
+records form one organisation.
 
 ``org_id`` comes from the cluster's strongest identifier: the smallest IATI ref, else the smallest
 Global Compact participant id, else the smallest normalized name and country. It does not depend on
 row order or on unrelated organisations.
 """
 
+import csv
+import importlib.resources
 from functools import cache
 
 import polars as pl
 import pycountry
 from rapidfuzz import fuzz
 
-from assets.curated.matching import match_names, normalize_expr, normalize_org_name
+from assets.curated.matching import match_names, normalize_expr
 from assets.reference import config, stable_id
 from schemas.iati_codelists import load_codelists
 from schemas.vocabularies import ALPHA2_TO_ALPHA3
@@ -165,25 +168,81 @@ class _Clusters:
 
 @cache
 def _country_names() -> dict[str, str]:
-    """Country names as names are normalized (lower case, no accents or punctuation) -> alpha-3."""
+    """Country names as names are normalized (lower case, no accents or punctuation) -> alpha-3:
+    pycountry's short, common and official names, and country_converter's short and official names
+    ("Republic of Korea", "Russia")."""
+    written = [(name, c.alpha_3) for c in pycountry.countries
+               for name in (c.name, getattr(c, "common_name", None), getattr(c, "official_name", None)) if name]
+    with (importlib.resources.files("country_converter") / "country_data.tsv").open(encoding="utf-8") as table:
+        written += [(row[name], row["ISO3"]) for row in csv.DictReader(table, delimiter="\t")
+                    for name in ("name_short", "name_official") if row[name] and len(row["ISO3"]) == 3]
+    keys = pl.DataFrame({"name": [n for n, _ in written]}, schema={"name": pl.Utf8}).select(normalize_expr("name"))
     names = {}
-    for c in pycountry.countries:
-        for name in (c.name, getattr(c, "common_name", None)):
-            if name:
-                key = normalize_org_name(name)
-                if key:
-                    names[key] = c.alpha_3
+    for key, (_, iso) in zip(keys.to_series().to_list(), written, strict=True):
+        if key:
+            names.setdefault(key, iso)
     return names
 
 
-def _country_in_name(key: str | None) -> str | None:
-    """The one country a normalized name names (as whole words), or None."""
+_CONNECTORS = {"of", "the", "for", "in", "de", "du", "del", "des", "la", "government"}
+
+
+@cache
+def _public_body_country_words() -> dict[str, str]:
+    return {str(word): iso for word, iso in config("organizations.yaml")["public_body_country_words"].items()}
+
+
+def _country_in_name(key: str | None, *, public_body: bool = False) -> tuple[str | None, str | None]:
+    """(the one country a normalized name names as whole words, the name without it), or (None, key):
+    "ministry of foreign affairs of japan" -> ("JPN", "ministry of foreign affairs"). A public body's
+    name may also name it by adjective ("norwegian ministry of defence")."""
     if not key:
-        return None
+        return None, key
     words = key.split()
-    found = {iso for n in range(1, 5) for i in range(len(words) - n + 1)
-             if (iso := _country_names().get(" ".join(words[i:i + n])))}
-    return found.pop() if len(found) == 1 else None
+    adjectives = _public_body_country_words() if public_body else {}
+    spans = [(i, i + n, iso) for n in range(5, 0, -1) for i in range(len(words) - n + 1)
+             if (iso := _country_names().get(" ".join(words[i:i + n])) or adjectives.get(" ".join(words[i:i + n])))]
+    found = {iso for *_, iso in spans}
+    if len(found) != 1:
+        return None, key
+    keep = [True] * len(words)
+    for start, end, _ in spans:
+        keep[start:end] = [False] * (end - start)
+    rest = [w for w, k in zip(words, keep, strict=True) if k]
+    while rest and rest[-1] in _CONNECTORS:
+        rest.pop()
+    while rest and rest[0] in _CONNECTORS:
+        rest.pop(0)
+    return found.pop(), " ".join(rest) or key
+
+
+_ACRONYM = r"[\p{Lu}\p{N}&]{2,12}"
+
+
+def _acronym_expansions(records: pl.DataFrame) -> dict[str, str]:
+    """Acronym -> the one normalized name it stands for, from names that write both: "International
+    Maritime Organization (IMO)", "ASSOCHAM - The Associated Chambers of ...". The acronym's letters
+    must follow the name's (in order, starting with its first letter); an acronym written for two
+    different names stands for neither."""
+    pairs = records.select(
+        pl.coalesce(pl.col("source_name").str.extract(rf"\(\s*({_ACRONYM})\s*\)\s*$", 1),
+                    pl.col("source_name").str.extract(r"^\s*(\p{Lu}[\p{Lu}\p{N}&]{3,11})\s+[-\u2013]\s+", 1)
+                    ).str.to_lowercase().alias("acronym"),
+        "name_key",
+    ).filter(pl.col("acronym").is_not_null() & pl.col("name_key").is_not_null()).unique()
+    expansions: dict[str, set[str]] = {}
+    for acronym, key in pairs.iter_rows():
+        letters = key.replace(" ", "")
+        if acronym[0] != letters[0] or acronym == letters:
+            continue
+        position = 0
+        for ch in acronym:
+            position = letters.find(ch, position) + 1
+            if position == 0:
+                break
+        else:
+            expansions.setdefault(acronym, set()).add(key)
+    return {acronym: keys.pop() for acronym, keys in expansions.items() if len(keys) == 1}
 
 
 # Names that say what a public body does, not who it is: they never join by name without a country
@@ -216,10 +275,22 @@ def build_organizations(records: pl.DataFrame, snapshot) -> tuple[pl.DataFrame, 
 
     node_rids = nodes["rid"].to_list()
     generic = nodes.select(pl.col("name_key").str.contains(GENERIC_PUBLIC_BODY)).to_series().to_list()
+    named = [_country_in_name(key, public_body=is_generic) for key, is_generic in zip(nodes["name_key"].to_list(), generic,
+                                                                                        strict=True)]
     # a public body whose name says its country ("Norway - Ministry of Foreign Affairs") has that country
-    countries = [country or (_country_in_name(key) if is_generic else None)
-                 for key, country, is_generic in zip(nodes["name_key"].to_list(), nodes["country_iso3"].to_list(), generic,
-                                                     strict=True)]
+    countries = [country or (in_name if is_generic else None)
+                 for (in_name, _), country, is_generic in zip(named, nodes["country_iso3"].to_list(), generic, strict=True)]
+    # a name also compares without the country it names when that is its own known country, and then
+    # only with names of that same country ("PricewaterhouseCoopers - Mexico" and "PricewaterhouseCoopers"
+    # of Mexico, "Ministry of Foreign Affairs of Japan"; not "IUCN Viet Nam" and a country-less "IUCN")
+    match_keys = [rest if in_name and in_name == country else key
+                  for (in_name, rest), key, country in zip(named, nodes["name_key"].to_list(), countries, strict=True)]
+    keyed = nodes.select("id", pl.col("name_key").alias("key"), pl.Series("country", countries, dtype=pl.Utf8),
+                         pl.lit(False).alias("strict"))
+    keyed = pl.concat([keyed, keyed.with_columns(pl.Series("key", match_keys, dtype=pl.Utf8), pl.lit(True).alias("strict"))
+                       .filter(pl.col("key") != pl.Series(nodes["name_key"]))])
+    registered = [bool(gc_ids) or bool(iati_ids) for gc_ids, iati_ids in
+                  zip(nodes["gc_participant_id"].to_list(), nodes["iati_ref"].to_list(), strict=True)]
     for rids, country in zip(node_rids, countries, strict=True):
         if country:
             root = uf.find(rids[0])
@@ -234,12 +305,39 @@ def build_organizations(records: pl.DataFrame, snapshot) -> tuple[pl.DataFrame, 
             continue
         for rid in rids[1:]:
             uf.union(rids[0], rid, same_registration=country is not None)
-    matches = match_names(nodes.select("id", pl.col("name_key").alias("key"), pl.col("country_iso3").alias("country")))
+    matches = match_names(keyed)
     ordered = matches.sort("score", "left", "right", descending=[True, False, False])
     for left, right in zip(ordered["left"].to_list(), ordered["right"].to_list(), strict=True):
         if (generic[left] or generic[right]) and (countries[left] is None or countries[right] is None):
             continue
-        uf.union(node_rids[left][0], node_rids[right][0])
+        # two registrations (identified records) of one country whose names match strongly are
+        # one organisation on that direct evidence
+        uf.union(node_rids[left][0], node_rids[right][0],
+                 same_registration=registered[left] and registered[right] and countries[left] is not None
+                 and countries[left] == countries[right])
+
+    # an acronym written alone ("IMO", "UNDP") is the one name it is written beside elsewhere; a
+    # Global Compact participant named by an acronym only where both countries are known and agree
+    # (companies take acronyms as names: "SCOR", "EDF")
+    expansions = _acronym_expansions(records)
+    by_key: dict[str, list[int]] = {}
+    for node, keys in enumerate(zip(nodes["name_key"].to_list(), match_keys, strict=True)):
+        for key in set(keys):
+            by_key.setdefault(key, []).append(node)
+    alone = records.filter(pl.col("source_name").str.strip_chars().str.contains(rf"^{_ACRONYM}$")).group_by(
+        "name_key").agg(pl.col("gc_participant_id").is_not_null().any().alias("gc"))
+    gc_acronym = dict(alone.iter_rows())
+    for node, key in enumerate(nodes["name_key"].to_list()):
+        if key not in gc_acronym or key not in expansions:
+            continue
+        for other in by_key.get(expansions[key], []):
+            if generic[other] and countries[other] is None:
+                continue
+            same_country = countries[node] is not None and countries[node] == countries[other]
+            if gc_acronym[key] and not same_country:
+                continue
+            uf.union(node_rids[node][0], node_rids[other][0], same_registration=same_country and registered[node]
+                     and registered[other])
     records = records.with_columns(pl.Series("cluster", [uf.find(i) for i in range(n)], dtype=pl.Int64))
 
     ranked = records.with_columns(pl.col("source").replace_strict(_SOURCE_RANK, default=9).alias("_rank"))
