@@ -73,3 +73,11 @@ def validated_rejects(frame: pl.DataFrame) -> pl.DataFrame:
     """``frame`` validated against the :class:`Rejects` model (columns, types, null rules, severity
     values) before it is published; a frame that fails is a defect of the pipeline and raises."""
     return Rejects.validate(checked_rejects(frame))
+
+
+def without_rejected(frame: pl.DataFrame, rejects: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` without the records an error reject names, matched by file and line together (two
+    files of one source both have a line 2)."""
+    bad = (rejects.filter(pl.col("severity") == "error")
+           .select(pl.col("file").alias("source_file"), pl.col("line").alias("source_row")).unique())
+    return frame.join(bad, on=["source_file", "source_row"], how="anti", nulls_equal=True, maintain_order="left")

@@ -51,7 +51,41 @@ def cases(work: Path) -> dict[str, Path]:
         + b"2,USD,WFP,2020,R03,Ac\x00me,C06\n")
     put("formula.csv", b'amount,_currency,entity,calendar_year,rev_type,donor,contrib_type\n1,USD,WFP,2020,R03,"=HYPERLINK(""http://x"")",C06\n')
     put("empty.csv", b"")
+    # a sheet whose used range spans A1:XFD1048576 (the engine would allocate all of it)
+    put("huge-range.xlsx", _xlsx(b'<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c></row>'
+                                 b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>b</t></is></c></row>'))
+    # a workbook whose sheet honestly inflates to 1.2 GB
+    bomb = work / "bomb.xlsx"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as member:
+            zeros = b"\0" * (1 << 24)
+            for _ in range(72):
+                member.write(zeros)
+    out["bomb.xlsx"] = bomb
+    # harmless elements by the million, gzipped: memory must stay flat
+    many = work / "many-elements.xml.gz"
+    with gzip.open(many, "wb", compresslevel=1) as fh:
+        fh.write(b'<CONSOLIDATED_LIST dateGenerated="2025-01-01T00:00:00Z"><INDIVIDUALS>')
+        for _ in range(100):
+            fh.write(b"<X/>" * 250_000)
+        fh.write(b"</INDIVIDUALS></CONSOLIDATED_LIST>")
+    out["many-elements.xml.gz"] = many
+    put("cut-mid-row.csv", b"amount,_currency,entity,calendar_year,rev_type,donor,contrib_type\n1,USD,WFP,2020,R03,Acme,C06\n"
+                           b"5,USD,WFP,2020,R03,Private Do")
+    put("repeated-header.csv", b"amount,_currency,entity,calendar_year,rev_type,donor,contrib_type,donor \n1,USD,WFP,2020,R03,A,C06,B\n")
     return out
+
+
+def _xlsx(rows: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+                   'content-types"><Default Extension="xml" ContentType="application/xml"/></Types>')
+        z.writestr("xl/workbook.xml", '<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
+                   '2006/main"><sheets><sheet name="S" sheetId="1"/></sheets></workbook>')
+        z.writestr("xl/worksheets/sheet1.xml", b'<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+                   b'spreadsheetml/2006/main"><sheetData>' + rows + b"</sheetData></worksheet>")
+    return buffer.getvalue()
 
 
 def readers():

@@ -61,3 +61,23 @@ def test_xml_given_to_a_csv_reader_is_a_layout_error(matrix):
     for reader in ("participants", "local_networks", "partnerships", "revenue", "decisions"):
         [r] = [r for r in matrix[:-1] if r["reader"] == reader and r["case"] == "xxe.xml"]
         assert r["outcome"].startswith("error:") and "layout" in r["message"], r
+
+
+def test_xlsx_ranges_and_bombs_are_refused_before_the_engine_reads_them(matrix):
+    [wide] = [r for r in matrix[:-1] if r["reader"] == "partnerships" and r["case"] == "huge-range.xlsx"]
+    assert wide["outcome"].startswith("error:") and "cells: refused" in wide["message"], wide
+    [bomb] = [r for r in matrix[:-1] if r["reader"] == "partnerships" and r["case"] == "bomb.xlsx"]
+    assert bomb["outcome"].startswith("error:") and "refused" in bomb["message"], bomb
+
+
+def test_millions_of_harmless_elements_keep_memory_flat_and_are_not_a_list(matrix):
+    [r] = [r for r in matrix[:-1] if r["reader"] == "sanctions" and r["case"] == "many-elements.xml.gz"]
+    assert r["outcome"].startswith("error:") and "holds no INDIVIDUAL or ENTITY" in r["message"], r
+
+
+def test_a_csv_cut_mid_row_or_with_a_repeated_column_is_refused(matrix):
+    for reader in ("participants", "local_networks", "revenue"):
+        for case, words in (("cut-mid-row.csv", "ends in the middle of a record"),
+                            ("repeated-header.csv", "names a column more than once")):
+            [r] = [r for r in matrix[:-1] if r["reader"] == reader and r["case"] == case]
+            assert r["outcome"].startswith("error:") and words in r["message"], (reader, case, r)

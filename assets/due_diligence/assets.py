@@ -5,7 +5,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from assets.due_diligence.sanctions import read_sanctions_list, sanctions_changes
+from assets.due_diligence.sanctions import SanctionsList, merge_lists, read_sanctions_list, sanctions_changes
 from assets.due_diligence.screening import read_decisions, screen
 from assets.io import SourceFileError
 from assets.wiring.derived import ALL, AS_OF, Built, DerivedTable, Input, Inputs, derived_asset
@@ -50,23 +50,41 @@ def sanctions_list_tables(context: dg.AssetExecutionContext, storage: StorageRes
         return
     totals = RunTotals(tables=list(LIST_TABLES))
     published = store.recorded("sanctions_list_tables")
-    lists = []
+    parsed: dict[str, SanctionsList] = {}
+    known: dict[str, str] = {}  # sha256 -> the date its list is published under
     for sha, (path, label, landed_on) in files.items():
         print_ = fingerprint("un_sanctions", sha)
-        known = next((day for day, entry in published.items()
-                      if entry["fingerprint"] == print_ and store.has_partition("sanctioned_entities", day)), None)
-        if known:  # this very list is already published under its own date
-            counts = published[known]["counts"]
-            totals.add(known, counts["rows"], counts["rejected"], counts["warnings"], gated=counts.get("gated"))
-            context.log.info(f"{label}: list of {known} already published; not parsed again")
+        day = next((day for day, entry in published.items()
+                    if entry["fingerprint"] == print_ and store.has_partition("sanctioned_entities", day)), None)
+        if day:
+            known[sha] = day
             continue
         try:
-            lists.append((print_, read_sanctions_list(path, label)))
+            parsed[sha] = read_sanctions_list(path, label)
         except SourceFileError as exc:
             refuse_file(exc, "sanctioned_entities", store=store, source="un_sanctions", snapshot_date=landed_on,
                         totals=totals, context=context)
-    for print_, listing in sorted(lists, key=lambda item: item[1].generated):
-        day = listing.snapshot_date.isoformat()
+    # files of one list date are one list: a published one is read again when a new file shares its date
+    new_days = {listing.snapshot_date.isoformat() for listing in parsed.values()}
+    for sha, day in known.items():
+        if day in new_days:
+            parsed[sha] = read_sanctions_list(*files[sha][:2])
+        elif day not in totals.per_date:
+            counts = published[day]["counts"]
+            totals.add(day, counts["rows"], counts["rejected"], counts["warnings"], gated=counts.get("gated"))
+            context.log.info(f"{files[sha][1]}: list of {day} already published; not parsed again")
+    by_day: dict[str, list[str]] = {}
+    for sha, listing in parsed.items():
+        by_day.setdefault(listing.snapshot_date.isoformat(), []).append(sha)
+    for day in sorted(by_day):
+        shas = sorted(by_day[day])
+        print_ = fingerprint("un_sanctions", *shas)
+        try:
+            listing = merge_lists([parsed[sha] for sha in shas])
+        except SourceFileError as exc:
+            refuse_file(exc, "sanctioned_entities", store=store, source="un_sanctions", snapshot_date=day,
+                        totals=totals, context=context)
+            continue
         provenance = [pl.lit(listing.file).alias("source_file"), pl.lit(listing.snapshot_date).alias("snapshot_date")]
         frames = {"sanctioned_entities": listing.entities.with_columns(provenance),
                   "sanctioned_aliases": listing.aliases.with_columns(provenance)}

@@ -9,13 +9,13 @@ import gzip
 import re
 import zlib
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
 from lxml import etree
 
-from assets.io import SourceFileError
+from assets.io import SourceFileError, XmlInput
 from assets.reference import country_iso3
 from schemas.base import empty_frame
 from schemas.due_diligence import SanctionsChanges
@@ -70,49 +70,70 @@ def _dates_of_birth(el) -> list[str]:
 
 
 def _generated(value: str | None, label: str) -> datetime:
+    """The list's timestamp; one without a zone is read as UTC, so lists written with and without
+    one still sort."""
     if not value:
         raise SourceFileError(label, "CONSOLIDATED_LIST has no dateGenerated attribute")
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        stamp = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         raise SourceFileError(label, f"dateGenerated {value!r} is not an ISO timestamp") from None
+    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp
 
 
-def read_sanctions_list(path: Path, label: str) -> SanctionsList:
+# The published list is a few MB; a (decompressed) file larger than this is not a sanctions list.
+MAX_LIST_BYTES = 512 << 20
+
+
+def read_sanctions_list(path: Path, label: str, *, max_bytes: int = MAX_LIST_BYTES) -> SanctionsList:
     entities = {c: [] for c in ENTITY_COLUMNS}
     aliases = {c: [] for c in ALIAS_COLUMNS}
     rejects: list[dict] = []
     generated = None
     with open(path, "rb") as probe:
         gz = probe.read(2) == b"\x1f\x8b"
+
+    def opener():
+        return gzip.open(path, "rb") if gz else open(path, "rb")  # noqa: SIM115 (used in a with block)
+
     try:
-        with (gzip.open(path, "rb") if gz else open(path, "rb")) as fh:
-            context = etree.iterparse(fh, events=("start", "end"), resolve_entities=False, no_network=True,
-                                      load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True)
+        with opener() as fh:  # the root first: a file of another kind is refused at its first element
+            for _, first in etree.iterparse(XmlInput(fh, label, max_bytes), events=("start",), resolve_entities=False,
+                                            no_network=True, load_dtd=False, huge_tree=False):
+                docinfo = first.getroottree().docinfo
+                if docinfo.doctype or docinfo.internalDTD is not None:
+                    raise SourceFileError(label, "refused: the file declares a DOCTYPE/DTD")
+                if first.tag != "CONSOLIDATED_LIST":
+                    raise SourceFileError(label, f"wrong root element <{first.tag}>, expected <CONSOLIDATED_LIST>",
+                                          first.sourceline)
+                break
+        with opener() as fh:
+            source = XmlInput(fh, label, max_bytes, records=("INDIVIDUAL", "ENTITY"))
+            context = etree.iterparse(source, events=("start", "end"), tag=("CONSOLIDATED_LIST", "INDIVIDUAL", "ENTITY"),
+                                      resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                                      remove_comments=True, remove_pis=True)
             for event, el in context:
                 if event == "start":
-                    if generated is None and el.getparent() is None:
-                        docinfo = el.getroottree().docinfo
-                        if docinfo.doctype or docinfo.internalDTD is not None:
-                            raise SourceFileError(label, "refused: the file declares a DOCTYPE/DTD")
-                        if el.tag != "CONSOLIDATED_LIST":
-                            raise SourceFileError(label, f"wrong root element <{el.tag}>, expected <CONSOLIDATED_LIST>",
-                                                  el.sourceline)
+                    if generated is None and el.getparent() is None:  # the root, checked above
+                        source.root = el
                         generated = _generated(el.get("dateGenerated"), label)
                     continue
-                if el.tag not in ("INDIVIDUAL", "ENTITY"):
+                if el.tag == "CONSOLIDATED_LIST":
                     continue
                 _read_record(el, entities, aliases, rejects, label)
                 el.clear(keep_tail=False)
                 parent = el.getparent()
-                while el.getprevious() is not None:
-                    del parent[0]
+                if parent is not None:
+                    while el.getprevious() is not None:
+                        del parent[0]
     except etree.XMLSyntaxError as exc:
         raise SourceFileError(label, f"not well-formed XML: {exc.msg}", exc.lineno) from None
     except (EOFError, OSError, zlib.error) as exc:
         raise SourceFileError(label, f"cannot be read: {exc}") from None
     if generated is None:
         raise SourceFileError(label, "no XML document found")
+    if not entities["reference_number"]:
+        raise SourceFileError(label, "the list holds no INDIVIDUAL or ENTITY: not a usable sanctions list")
     entity_frame = pl.DataFrame(entities, schema={
         "reference_number": pl.Utf8, "data_id": pl.Utf8, "version_number": pl.Utf8, "record_type": pl.Utf8,
         "name": pl.Utf8, "name_original_script": pl.Utf8, "un_list_type": pl.Utf8, "listed_on": pl.Utf8,
@@ -280,6 +301,28 @@ def _read_record(el, entities: dict, aliases: dict, rejects: list[dict], label: 
                 aliases["alias_kind"].append(kind)
                 aliases["alias_packed"].append(alias_name)
                 aliases["quality"].append(quality)
+
+
+def merge_lists(lists: list[SanctionsList]) -> SanctionsList:
+    """Lists of one ``dateGenerated`` date read from several files (a download split into its
+    individuals and its entities) as one list: identical records collapse; one reference number
+    listed differently in two files is an error naming both."""
+    if len(lists) == 1:
+        return lists[0]
+    ordered = sorted(lists, key=lambda item: (item.generated, item.file))
+    label = " + ".join(item.file for item in ordered)
+    entities = pl.concat([item.entities.with_columns(pl.lit(item.file).alias("_file")) for item in ordered])
+    distinct = entities.unique([c for c in entities.columns if c != "_file"], keep="first", maintain_order=True)
+    clash = distinct.filter(pl.col("reference_number").is_duplicated())
+    if clash.height:
+        reference = clash["reference_number"][0]
+        files = " and ".join(sorted(set(clash.filter(pl.col("reference_number") == reference)["_file"])))
+        raise SourceFileError(label, f"lists of one date disagree: {reference} is listed differently in {files}")
+    kept = distinct.select("reference_number", "_file")
+    aliases = pl.concat([item.aliases.with_columns(pl.lit(item.file).alias("_file")) for item in ordered])
+    aliases = aliases.join(kept, on=["reference_number", "_file"], how="semi").drop("_file")
+    return SanctionsList(file=label, generated=ordered[-1].generated, entities=distinct.drop("_file"), aliases=aliases,
+                         rejects=[r for item in ordered for r in item.rejects])
 
 
 def sanctions_changes(entities: pl.DataFrame, aliases: pl.DataFrame) -> pl.DataFrame:

@@ -15,20 +15,30 @@ Rules (never a rate from another period without saying so):
 rate was applied.
 """
 
+import csv
 import io
 import zipfile
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
 
-from assets.io import DEFAULT_MAX_TABLE_BYTES, SourceFileError, decode_text, read_bounded
+from assets.io import (
+    DEFAULT_MAX_TABLE_BYTES,
+    SourceFileError,
+    decode_text,
+    finite_number,
+    last_record_cut,
+    read_bounded,
+)
 from schemas.quality import empty_rejects
 from schemas.vocabularies import FX_SOURCE_ECB, FX_SOURCE_IDENTITY, FX_SOURCE_IMF
 
 ECB_WINDOW_DAYS = 7
 SOURCE_IDENTITY, SOURCE_ECB, SOURCE_IMF = FX_SOURCE_IDENTITY, FX_SOURCE_ECB, FX_SOURCE_IMF
+# the first day of the ECB's euro reference rates
+ECB_FIRST_DAY = date(1999, 1, 4)
 RATES_SCHEMA = pl.Schema({"currency": pl.Utf8, "rate_date": pl.Date, "usd_per_unit": pl.Float64})
 IMF_REQUIRED_COLUMNS = ("Date", "Rate", "Currency")
 
@@ -91,7 +101,7 @@ def parse_ecb_csv(data: bytes, origin: str = "ECB") -> tuple[pl.DataFrame, pl.Da
         .unpivot(index=["_line", "_date"], variable_name="currency", value_name="_value")
         .with_columns(
             pl.col("_date").str.strip_chars().str.to_date("%Y-%m-%d", strict=False).alias("rate_date"),
-            pl.col("_value").str.strip_chars().cast(pl.Float64, strict=False).alias("per_eur"),
+            finite_number(pl.col("_value").str.strip_chars()).alias("per_eur"),
         )
     )
     usable = (pl.col("rate_date").is_not_null() & (pl.col("per_eur") > 0)).fill_null(False)
@@ -125,7 +135,7 @@ def parse_imf_csv(data: bytes, origin: str = "IMF") -> tuple[pl.DataFrame, pl.Da
         pl.col("Date").alias("_date"),
         pl.col("Rate").alias("_value"),
         pl.col("Date").str.strip_chars().str.to_date("%Y-%m-%d", strict=False).alias("rate_date"),
-        pl.col("Rate").str.strip_chars().cast(pl.Float64, strict=False).alias("per_usd"),
+        finite_number(pl.col("Rate").str.strip_chars()).alias("per_usd"),
     )
     usable = ((pl.col("per_usd") > 0) & pl.col("rate_date").is_not_null() & pl.col("currency").is_not_null()).fill_null(False)
     bad = raw.filter(~usable).with_columns(_column=pl.when(pl.col("rate_date").is_null()).then(pl.lit("Date"))
@@ -166,8 +176,21 @@ def load_rates(files: list[Path] | None = None, *, max_bytes: int = DEFAULT_MAX_
             layout = detect_layout(data)
         except RatesFileError as exc:
             raise RatesFileError(f"{Path(path).name}: {exc}") from None
+        text = data.decode("utf-8")
+        header_fields = len(next(csv.reader([text.split("\n", 1)[0]]), []))
+        if (cut := last_record_cut(text, header_fields)) is not None:
+            raise RatesFileError(f"{Path(path).name}: the file ends in the middle of a record (last line: {cut}, "
+                                 "no final newline): a truncated download?")
         parse = parse_ecb_csv if layout == "ecb" else parse_imf_csv
         rates, bad = parse(data, Path(path).name)
+        if layout == "ecb" and rates.height and rates["rate_date"].n_unique() > 1 and rates["rate_date"].min() > ECB_FIRST_DAY:
+            # the ECB history starts on 4 January 1999 and is written newest first: a cut download ends early
+            bad = pl.concat([bad, pl.DataFrame([{
+                "table": "fx_rates", "file": Path(path).name, "line": None, "record_key": None, "column": "Date",
+                "check": "coverage", "value": rates["rate_date"].min().isoformat(),
+                "reason": f"the ECB history ends at {rates['rate_date'].min()}, not at its first day {ECB_FIRST_DAY}: "
+                          "earlier dates fall back to IMF annual rates (a truncated download?)",
+                "severity": "warning"}], schema=bad.schema)], how="vertical_relaxed")
         (ecb_frames if layout == "ecb" else imf_frames).append(rates)
         rejects.append(bad)
         if layout == "ecb":

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from assets.io import XmlInput
 from schemas.vocabularies import SUPPORTED_IATI_VERSIONS
 
 SUPPORTED_VERSIONS = frozenset(SUPPORTED_IATI_VERSIONS)
@@ -142,13 +143,24 @@ def iter_iati_batches(path: str | Path, *, source_file: str | None = None,
     checked_root = False
     seq = 0  # position of the activity in the file; keys child rows to their activity
     try:
+        # the root is checked before anything else is read: a file of another kind (another root, a
+        # DOCTYPE) is refused at its first element, not after its whole tree was built
         with _open(path) as fh:
+            _check_first_element(XmlInput(fh, label), label)
+        with _open(path) as fh:
+            source = XmlInput(fh, label, records=("iati-activity",))
             context = etree.iterparse(
-                fh, events=("end",), tag="iati-activity",
+                source, events=("start", "end"), tag=("iati-activities", "iati-activity"),
                 resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
                 huge_tree=False, remove_comments=True, remove_pis=True,
             )
-            for _, activity in context:
+            for event, activity in context:
+                if event == "start":
+                    if source.root is None and activity.getparent() is None:
+                        source.root = activity  # bounds the tree however many other elements follow
+                    continue
+                if activity.tag != "iati-activity":
+                    continue
                 if not checked_root:
                     _check_document(activity.getroottree(), label)
                     checked_root = True
@@ -174,6 +186,15 @@ def iter_iati_batches(path: str | Path, *, source_file: str | None = None,
     except (EOFError, OSError, zlib.error) as exc:
         raise IatiFileError(label, f"cannot be read: {exc}") from None
     yield batch
+
+
+def _check_first_element(stream, label: str) -> None:
+    """Parse only as far as the first element and check the document there."""
+    context = etree.iterparse(stream, events=("start",), resolve_entities=False, no_network=True, load_dtd=False,
+                              huge_tree=False)
+    for _, first in context:
+        _check_document(first.getroottree(), label)
+        break
 
 
 def _check_document(tree, label: str) -> None:

@@ -14,6 +14,7 @@ import polars as pl
 
 from assets.financing.fx import FxRates, convert_to_usd
 from assets.financing.iati_reader import IatiBatch
+from assets.io import finite_number
 from assets.validation import split_valid
 from schemas.catalog import IATI_TABLES
 from schemas.financing import SECTOR, IatiActivities, IatiBudgets, IatiParticipatingOrgs, IatiTransactions
@@ -143,7 +144,7 @@ def _activities(batch: IatiBatch, label: str, snapshot: date) -> tuple[pl.DataFr
             pl.col("code").alias("recipient_region_codes"), pl.col("vocabulary").alias("recipient_region_vocabularies")),
         of["sector"].group_by("activity_seq", maintain_order=True).agg(pl.struct(
             vocabulary=pl.col("vocabulary"), code=pl.col("code"),
-            percentage=pl.col("percentage").str.strip_chars().cast(pl.Float64, strict=False)).alias("sectors")),
+            percentage=finite_number(pl.col("percentage").str.strip_chars())).alias("sectors")),
     ]
 
     sdg = pl.concat([
@@ -188,7 +189,7 @@ def _transactions(batch: IatiBatch, activities: pl.DataFrame, label: str, snapsh
     typed = raw.join(defaults, on="activity_seq", how="left", maintain_order="left").with_columns(
         _date("transaction_date"),
         _date("value_date"),
-        pl.col("value").str.strip_chars().cast(pl.Float64, strict=False),
+        finite_number(pl.col("value").str.strip_chars()),
         _flag_bool("humanitarian"),
         _names("transaction_type_code", "TransactionType", "transaction_type_name"),
         _names("provider_org_type_code", "OrganisationType", "provider_org_type_name"),
@@ -235,7 +236,7 @@ def _budgets(batch: IatiBatch, activities: pl.DataFrame, label: str, snapshot: d
     typed = raw.join(activities.select("activity_seq", "default_currency"), on="activity_seq", how="left",
                      maintain_order="left").with_columns(
         _date("period_start"), _date("period_end"), _date("value_date"),
-        pl.col("value").str.strip_chars().cast(pl.Float64, strict=False),
+        finite_number(pl.col("value").str.strip_chars()),
         _names("budget_type_code", "BudgetType", "budget_type_name"),
         _names("budget_status_code", "BudgetStatus", "budget_status_name"),
     ).with_columns(

@@ -19,9 +19,18 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.io import DEFAULT_MAX_TABLE_BYTES, SourceFileError, read_csv_strings, require_columns
+from assets.io import (
+    DEFAULT_MAX_TABLE_BYTES,
+    ENCODING_FALLBACK,
+    SourceFileError,
+    encoding_flag,
+    encoding_warnings,
+    finite_number,
+    read_csv_strings,
+    require_columns,
+)
 from assets.reference import config
-from schemas.quality import empty_rejects, reject_rows
+from schemas.quality import empty_rejects, reject_rows, without_rejected
 
 COLUMNS = ["amount", "_currency", "entity", "calendar_year", "rev_type", "donor", "contrib_type"]
 TABLE = "un_revenue_by_contributor"
@@ -45,7 +54,7 @@ def read_revenue(files: list[tuple[Path, str]], fmt: str | None, snapshot: date,
         raw = raw.rename({c: c.strip().lstrip("\ufeff") for c in raw.columns})
         require_columns(raw, COLUMNS, label, "UN CEB revenue by contributor")
         frames.append(raw.with_row_index("source_row", offset=2).with_columns(
-            pl.col("source_row").cast(pl.Int64), pl.lit(label).alias("source_file")))
+            pl.col("source_row").cast(pl.Int64), pl.lit(label).alias("source_file"), encoding_flag(raw)))
     raw = pl.concat(frames)
 
     contrib = pl.col("contrib_type").str.strip_chars()
@@ -54,7 +63,7 @@ def read_revenue(files: list[tuple[Path, str]], fmt: str | None, snapshot: date,
         pl.col("donor").str.strip_chars().alias("donor"),
         pl.col("entity").str.strip_chars().alias("un_entity"),
         pl.col("calendar_year").str.strip_chars().cast(pl.Int32, strict=False).alias("year"),
-        pl.col("amount").str.strip_chars().str.replace_all(",", "").cast(pl.Float64, strict=False).alias("amount_usd"),
+        finite_number(pl.col("amount").str.strip_chars().str.replace_all(",", "")).alias("amount_usd"),
         pl.col("_currency").str.strip_chars().str.to_uppercase().alias("currency"),
         contrib.alias("contributor_type_source"),
         rev.alias("revenue_type_source"),
@@ -100,8 +109,8 @@ def read_revenue(files: list[tuple[Path, str]], fmt: str | None, snapshot: date,
         reject(pl.col("year").is_null(), "year", "parse", "calendar_year", "calendar year is not a year"),
         reject(pl.col("revenue_type_code").is_null(), "revenue_type_code", "isin", "rev_type",
                "revenue type not in config/un_revenue.yaml"),
+        encoding_warnings(typed, TABLE, pl.col("source_row_ref")),
     ])
-    bad = rejects["line"]
-    out = typed.filter(~pl.col("source_row").is_in(bad.implode())).drop(
-        "_direct", "_history", "_mapped", "amount", "_currency", "entity", "calendar_year", "rev_type", "contrib_type", "currency")
+    out = without_rejected(typed, rejects).drop(
+        "_direct", "_history", "_mapped", "amount", "_currency", "entity", "calendar_year", "rev_type", "contrib_type", "currency", ENCODING_FALLBACK)
     return out, rejects

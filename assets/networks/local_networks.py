@@ -11,9 +11,17 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.io import DEFAULT_MAX_TABLE_BYTES, SourceFileError, read_csv_strings
+from assets.io import (
+    DEFAULT_MAX_TABLE_BYTES,
+    ENCODING_FALLBACK,
+    SourceFileError,
+    encoding_flag,
+    encoding_warnings,
+    finite_number,
+    read_csv_strings,
+)
 from assets.reference import is_known_non_country, iso3_expr
-from schemas.quality import REJECT_SCHEMA, empty_rejects, reject_rows
+from schemas.quality import REJECT_SCHEMA, empty_rejects, reject_rows, without_rejected
 
 TABLE = "local_networks"
 # role -> pattern that finds the column in the sheet's header
@@ -56,7 +64,7 @@ def money(column: str) -> pl.Expr:
     """'$5,000 ' -> 5000.0; '$0 ' -> 0.0; '' -> null; anything else -> null (flagged by the caller)."""
     text = pl.col(column).str.strip_chars()
     cleaned = text.str.replace_all(r"[$,\s]", "").str.replace(r"^\((.*)\)$", "-$1")
-    return pl.when(text.is_null() | (text == "")).then(None).otherwise(cleaned.cast(pl.Float64, strict=False))
+    return pl.when(text.is_null() | (text == "")).then(None).otherwise(finite_number(cleaned))
 
 
 def read_local_networks(files: list[tuple[Path, str]], fmt: str | None, snapshot: date, *,
@@ -72,7 +80,11 @@ def read_local_networks(files: list[tuple[Path, str]], fmt: str | None, snapshot
         picked = raw.with_row_index("source_row", offset=2).select(
             pl.col("source_row").cast(pl.Int64),
             *[pl.col(source).alias(f"{role}_source") for role, source in roles.items()],
-        ).filter(pl.col("country_name_source").str.strip_chars().fill_null("") != "")  # blank spacer rows
+            encoding_flag(raw),
+        )
+        # rows with nothing in them are spacers; a row with data but no country is a reject
+        blank = pl.all_horizontal([pl.col(f"{role}_source").str.strip_chars().fill_null("") == "" for role in roles])
+        picked = picked.filter(~blank)
         typed = picked.with_columns(
             pl.col("country_name_source").str.strip_chars().alias("country_name"),
             iso3_expr("country_name_source").alias("country_iso3"),
@@ -90,17 +102,21 @@ def read_local_networks(files: list[tuple[Path, str]], fmt: str | None, snapshot
             bad = typed.filter(pl.col(f"{column}_source").str.strip_chars().fill_null("") != "").filter(pl.col(column).is_null())
             rejects.append(reject_rows(bad, table=TABLE, key=pl.col("country_name"), column=column, check="parse",
                                        value=pl.col(f"{column}_source"), reason="amount is not a number"))
-        unknown = typed.filter(pl.col("country_iso3").is_null())
+        missing = typed.filter(pl.col("country_name").fill_null("") == "")
+        rejects.append(reject_rows(missing, table=TABLE, key=pl.format("row {}", "source_row"), column="country_name",
+                                   check="not_nullable", value=pl.lit(None, pl.Utf8),
+                                   reason="country is missing in a row that holds other data"))
+        unknown = typed.filter(pl.col("country_iso3").is_null() & (pl.col("country_name").fill_null("") != ""))
         unknown = unknown.filter(~pl.col("country_name").map_elements(is_known_non_country, return_dtype=pl.Boolean))
         rejects.append(reject_rows(unknown, table=TABLE, key=pl.col("country_name"), column="country_iso3",
                                    check="iso3166", value=pl.col("country_name"),
                                    reason="country not resolved to ISO 3166 (pycountry and config/countries.yaml)"))
-        frames.append(typed.drop([c for c in typed.columns if c.endswith("_source")]))
+        rejects.append(encoding_warnings(typed, TABLE, pl.col("country_name")))
+        frames.append(typed.drop([c for c in typed.columns if c.endswith("_source")] + [ENCODING_FALLBACK]))
     out = pl.concat(frames) if frames else pl.DataFrame()
     rejects_frame = pl.concat([empty_rejects(), *[r.select(REJECT_SCHEMA.names()) for r in rejects]])
-    bad = rejects_frame.filter(pl.col("severity") == "error").select("file", "line")
-    if bad.height:
-        out = out.join(bad.rename({"file": "source_file", "line": "source_row"}), on=["source_file", "source_row"], how="anti")
+    if out.height:
+        out = without_rejected(out, rejects_frame)
     return out, rejects_frame
 
 

@@ -28,7 +28,7 @@ from assets.io import (
     sniff_format,
 )
 from assets.reference import config, normalize_name_expr
-from schemas.quality import empty_rejects, reject_rows
+from schemas.quality import empty_rejects, reject_rows, without_rejected
 
 RECORD_COLUMNS = ["id", "title", "lead_entity"]
 ONE_HOT_COLUMNS = ["ocean_action_id", "title", "entity"]
@@ -93,9 +93,8 @@ def read_partnerships(files: list[tuple[Path, str]], fmt: str | None, snapshot: 
         rejects_frame = pl.concat([rejects_frame, reject_rows(
             dup, table="partnerships", key=pl.col("action_id"), column="action_id", check="field_uniqueness",
             value=pl.col("action_id"), reason="duplicate action id: the first row was kept")])
-    bad = rejects_frame.filter((pl.col("severity") == "error") & (pl.col("table") == "partnerships")).select(
-        pl.col("file").alias("source_file"), pl.col("line").alias("source_row"))
-    keep = lambda frame: frame.join(bad, on=["source_file", "source_row"], how="anti")  # noqa: E731
+    initiative_rejects = rejects_frame.filter(pl.col("table") == "partnerships")
+    keep = lambda frame: without_rejected(frame, initiative_rejects)  # noqa: E731
     partners_frame = keep(pl.concat(partners, how="diagonal_relaxed")).with_columns(pl.lit(snapshot).alias("snapshot_date"))
     sdg_frame = keep(pl.concat(sdgs, how="diagonal_relaxed")).with_columns(pl.lit(snapshot).alias("snapshot_date"))
     return keep(initiatives_frame), partners_frame, sdg_frame, rejects_frame
@@ -146,6 +145,9 @@ def _from_one_hot(raw: pl.DataFrame, label: str):
                         "ocean_action_id").with_columns(pl.lit(label).alias("source_file"))
     goal_cols = [c for c in frame.columns if re.fullmatch(r"sdg_\d+", c)]
     target_cols = [c for c in frame.columns if c.startswith("target_")]
+    if not goal_cols and not target_cols:
+        raise SourceFileError(label, "the one-hot layout (ocean_action_id) needs sdg_<n> or target_<code> columns; "
+                                     f"found {', '.join(frame.columns[:20])}")
     one = lambda c: pl.col(c).str.strip_chars().is_in(["1", "1.0", "True", "true"])  # noqa: E731
     initiatives = frame.select(
         "action_id", "platform", "action_number",

@@ -15,9 +15,17 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.io import DEFAULT_MAX_TABLE_BYTES, SourceFileError, read_csv_strings, require_columns
+from assets.io import (
+    DEFAULT_MAX_TABLE_BYTES,
+    ENCODING_FALLBACK,
+    SourceFileError,
+    encoding_flag,
+    encoding_warnings,
+    read_csv_strings,
+    require_columns,
+)
 from assets.reference import config, country_iso3, is_known_non_country, normalize_name_expr, stable_id
-from schemas.quality import REJECT_SCHEMA, empty_rejects, reject_rows
+from schemas.quality import REJECT_SCHEMA, empty_rejects, reject_rows, without_rejected
 
 EXPORT_COLUMNS = ["Participant", "Type", "Sector", "Country", "Joined On", "Status", "Ownership", "Employees",
                   "Reporting Due On", "Delisted On", "Delisting Reason"]
@@ -81,6 +89,7 @@ def _read_export(path: Path, label: str, max_bytes: int) -> pl.DataFrame:
         pl.col("Delisted On").alias("delisted_on_source"),
         _strip("Delisting Reason").alias("delisting_reason"),
         pl.lit(label).alias("source_file"),
+        encoding_flag(frame),
     ).with_columns(
         # the export writes statuses in several spellings
         pl.col("status_source").str.to_lowercase().str.replace_all(r"[\s_-]+", "-").replace_strict(
@@ -138,6 +147,7 @@ def _read_legacy(files: list[tuple[Path, str]], max_bytes: int) -> pl.DataFrame:
         pl.col("ORG_DATE_DELISTED").alias("delisted_on_source"),
         _strip("TR11_REASON").replace_strict(reasons, default=None).alias("delisting_reason"),
         pl.lit(label).alias("source_file"),
+        encoding_flag(org),
         pl.when(active == "false").then(pl.lit("Delisted"))
         .otherwise(_strip("ORG_STATUS_COP").replace_strict(cop, default=None)).alias("status"),
     )
@@ -195,12 +205,11 @@ def _finish(raw: pl.DataFrame, snapshot: date) -> tuple[pl.DataFrame, pl.DataFra
     flag(duplicate, "participant_id", "field_uniqueness", pl.col("participant_name"),
          "same name and country as an earlier row: kept the first", "error")
 
+    rejects.append(encoding_warnings(typed, TABLE, key))
     rejects_frame = pl.concat(rejects, how="vertical") if rejects else empty_rejects()
-    bad_rows = rejects_frame.filter(pl.col("severity") == "error")["line"]
-    out = (typed.with_columns(pl.col("canonical_type").fill_null("other"))
-           .filter(~(pl.col("source_row").is_in(bad_rows.implode()) & pl.lit(True)))
+    out = (without_rejected(typed.with_columns(pl.col("canonical_type").fill_null("other")), rejects_frame)
            .drop("_normalized", "status_source", "joined_on_source", "delisted_on_source", "cop_due_on_source",
-                 "employees_source", "country_source"))
+                 "employees_source", "country_source", ENCODING_FALLBACK))
     return out, rejects_frame.select(REJECT_SCHEMA.names())
 
 

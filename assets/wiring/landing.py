@@ -31,7 +31,8 @@ def build_landing_asset(source: str, *, group_name: str, description: str,
     def _landing(context: dg.AssetExecutionContext, sources: SourcesResource, storage: StorageResource,
                  http: HttpResource):
         spec = sources.get(source)
-        if spec is None and not optional:
+        if (spec is None or not spec.locations) and not optional:
+            # what is published stays: a source that names no file is not a source that is now empty
             context.log.info(f"source '{source}' has no locations in {sources.sources_file}: skipped")
             return
         spec = spec or SourceSpec(name=source, locations=())

@@ -60,7 +60,10 @@ class SourceSpec:
                 path = Path(os.path.normpath(self.base_dir / path))
             text = str(path)
             if glob.has_magic(text):
-                resolved.extend(sorted(str(Path(p).resolve()) for p in glob.glob(text, recursive=True) if Path(p).is_file()))
+                matches = sorted(str(Path(p).resolve()) for p in glob.glob(text, recursive=True) if Path(p).is_file())
+                if not matches:
+                    raise SourcesConfigError(f"source '{self.name}': location {location!r} matches no file ({path})")
+                resolved.extend(matches)
             elif path.is_file():
                 resolved.append(str(path.resolve()))
             elif path.is_dir():
@@ -84,6 +87,9 @@ def load_sources(path: str | os.PathLike) -> dict[str, SourceSpec]:
         raise SourcesConfigError(f"sources file {path} is not valid YAML: {exc}") from exc
     if not isinstance(document, dict):
         raise SourcesConfigError(f"sources file {path}: top level must be a mapping of source names")
+    if not document:
+        raise SourcesConfigError(f"sources file {path} names no source: an empty configuration would publish nothing "
+                                 f"(known sources: {', '.join(KNOWN_SOURCES)})")
 
     specs: dict[str, SourceSpec] = {}
     for name, value in document.items():

@@ -82,10 +82,20 @@ def test_unusable_rate_rows_are_rejected_with_their_line(tmp_path):
     (tmp_path / "ecb.csv").write_bytes(b"Date,USD,JPY,\n2024-01-05,1.09,abc,\n05/01/2024,1.1,150,\n2024-01-04,1.09,N/A,\n")
     (tmp_path / "imf.csv").write_bytes(b"Date,Rate,Currency\n2023-12-31,-1,KES\n2024-12-31,129.3,KES\n2024-12-31,7,\n")
     rates = load_rates([tmp_path / "ecb.csv", tmp_path / "imf.csv"])
-    got = {(r["file"], r["line"], r["column"], r["value"]) for r in rates.rejects.to_dicts()}
+    errors = rates.rejects.filter(pl.col("severity") == "error")
+    got = {(r["file"], r["line"], r["column"], r["value"]) for r in errors.to_dicts()}
     assert got == {("ecb.csv", 2, "JPY", "abc"), ("ecb.csv", 3, "Date", "1.1"), ("ecb.csv", 3, "Date", "150"),
                    ("ecb.csv", 3, "Date", "1"), ("imf.csv", 2, "Rate", "-1"), ("imf.csv", 4, "Currency", "7")}
     assert rates.imf.height == 1  # KES 2024 only
+    # an ECB history that does not reach 4 January 1999 says so
+    [coverage] = rates.rejects.filter(pl.col("check") == "coverage").to_dicts()
+    assert coverage["severity"] == "warning" and coverage["value"] == "2024-01-04"
+
+
+def test_a_rates_file_cut_mid_row_is_refused(tmp_path):
+    (tmp_path / "ecb.csv").write_bytes(b"Date,USD,JPY,GBP\n2024-01-05,1.09,160.1,0.86\n2024-01-04,1.09,15")
+    with pytest.raises(RatesFileError, match="ends in the middle of a record"):
+        load_rates([tmp_path / "ecb.csv"])
 
 
 @pytest.mark.parametrize("content", [
