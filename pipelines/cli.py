@@ -139,8 +139,24 @@ def main(argv: list[str] | None = None) -> int:
     dates = [args.date] if args.command == "run" else _dates(args.start, args.end)
     date.fromisoformat(dates[0])
     result = execute(dates[0], dates[-1])
-    _print_summary(resources, dates, result.success)
-    return 0 if result.success else 1
+    refused = refused_checks(result)
+    _print_summary(resources, dates, result.success and not refused)
+    for line in refused:
+        print(f"not published: {line}")
+    return 0 if result.success and not refused else 1
+
+
+def refused_checks(result) -> list[str]:
+    """What a run that succeeded as a whole still refused (a date of a backfill that failed alone),
+    one line per asset check that did not pass."""
+    lines = []
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed:
+            refusals, dates = evaluation.metadata.get("refusals"), evaluation.metadata.get("refused_dates")
+            what = "; ".join(refusals.value) if refusals is not None else evaluation.check_name
+            when = ", ".join(dates.value) if dates is not None and dates.value else "?"
+            lines.append(f"{evaluation.asset_key.to_user_string()} {when}: {what}")
+    return sorted(set(lines))
 
 
 if __name__ == "__main__":

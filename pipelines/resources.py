@@ -90,12 +90,17 @@ class HttpResource(dg.ConfigurableResource):
     max_attempts: int = Field(default=5, ge=1, description="Attempts per file (retries on connection errors, 5xx, 429)")
     backoff_seconds: float = Field(default=1.0, ge=0, description="First wait between attempts; doubles each time")
     max_bytes: int = Field(default=4 << 30, gt=0, description="Largest file accepted")
-    bearer_token: str | None = Field(default=None, description="Sent as 'Authorization: Bearer …'")
+    bearer_token: str | None = Field(default=None, description="Sent as 'Authorization: Bearer …' (not to URLs that "
+                                                                  "carry their own user:password@)")
+    attempt_deadline_seconds: float = Field(default=900.0, gt=0, description="One attempt gives up after this long")
+    min_bytes_per_second: float = Field(default=1024.0, ge=0, description="One attempt gives up when, after the read "
+                                                                          "timeout, it averages less than this")
 
     def fetcher(self) -> HttpFetcher:
         return HttpFetcher(timeout_seconds=self.timeout_seconds, connect_timeout_seconds=self.connect_timeout_seconds,
                            max_attempts=self.max_attempts, backoff_seconds=self.backoff_seconds, max_bytes=self.max_bytes,
-                           bearer_token=self.bearer_token)
+                           bearer_token=self.bearer_token, attempt_deadline_seconds=self.attempt_deadline_seconds,
+                           min_bytes_per_second=self.min_bytes_per_second)
 
 
 def _env(name: str, default, kind=str):

@@ -19,6 +19,7 @@ from assets.networks.local_networks import read_local_networks
 from assets.partnerships.sdg_partnerships import read_partnerships
 from assets.partnerships.ungc_participants import read_participants
 from pipelines.storage.settings import SourcesConfigError, load_sources
+from tests.conftest import PROJECT
 
 SNAPSHOT = date(2026, 11, 25)
 
@@ -227,3 +228,26 @@ def test_csv_reader_keeps_utf8_files_untouched(tmp_path):
     path.write_text(text, encoding="utf-8")
     frame = read_csv_strings(path, "plain.csv")
     assert frame.columns == ["a", "b"] and [list(r) for r in frame.rows()] == list(csv.reader(io.StringIO(text)))[1:]
+
+
+def test_one_bad_day_of_a_backfill_fails_alone_and_the_other_days_publish(tmp_path):
+    from pipelines.cli import refused_checks
+    from tests.test_end_to_end import run
+
+    participants = tmp_path / "participants.csv"
+    sample = PROJECT / "config" / "sources.yaml"
+    sources = tmp_path / "sources.yaml"  # the sample's sources, with the participants from this test
+    sources.write_text(sample.read_text().replace("../data/sample/ungc/participants-export.csv", str(participants))
+                       .replace("../data/", f"{PROJECT / 'data'}/"))
+    data = tmp_path / "data"
+    # the 21st is landed with a download cut mid-record; a backfill reuses what a past date landed
+    participants.write_text(PARTICIPANTS + "Acme Ltd,Company,Banks,Brazil,2019-05-01,Active,,,,,\nBeta Ltd,Comp")
+    assert not run(data, sources, partition="2026-11-21").success
+    participants.write_text(PARTICIPANTS + "Acme Ltd,Company,Banks,Brazil,2019-05-01,Active,,,,,\n")
+    result = run(data, sources, start="2026-11-20", end="2026-11-22")
+    days = {name: sorted(p.name for p in (data / "curated" / name).glob("snapshot_date=*"))
+            for name in ("gc_participants", "organizations", "partner_screening")}
+    for name, published in days.items():
+        assert published == ["snapshot_date=2026-11-20", "snapshot_date=2026-11-22"], (name, published)
+    refused = refused_checks(result)
+    assert refused and all("2026-11-21" in line and "participants.csv" in line for line in refused), "\n".join(refused)

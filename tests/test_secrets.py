@@ -44,11 +44,11 @@ def server():
     httpd.server_close()
 
 
-def run_cli(tmp_path, sources_text, day):
+def run_cli(tmp_path, sources_text, day, token=SECRET):
     sources = tmp_path / "sources.yaml"
     sources.write_text(sources_text)
     env = {**os.environ, "PARTNERSHIP_SOURCES": str(sources), "PARTNERSHIP_DATA_DIR": str(tmp_path / "data"),
-           "PARTNERSHIP_HTTP_TOKEN": SECRET, "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+           "PARTNERSHIP_HTTP_TOKEN": token, "DAGSTER_HOME": str(tmp_path / "dagster_home"),
            "PARTNERSHIP_LOG_LEVEL": "DEBUG"}
     (tmp_path / "dagster_home").mkdir(exist_ok=True)
     (tmp_path / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
@@ -70,3 +70,22 @@ def test_the_token_is_sent_but_never_written(tmp_path, server):
             leaks.append(str(path.relative_to(tmp_path)))
     assert leaks == []
     assert (tmp_path / "data" / "curated" / "iati_activities" / "snapshot_date=2026-11-20").is_dir()
+
+
+def leaks_under(tmp_path) -> list[str]:
+    return [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")
+            if p.is_file() and p.name != "sources.yaml" and SECRET.encode() in p.read_bytes()]
+
+
+@pytest.mark.parametrize("location,token,message", [
+    ("http://alice:{secret}@/r.csv?token={secret}", SECRET, "cannot be requested"),  # credentials, no host
+    ("http://alice:{secret}@127.0.0.1:9/r.csv", SECRET, "connection failed"),
+    ("{server}/wfp.xml", SECRET + "\n", "PARTNERSHIP_HTTP_TOKEN holds characters"),  # a pasted newline
+])
+def test_malformed_urls_and_tokens_fail_without_writing_the_secret(tmp_path, server, location, token, message):
+    url = location.format(secret=SECRET, server=server)
+    failed = run_cli(tmp_path, f"iati_activities: ['{url}']\n", "2026-11-20", token=token)
+    assert failed.returncode != 0
+    assert message in failed.stdout + failed.stderr
+    assert SECRET not in failed.stdout + failed.stderr
+    assert leaks_under(tmp_path) == []  # run history, compute logs, event log, landing, outputs

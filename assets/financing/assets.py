@@ -98,9 +98,12 @@ def _publish_snapshot(files, snapshot: date, rates: FxRates, store: DataStore, q
             for writer in writers.values():
                 writer.abort()
             totals.refuse(refusals)
+            for table in IATI_TABLES:
+                store.mark_refused(table, snapshot_date, "; ".join(str(r) for r in refusals))
         else:
             for table, writer in writers.items():
                 writer.commit(empty_schema=polars_schema(TABLES[table].model))
+                store.clear_refused(table, snapshot_date)
         return build
     except BaseException:
         for writer in [*writers.values(), reject_writer]:

@@ -175,6 +175,17 @@ def derived_asset(table: DerivedTable) -> dg.AssetsDefinition:
         for snapshot_date in (context.partition_keys if table.partitioned else [None]):
             inputs = Inputs(store, table.inputs, snapshot_date)
             label = snapshot_date or inputs.latest_date()
+            refused = [(i.table, why) for i in table.inputs if snapshot_date and (why := store.refusal(i.table, snapshot_date))]
+            if refused:
+                # an input's latest version for this date was refused: building from the rest would
+                # publish a table that silently lacks it
+                reason = f"input refused for this date: {', '.join(t for t, _ in refused)} ({refused[0][1]})"
+                context.log.error(f"{snapshot_date}: {source} not built: {reason}")
+                totals.refuse([Refusal(snapshot_date, source, reason=reason)])
+                totals.add(snapshot_date, {}, {}, {})
+                for name in table.outputs:
+                    store.mark_refused(name, snapshot_date, refused[0][1])  # the first cause, for what is built on it
+                continue
             if not table.ready(inputs):
                 context.log.info(f"{snapshot_date or source}: {', '.join(i.table for i in table.inputs)}: "
                                  "required inputs not published: skipped")

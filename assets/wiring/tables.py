@@ -114,18 +114,27 @@ def report(totals: RunTotals, store: DataStore, quality: QualityResource, source
     """Asset check results for every table, then a Failure if any date was refused, else materializations."""
     if not totals.processed:
         return
+    refused_dates = sorted({r.snapshot_date for r in totals.refusals})
+    published_dates = sorted(set(totals.processed) - set(refused_dates))
+    # a run over several dates publishes the dates that passed: one bad day fails alone (its check
+    # fails as a warning, so the tables built on this one still run for the other dates); a run
+    # whose every date was refused fails
+    fail_step = bool(totals.refusals) and not published_dates
     sample = pl.concat([empty_rejects(), *totals.samples])
     for table in totals.tables:
         yield dg.AssetCheckResult(
             asset_key=asset_key(table), check_name=REJECT_CHECK, passed=totals.passed(table),
+            severity=dg.AssetCheckSeverity.ERROR if fail_step or totals.passed(table) else dg.AssetCheckSeverity.WARN,
             metadata={"rows": totals.rows[table], "rejected_records": totals.rejected[table],
                       "warnings": totals.warnings[table],
                       "rejected_with_their_parent": totals.rejected[table] - totals.gated[table],
                       "reject_share": reject_share(totals.rows[table], totals.gated[table]),
                       "threshold": quality.max_reject_share,
+                      "refused_dates": dg.MetadataValue.json(refused_dates),
+                      "refusals": dg.MetadataValue.json([str(r) for r in totals.refusals][:20]),
                       "sample": rejects_sample(sample.filter((pl.col("table") == table) & (pl.col("severity") == "error")))},
         )
-    if totals.refusals:
+    if fail_step:
         by_date: dict[str, list[str]] = {}
         for refusal in totals.refusals:
             by_date.setdefault(refusal.snapshot_date, []).append(str(refusal))
@@ -138,7 +147,8 @@ def report(totals: RunTotals, store: DataStore, quality: QualityResource, source
             "dagster/row_count": totals.rows[table],
             "rejected_records": totals.rejected[table],
             "warnings": totals.warnings[table],
-            "partitions": len(totals.processed),
+            "partitions": len(published_dates),
+            "refused_dates": dg.MetadataValue.json(refused_dates),
             "partitions_reused_unchanged_input": len(totals.reused),
             "reused_from": dg.MetadataValue.json(dict(sorted(totals.reused.items())[-10:])),
             "path": dg.MetadataValue.path(str(store.table_dir(table))),
@@ -173,15 +183,21 @@ def validate_and_publish(frames: dict[str, pl.DataFrame], rejects: pl.DataFrame,
         if not refusals:
             for table, frame in valid.items():
                 store.publish_table(table, frame, snapshot_date)
+                store.clear_refused(table, snapshot_date)
+        else:
+            for table in tables:
+                store.mark_refused(table, snapshot_date, "; ".join(str(r) for r in refusals))
         totals.add(snapshot_date, rows, errors, warnings, rejects.filter(pl.col("severity") == "error").head(50),
                    gated=gated)
         return valid
 
 
 def refuse_file(exc: SourceFileError, table: str, *, store: DataStore, source: str, snapshot_date: str,
-                totals: RunTotals, context: dg.AssetExecutionContext) -> None:
+                totals: RunTotals, context: dg.AssetExecutionContext, tables: list[str] | None = None) -> None:
     """A source file that cannot be read at all: one reject row names it; nothing is published."""
     context.log.error(f"{snapshot_date}: {exc}")
+    for name in tables or [table]:
+        store.mark_refused(name, snapshot_date, f"file {exc}")
     rejects = rejects_frame([{"table": table, "file": exc.file, "line": exc.line, "record_key": None, "column": None,
                               "check": "readable_file", "value": None, "reason": f"file refused: {exc.reason}",
                               "severity": "error"}])
@@ -197,6 +213,8 @@ def try_reuse(name: str, print_: str, snapshot_date: str, tables: list[str], rej
     if found is None:
         return False
     previous, counts = found
+    for table in tables:
+        store.clear_refused(table, snapshot_date)
     totals.add(snapshot_date, counts["rows"], counts["rejected"], counts["warnings"], gated=counts.get("gated"))
     if previous != snapshot_date:
         totals.reused[snapshot_date] = previous
@@ -240,7 +258,7 @@ def build_source_asset(*, name: str, source: str, group: str, tables: list[str],
                     frames = {tables[0]: frames}
             except SourceFileError as exc:
                 refuse_file(exc, tables[0], store=store, source=source, snapshot_date=snapshot_date, totals=totals,
-                            context=context)
+                            context=context, tables=list(tables))
                 continue
             validate_and_publish(frames, rejects, list(tables), store=store, quality=quality, source=source,
                                  snapshot_date=snapshot_date, totals=totals)

@@ -9,14 +9,24 @@ checksum checks, conditional requests.
   ``#sha256=<hex>`` fragment on the configured URL, or a ``Digest``/``Repr-Digest`` sha-256 header.
 * With the ETag / Last-Modified of the previous download, the request is conditional; a 304 means
   the landed file is still current and nothing is downloaded.
-* Messages never contain query strings, credentials or headers, so tokens cannot leak through them.
+* One attempt has an overall deadline and a minimum average transfer rate, enforced by a watchdog
+  that cuts the attempt's sockets: a server that trickles bytes cannot hold a run.
+* A response sent with ``Content-Encoding`` (gzip, although identity was asked for) is decoded;
+  its ``Content-Length`` is compared with the bytes on the wire.
+* Messages never contain query strings, credentials or headers, so tokens cannot leak through them:
+  the HTTP library's own messages (which quote the URL) are replaced, and not chained. A bearer
+  token with characters a header cannot carry is refused without showing it. Credentials written in
+  a URL (``user:password@host``) are that location's own and win: the token is not sent there.
 """
 
 import base64
+import contextlib
 import email.utils
 import hashlib
 import re
+import socket
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +34,9 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 _CHUNK = 1 << 20
 
@@ -37,10 +50,79 @@ class FetchError(RuntimeError):
 
 
 def redact(url: str) -> str:
-    """The URL without credentials, query string or fragment, for messages."""
-    parts = urlparse(url)
-    netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
-    return parts._replace(netloc=netloc, query="", fragment="").geturl()
+    """The URL without credentials, query string or fragment, for messages (also for URLs that
+    do not parse: their credentials and query are cut off as text)."""
+    try:
+        parts = urlparse(url)
+        port = parts.port
+        netloc = (parts.hostname or "") + (f":{port}" if port else "")
+        return parts._replace(netloc=netloc, query="", fragment="").geturl()
+    except ValueError:
+        text = url.split("?", 1)[0].split("#", 1)[0]
+        scheme, sep, rest = text.partition("://")
+        return scheme + sep + rest.rsplit("@", 1)[-1] if sep else text.rsplit("@", 1)[-1]
+
+
+_TOKEN_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~+/=]+")  # RFC 6750 b64token
+
+
+def check_bearer_token(token: str | None) -> str | None:
+    """Why a bearer token cannot be sent in a header (the token itself never in the message), or None."""
+    if token is None or token == "":
+        return None
+    if not _TOKEN_CHARACTERS.fullmatch(token):
+        return ("PARTNERSHIP_HTTP_TOKEN holds characters a bearer token cannot have (a trailing newline or space, "
+                f"quotes or control characters; {len(token)} characters, value not shown)")
+    return None
+
+
+class _Watched:
+    """The sockets one download attempt opened, so a watchdog can cut them off at its deadline."""
+
+    def __init__(self):
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+
+    def add(self, sock: socket.socket) -> None:
+        with self.lock:
+            self.sockets.append(sock)
+
+    def cut(self) -> None:
+        with self.lock:
+            for sock in self.sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+def _watched_session(watched: _Watched) -> requests.Session:
+    """A session whose connections register their sockets with ``watched``."""
+
+    class Connection(HTTPConnection):
+        def _new_conn(self):
+            sock = super()._new_conn()
+            watched.add(sock)
+            return sock
+
+    class SecureConnection(HTTPSConnection):
+        def _new_conn(self):
+            sock = super()._new_conn()
+            watched.add(sock)
+            return sock
+
+    class Pool(HTTPConnectionPool):
+        ConnectionCls = Connection
+
+    class SecurePool(HTTPSConnectionPool):
+        ConnectionCls = SecureConnection
+
+    adapter = HTTPAdapter(max_retries=0)
+    adapter.poolmanager.pool_classes_by_scheme = {"http": Pool, "https": SecurePool}
+    session = requests.Session()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.max_redirects = 10
+    session.trust_env = False
+    return session
 
 
 @dataclass
@@ -69,6 +151,11 @@ class HttpFetcher:
     max_retry_after_seconds: float = 300.0
     max_bytes: int = 4 << 30
     bearer_token: str | None = None
+    # one attempt gives up after this long, or when, past the first ``timeout_seconds``, it has
+    # received less than ``min_bytes_per_second`` on average: a server trickling a byte every few
+    # seconds (which restarts the read timeout each time) cannot hold a run
+    attempt_deadline_seconds: float = 900.0
+    min_bytes_per_second: float = 1024.0
     sleep: object = time.sleep
 
     def fetch(self, url: str, dest: Path, previous: dict | None = None) -> FetchResult:
@@ -76,7 +163,11 @@ class HttpFetcher:
         expected_sha = _fragment_sha256(url)
         request_url = url.split("#", 1)[0]
         headers = {"Accept-Encoding": "identity"}
-        if self.bearer_token:
+        if (problem := check_bearer_token(self.bearer_token)) is not None:
+            raise FetchError(f"{shown}: {problem}")
+        # credentials written in the URL (user:password@host) are that location's own and win: the
+        # bearer token is not sent to it
+        if self.bearer_token and "@" not in urlparse(request_url).netloc:
             headers["Authorization"] = f"Bearer {self.bearer_token}"
         if previous:
             if previous.get("etag"):
@@ -98,13 +189,56 @@ class HttpFetcher:
 
     def _attempt(self, url: str, shown: str, dest: Path, headers: dict, expected_sha: str | None,
                  attempt: int) -> FetchResult:
+        watched = _Watched()
+        progress = {"received": 0, "cut": None}
+        started = time.monotonic()
+
+        def watchdog() -> None:
+            while not stop.wait(0.2):
+                elapsed = time.monotonic() - started
+                if elapsed > self.attempt_deadline_seconds:
+                    progress["cut"] = f"no complete answer within {self.attempt_deadline_seconds:g} s"
+                elif elapsed > self.timeout_seconds and progress["received"] < (elapsed - self.timeout_seconds) * self.min_bytes_per_second:
+                    progress["cut"] = (f"slower than {self.min_bytes_per_second:g} bytes/s "
+                                       f"({progress['received']} bytes in {elapsed:.0f} s)")
+                if progress["cut"]:
+                    watched.cut()
+                    return
+
+        stop = threading.Event()
+        guard = threading.Thread(target=watchdog, name="download-watchdog", daemon=True)
+        guard.start()
         try:
-            response = requests.get(url, stream=True, headers=headers, allow_redirects=True,
-                                    timeout=(self.connect_timeout_seconds, self.timeout_seconds))
+            with _watched_session(watched) as session:
+                result = self._download(session, url, shown, dest, headers, expected_sha, attempt, progress)
+            if progress["cut"]:  # a cut connection can look like a short but complete answer
+                raise _Retry("cut")
+            return result
+        except _Retry as retry:
+            if progress["cut"]:
+                raise _Retry(f"gave up: {progress['cut']}") from None
+            raise retry from None
+        finally:
+            stop.set()
+
+    def _download(self, session: requests.Session, url: str, shown: str, dest: Path, headers: dict,
+                  expected_sha: str | None, attempt: int, progress: dict) -> FetchResult:
+        try:
+            response = session.get(url, stream=True, headers=headers, allow_redirects=True,
+                                   timeout=(self.connect_timeout_seconds, self.timeout_seconds))
         except requests.Timeout:
             raise _Retry("timed out") from None
+        except requests.TooManyRedirects:
+            raise FetchError(f"{shown}: more than {session.max_redirects} redirects (a redirect loop?)") from None
+        except (requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema,
+                requests.exceptions.InvalidURL, requests.exceptions.InvalidHeader) as exc:
+            # the library's message quotes the URL with its credentials: only the kind of problem is kept
+            raise FetchError(f"{shown}: cannot be requested ({type(exc).__name__}: a redirect to or a URL with an "
+                             "unsupported scheme, no host, or an invalid header)") from None
         except requests.ConnectionError:
             raise _Retry("connection failed") from None
+        except requests.RequestException as exc:
+            raise _Retry(f"request failed ({type(exc).__name__})") from None
         with response:
             status = response.status_code
             if status == 304:
@@ -119,20 +253,32 @@ class HttpFetcher:
                 raise FetchError(f"{shown}: {declared} bytes is over the {self.max_bytes} byte limit")
             digest = hashlib.sha256()
             received = 0
+            encoded = bool(response.headers.get("Content-Encoding", "").strip().lower() not in ("", "identity"))
             try:
                 with open(dest, "wb") as out:
-                    for chunk in response.iter_content(_CHUNK):
+                    # decoded as the server encoded it (Content-Encoding: gzip despite our request for
+                    # identity); Content-Length counts the bytes on the wire
+                    for chunk in response.raw.stream(1 << 16, decode_content=True):
                         received += len(chunk)
+                        progress["received"] = response.raw.tell()
                         if received > self.max_bytes:
                             raise FetchError(f"{shown}: larger than the {self.max_bytes} byte limit")
                         digest.update(chunk)
                         out.write(chunk)
-            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, requests.Timeout):
-                raise _Retry(f"incomplete body: connection closed after {received} of {declared or '?'} bytes") from None
-            if declared is not None and declared.isdigit() and int(declared) != received:
-                raise _Retry(f"incomplete body: {received} of {declared} bytes")
+            except (requests.RequestException, OSError, ValueError) as exc:
+                if isinstance(exc, FetchError):
+                    raise
+                raise _Retry(f"incomplete body: connection closed after {response.raw.tell()} of {declared or '?'} bytes") from None
+            except Exception as exc:  # urllib3's protocol and decoding errors
+                if type(exc).__module__.startswith("urllib3"):
+                    raise _Retry(f"incomplete body ({type(exc).__name__}) after {response.raw.tell()} bytes") from None
+                raise
+            on_wire = response.raw.tell()
+            if declared is not None and declared.isdigit() and int(declared) != on_wire:
+                raise _Retry(f"incomplete body: {on_wire} of {declared} bytes")
             sha = digest.hexdigest()
-            published = expected_sha or _header_sha256(response.headers)
+            # a digest header describes the bytes as sent, so it is compared only when they were not encoded
+            published = expected_sha or (None if encoded else _header_sha256(response.headers))
             if published and published != sha:
                 raise _Retry(f"checksum mismatch: expected sha256 {published[:12]}…, got {sha[:12]}…")
             return FetchResult(not_modified=False, attempts=attempt, sha256=sha, bytes=received,

@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from pipelines.storage.fetch import FetchError, HttpFetcher, redact
-from pipelines.storage.publish import write_json_atomic
+from pipelines.storage.publish import clean_orphans, owner_tag, write_json_atomic
 from pipelines.storage.settings import SourceSpec
 
 MANIFEST_NAME = "_manifest.json"
@@ -116,13 +116,14 @@ def land_source(
     previous_by_name = {e["name"]: e for e in (previous or {}).get("files", [])}
     staging = landing_root / ".staging"
     staging.mkdir(parents=True, exist_ok=True)
+    clean_orphans(staging)  # copies left by killed runs
 
     taken: set[str] = set()
     landed: list[LandedFile] = []
     changed = previous is None
     for location in locations:
         name = _landed_name(location, taken)
-        fd, tmp_name = tempfile.mkstemp(prefix=f"{spec.name}-", dir=staging)
+        fd, tmp_name = tempfile.mkstemp(prefix=f"{owner_tag()}-{spec.name}-", dir=staging)
         tmp = Path(tmp_name)
         before = previous_by_name.get(name)
         target = directory / name

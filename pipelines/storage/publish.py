@@ -95,8 +95,8 @@ class PartitionWriter:
         self.target = self.dataset_dir / partition_dirname(partition)
         staging_root = Path(staging_root)
         staging_root.mkdir(parents=True, exist_ok=True)
-        _clean_stale_staging(staging_root)
-        self._staging = staging_root / f"{uuid.uuid4().hex}-{self.dataset_dir.name}"
+        clean_orphans(staging_root)
+        self._staging = staging_root / f"{owner_tag()}-{uuid.uuid4().hex}-{self.dataset_dir.name}"
         self._staging.mkdir(parents=True)
         self._parts: dict[str, int] = {}
         self._schema: pl.Schema | None = None
@@ -143,15 +143,59 @@ class PartitionWriter:
         shutil.rmtree(self._staging, ignore_errors=True)
 
 
-def _clean_stale_staging(staging_root: Path) -> None:
-    """Staging folders of runs that died long ago; live runs' folders are younger than the cutoff."""
+def _start_ticks(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc), or None when it does not
+    exist; with the pid it tells a process apart from a later one that reuses its pid."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
+def owner_tag() -> str:
+    """The prefix of staging entries this process creates: ``p<pid>.<start ticks>``."""
+    return f"p{os.getpid()}.{_start_ticks(os.getpid()) or 0}"
+
+
+def _owner_alive(name: str) -> bool | None:
+    """Whether the process that created a staging entry still runs; None for entries without a tag."""
+    if not name.startswith("p") or "." not in name.split("-", 1)[0]:
+        return None
+    pid_text, _, ticks = name.split("-", 1)[0][1:].partition(".")
+    if not pid_text.isdigit():
+        return None
+    current = _start_ticks(int(pid_text))
+    if current is None:
+        if not Path("/proc/self/stat").exists():  # no /proc: ask the kernel whether the pid exists
+            try:
+                os.kill(int(pid_text), 0)
+            except ProcessLookupError:
+                return False
+            except PermissionError:
+                return True
+            return True
+        return False
+    return ticks in ("0", current)
+
+
+def clean_orphans(staging_root: Path) -> int:
+    """Remove what killed runs left in a staging folder: entries whose creating process no longer
+    runs (at once), and untagged entries older than six hours. Returns how many were removed."""
+    removed = 0
     cutoff = time.time() - _STALE_STAGING_SECONDS
-    for entry in staging_root.iterdir():
+    for entry in Path(staging_root).iterdir() if Path(staging_root).is_dir() else []:
         try:
-            if entry.is_dir() and entry.stat().st_mtime < cutoff:
-                shutil.rmtree(entry, ignore_errors=True)
+            alive = _owner_alive(entry.name)
+            if alive is False or (alive is None and entry.stat().st_mtime < cutoff):
+                if entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+                removed += 1
         except FileNotFoundError:
             continue
+    return removed
 
 
 def publish_frame(frame: pl.DataFrame, dataset_dir: Path, partition: dict[str, str], staging_root: Path) -> Path:

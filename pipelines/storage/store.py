@@ -7,6 +7,7 @@ curated/<table>/                         a table published whole (no partition f
 mart/<table>/snapshot_date=<date>/       marts
 quality/rejects/source=<source>/snapshot_date=<date>/
 state/<name>.json                        fingerprints of published outputs, for reuse
+state/refused/<table>/<date>.json        why the latest run of a table's date refused it (gone once published)
 .staging/  .locks/                       work areas, never read by consumers
 ```
 
@@ -15,6 +16,7 @@ source's landed files, a table's partition, a lazy scan of a table, and to publi
 """
 
 import hashlib
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ from pipelines.storage import reuse
 from pipelines.storage.fetch import HttpFetcher
 from pipelines.storage.landed import LandingResult, land_source, read_manifest
 from pipelines.storage.locks import DEFAULT_LOCK_TIMEOUT_SECONDS, partition_lock
-from pipelines.storage.publish import PartitionWriter, partition_dirname, publish_frame
+from pipelines.storage.publish import PartitionWriter, partition_dirname, publish_frame, write_json_atomic
 from pipelines.storage.settings import SourceSpec
 from schemas.catalog import SNAPSHOT, TABLES, WHOLE
 from schemas.quality import REJECT_SCHEMA, empty_rejects, validated_rejects
@@ -217,3 +219,24 @@ class DataStore:
 
     def recorded(self, name: str) -> dict:
         return reuse.load_state(self.root, name)
+
+    # --- refusals: a date whose latest run refused a table -------------------------------------
+    def _refusal_path(self, table: str, snapshot_date: str) -> Path:
+        return self.root / "state" / "refused" / table / f"{snapshot_date}.json"
+
+    def mark_refused(self, table: str, snapshot_date: str, reason: str) -> None:
+        """Tables built on ``table`` skip ``snapshot_date`` while this mark stands: they are not
+        rebuilt from an input whose latest version was refused."""
+        path = self._refusal_path(table, snapshot_date)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path, {"table": table, "snapshot_date": snapshot_date, "reason": reason})
+
+    def clear_refused(self, table: str, snapshot_date: str) -> None:
+        self._refusal_path(table, snapshot_date).unlink(missing_ok=True)
+
+    def refusal(self, table: str, snapshot_date: str) -> str | None:
+        path = self._refusal_path(table, snapshot_date)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))["reason"]
+        except (OSError, ValueError, KeyError):
+            return None

@@ -1,6 +1,7 @@
 """Downloads against a local HTTP server that misbehaves on purpose (127.0.0.1 only)."""
 
 import base64
+import gzip
 import hashlib
 import http.server
 import threading
@@ -10,6 +11,7 @@ import pytest
 
 from pipelines.storage.fetch import FetchError, HttpFetcher
 from pipelines.storage.landed import LandingError, land_source, read_manifest
+from pipelines.storage.publish import owner_tag
 from pipelines.storage.settings import SourceSpec
 
 BODY = b"<iati-activities version='2.03'>" + b"x" * 50_000 + b"</iati-activities>"
@@ -80,6 +82,45 @@ def make_handler(script: Script):
                 self.send_header("Content-Length", str(len(other)))
                 self.end_headers()
                 self.wfile.write(other)
+            elif behaviour == "trickle-headers":
+                self.close_connection = True
+                try:
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                    for _ in range(40):  # one byte every 0.2 s: each byte restarts a read timeout
+                        self.wfile.write(b"X")
+                        self.wfile.flush()
+                        time.sleep(0.2)
+                except OSError:  # the client gave up, as it should
+                    return
+            elif behaviour == "trickle-body":
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(BODY)))
+                self.end_headers()
+                self.close_connection = True
+                try:
+                    for byte in BODY[:40]:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(0.2)
+                except OSError:
+                    return
+            elif behaviour == "redirect-loop":
+                self.send_response(302)
+                self.send_header("Location", path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif behaviour == "redirect-file":
+                self.send_response(302)
+                self.send_header("Location", "file:///etc/passwd")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif behaviour == "gzip":
+                body = gzip.compress(BODY)
+                self.send_response(200)
+                self.send_header("Content-Encoding", "gzip")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
             elif behaviour == "404":
                 self.send_response(404)
                 self.send_header("Content-Length", "0")
@@ -189,3 +230,46 @@ def test_fetch_error_never_shows_query_or_credentials(tmp_path, server):
     with pytest.raises(FetchError) as err:
         HttpFetcher(max_attempts=1).fetch(url, tmp_path / "x")
     assert "pa55word" not in str(err.value) and "k3y" not in str(err.value)
+
+
+@pytest.mark.parametrize("plan", ["trickle-headers", "trickle-body"])
+def test_a_trickling_server_is_given_up_on_within_the_deadline(tmp_path, server, plan):
+    base, script = server
+    script.plans["/t.xml"] = [plan]
+    sleeps = []
+    f = HttpFetcher(timeout_seconds=0.5, connect_timeout_seconds=0.5, max_attempts=2, backoff_seconds=0.01,
+                    attempt_deadline_seconds=1.5, min_bytes_per_second=1000, sleep=sleeps.append)
+    started = time.monotonic()
+    with pytest.raises(LandingError, match="gave up"):
+        land(tmp_path, f"{base}/t.xml", f)
+    assert time.monotonic() - started < 2 * 1.5 + 2  # two attempts, each cut at its deadline or sooner
+    assert_nothing_partial(tmp_path)
+
+
+@pytest.mark.parametrize("plan,message", [("redirect-loop", "redirects"), ("redirect-file", "cannot be requested")])
+def test_redirect_loops_and_redirects_to_other_schemes_name_the_location(tmp_path, server, plan, message):
+    base, script = server
+    script.plans["/r.xml"] = [plan]
+    with pytest.raises(FetchError) as err:
+        HttpFetcher(max_attempts=1).fetch(f"{base}/r.xml?key=s3cret", tmp_path / "x")
+    assert f"{base}/r.xml" in str(err.value) and message in str(err.value)
+    assert "s3cret" not in str(err.value) and err.value.__cause__ is None
+
+
+def test_a_gzip_encoded_answer_is_decoded_and_complete(tmp_path, server):
+    base, script = server
+    script.plans["/g.xml"] = ["gzip"]
+    result = HttpFetcher(max_attempts=1).fetch(f"{base}/g.xml", tmp_path / "g.xml")
+    assert (tmp_path / "g.xml").read_bytes() == BODY and result.sha256 == SHA
+
+
+def test_staging_copies_of_a_killed_run_are_removed_at_the_next_landing(tmp_path, server):
+    base, _ = server
+    staging = tmp_path / "landing" / ".staging"
+    staging.mkdir(parents=True)
+    dead = staging / "p999999.12345-iati_activities-abc"  # a pid that does not run
+    dead.write_bytes(b"x" * 1000)
+    live = staging / f"{owner_tag()}-iati_activities-def"  # this process: still working on it
+    live.write_bytes(b"y")
+    land(tmp_path, f"{base}/a.xml", fetcher([]))
+    assert not dead.exists() and live.exists()
