@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/iati_parse.py
 	$(BIN)/python benchmarks/org_matching.py
 	$(BIN)/python benchmarks/screening.py
+	$(BIN)/python benchmarks/reader_memory.py
 	$(BIN)/python benchmarks/backfill.py
 
 clean:

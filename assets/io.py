@@ -78,16 +78,36 @@ def decode_text(data: bytes, label: str) -> str:
     return decode_lines(data, label)[0]
 
 
+def utf8_bytes(data: bytes, label: str) -> tuple[bytes, list[int]]:
+    """:func:`decode_lines` as UTF-8 bytes, without holding a decoded copy of a file that already is
+    UTF-8 (the common case): the bytes are only checked, and handed on as they are."""
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    elif not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and b"\x00" not in data[:1024]:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            return (data.replace(b"\x00", "\ufffd".encode()) if b"\x00" in data else data), []
+    text, fallback = decode_lines(data, label)
+    return text.encode("utf-8"), fallback
+
+
 # a column read_csv_strings adds when some lines were not UTF-8: True on the records decoded as Windows-1252
 ENCODING_FALLBACK = "_not_utf8"
 
 
-def last_record_cut(text: str, header_fields: int) -> str | None:
+def last_record_cut(text: str | bytes, header_fields: int) -> str | None:
     """Why the last line of a text without a final newline is a record cut off mid-way (fewer
     fields than the header, or a quote left open), or None."""
+    if isinstance(text, bytes):
+        if not text or text.endswith((b"\n", b"\r")):
+            return None
+        text = text[text.rfind(b"\n") + 1:].decode("utf-8", errors="replace")
     if not text or text.endswith(("\n", "\r")):
         return None
-    last = text.rsplit("\n", 1)[-1]
+    last = text[text.rfind("\n") + 1:]
     if last.count('"') % 2:
         return "a quoted value left open"
     fields = next(csv.reader([last]), [])
@@ -106,11 +126,11 @@ def read_csv_strings(path: Path, label: str, *, skip_rows: int = 0,
     data = read_bounded(path, label, max_bytes)
     if data[:4] == b"PK\x03\x04":
         raise SourceFileError(label, "this is a ZIP/XLSX file, not CSV text")
-    text, fallback = decode_lines(data, label)
-    if not text.strip():
+    data, fallback = utf8_bytes(data, label)
+    if not data or data.isspace():
         raise SourceFileError(label, "empty file")
     try:
-        frame = pl.read_csv(io.StringIO(text), infer_schema=False, skip_rows=skip_rows, truncate_ragged_lines=False)
+        frame = pl.read_csv(data, infer_schema=False, skip_rows=skip_rows, truncate_ragged_lines=False)
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, pl.exceptions.DuplicateError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise SourceFileError(label, f"not a readable CSV: {reason}") from None
@@ -118,7 +138,7 @@ def read_csv_strings(path: Path, label: str, *, skip_rows: int = 0,
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise SourceFileError(label, f"the header names a column more than once: {', '.join(map(repr, repeated))}")
-    cut = last_record_cut(text, frame.width)
+    cut = last_record_cut(data, frame.width)
     if cut is not None:
         raise SourceFileError(label, f"the file ends in the middle of a record (last line: {cut}, no final newline): "
                                      "a truncated download?", line=skip_rows + frame.height + 1)

@@ -28,6 +28,9 @@ SPELLINGS = ((r"isation(s?)\b", "ization$1"), (r"\bprogrammes?\b", "program"), (
              (r"\blabour\b", "labor"), (r"\bdefence\b", "defense"))
 
 
+_SCORE_SLICE = 500_000
+
+
 @cache
 def settings() -> dict:
     return config("organizations.yaml")["matching"]
@@ -132,10 +135,11 @@ def candidate_pairs(names: pl.DataFrame) -> pl.DataFrame:
     # the same words in another order ("Netherlands Government", "Government of the Netherlands")
     # meet in a block on the name's content words sorted, and are neighbours in it
     sorted_words = _comparable_expr("key").str.split(" ").list.sort().list.join("")
+    # blocks are joined on a 64-bit hash of their text, not the text, to keep the joins small
     blocks = pl.concat([
-        names.select("id", sort=compact, block=pl.lit("p") + compact.str.slice(0, 5)),
-        names.select("id", sort=compact.str.reverse(), block=pl.lit("s") + compact.str.slice(-5, 5)),
-        names.select("id", sort=sorted_words, block=pl.lit("w") + sorted_words.str.slice(0, 8)),
+        names.select("id", sort=compact, block=(pl.lit("p") + compact.str.slice(0, 5)).hash()),
+        names.select("id", sort=compact.str.reverse(), block=(pl.lit("s") + compact.str.slice(-5, 5)).hash()),
+        names.select("id", sort=sorted_words, block=(pl.lit("w") + sorted_words.str.slice(0, 8)).hash()),
     ]).with_columns(pl.len().over("block").alias("size"))
     cap, window = settings()["max_block_size"], settings()["neighbourhood_window"]
     small = blocks.filter(pl.col("size") <= cap).select("block", "id")
@@ -160,8 +164,13 @@ def score_pairs(pairs: pl.DataFrame, names: pl.DataFrame) -> pl.DataFrame:
     keyed = keyed.filter(pl.min_horizontal(*lengths) >= (t / (2 - t)) * pl.max_horizontal(*lengths))
     if keyed.height == 0:
         return keyed.with_columns(pl.lit(None, pl.Float64).alias("score"))
-    comparable = keyed.select(_comparable_expr("key_l").alias("l"), _comparable_expr("key_r").alias("r"))
-    scores = cpdist(comparable["l"].to_list(), comparable["r"].to_list(), scorer=fuzz.token_sort_ratio, workers=-1)
+    # scored a slice at a time: the pairs' strings go to the scorer as Python lists, so one slice's
+    # worth is held at once, not every pair's
+    scores = np.empty(keyed.height, dtype=np.float64)
+    for start in range(0, keyed.height, _SCORE_SLICE):
+        part = keyed.slice(start, _SCORE_SLICE).select(_comparable_expr("key_l").alias("l"), _comparable_expr("key_r").alias("r"))
+        scores[start:start + part.height] = cpdist(part["l"].to_list(), part["r"].to_list(), scorer=fuzz.token_sort_ratio,
+                                                   workers=-1)
     # the same letters spaced differently ("WWF-International" and "WWF International" normalize to
     # "wwfinternational" and "wwf international") are the same name
     same_letters = keyed.select(pl.col("key_l").str.replace_all(" ", "") == pl.col("key_r").str.replace_all(" ", "")

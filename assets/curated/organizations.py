@@ -263,7 +263,7 @@ def build_organizations(records: pl.DataFrame, snapshot) -> tuple[pl.DataFrame, 
     # identifiers: same IATI ref, same Global Compact id (the identifier is the evidence, whatever
     # country a mention's name suggests)
     for column in ("iati_ref", "gc_participant_id"):
-        for ids in records.filter(pl.col(column).is_not_null()).group_by(column).agg("rid")["rid"]:
+        for ids in records.filter(pl.col(column).is_not_null()).group_by(column).agg("rid")["rid"].to_list():
             for other in ids[1:]:
                 uf.union(ids[0], other, identifier=True)
 
@@ -275,8 +275,11 @@ def build_organizations(records: pl.DataFrame, snapshot) -> tuple[pl.DataFrame, 
 
     node_rids = nodes["rid"].to_list()
     generic = nodes.select(pl.col("name_key").str.contains(GENERIC_PUBLIC_BODY)).to_series().to_list()
-    named = [_country_in_name(key, public_body=is_generic) for key, is_generic in zip(nodes["name_key"].to_list(), generic,
-                                                                                        strict=True)]
+    # only names holding a country word (found at once, Aho-Corasick) are looked at word by word
+    words = sorted({*_country_names(), *_public_body_country_words()})
+    maybe = nodes.select(pl.col("name_key").fill_null("").str.contains_any(words)).to_series().to_list()
+    named = [_country_in_name(key, public_body=is_generic) if hit else (None, key)
+             for key, is_generic, hit in zip(nodes["name_key"].to_list(), generic, maybe, strict=True)]
     # a public body whose name says its country ("Norway - Ministry of Foreign Affairs") has that country
     countries = [country or (in_name if is_generic else None)
                  for (in_name, _), country, is_generic in zip(named, nodes["country_iso3"].to_list(), generic, strict=True)]
