@@ -101,8 +101,8 @@ def _publish_snapshot(files, snapshot: date, rates: FxRates, store: DataStore, q
             for table in IATI_TABLES:
                 store.mark_refused(table, snapshot_date, "; ".join(str(r) for r in refusals))
         else:
-            for table, writer in writers.items():
-                writer.commit(empty_schema=polars_schema(TABLES[table].model))
+            store.publish_writers(writers, {t: polars_schema(TABLES[t].model) for t in writers})
+            for table in writers:
                 store.clear_refused(table, snapshot_date)
         return build
     except BaseException:

@@ -181,8 +181,8 @@ def validate_and_publish(frames: dict[str, pl.DataFrame], rejects: pl.DataFrame,
         refusals = over_threshold(snapshot_date, rows, gated, quality.max_reject_share)
         totals.refuse(refusals)
         if not refusals:
-            for table, frame in valid.items():
-                store.publish_table(table, frame, snapshot_date)
+            store.publish_tables(valid, snapshot_date)  # the tables of one date become visible as one set
+            for table in valid:
                 store.clear_refused(table, snapshot_date)
         else:
             for table in tables:

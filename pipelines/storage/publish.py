@@ -7,6 +7,7 @@ never a half-written file. Re-running a partition replaces it; the same rows giv
 (deterministic part names, no timestamps in the files).
 """
 
+import contextlib
 import ctypes
 import ctypes.util
 import json
@@ -127,6 +128,13 @@ class PartitionWriter:
     def commit(self, empty_schema: pl.Schema | dict | None = None) -> Path:
         """Publish the partition. An empty partition still gets one empty file carrying the schema,
         so that readers of the table find its columns."""
+        staging, target = self.finish(empty_schema)
+        swap_into_place(staging, target)
+        return target
+
+    def finish(self, empty_schema: pl.Schema | dict | None = None) -> tuple[Path, Path]:
+        """Complete the staged partition without publishing it: (staged folder, target), for
+        :func:`publish_set`."""
         if not self._parts:
             schema = empty_schema if empty_schema is not None else self._schema
             if schema is None:
@@ -136,8 +144,7 @@ class PartitionWriter:
         for leftover in self._staging.iterdir():
             if not leftover.name.endswith(".parquet"):
                 leftover.unlink()
-        swap_into_place(self._staging, self.target)
-        return self.target
+        return self._staging, self.target
 
     def abort(self) -> None:
         shutil.rmtree(self._staging, ignore_errors=True)
@@ -179,12 +186,78 @@ def _owner_alive(name: str) -> bool | None:
     return ticks in ("0", current)
 
 
+SETS = "sets"  # <staging root>/sets/: journals of sets of partitions being published together
+
+
+def publish_set(pairs: list[tuple[Path, Path]], staging_root: Path, _after_swap=None) -> None:
+    """Publish several finished partitions (staged folder, target) as one set: the tables of one
+    source, or the outputs of one derived table, for one date.
+
+    Each partition swaps in one rename, and a journal written first lists the set: when the
+    process dies between two swaps, the next publication or landing in this data dir (see
+    :func:`clean_orphans`) completes the set before anything else, so the tables never stay out of
+    step. A hidden marker in each staged folder tells, after a crash, which swaps were done."""
+    if len(pairs) <= 1:
+        for staging, target in pairs:
+            swap_into_place(staging, target)
+        return
+    journals = Path(staging_root) / SETS
+    journals.mkdir(parents=True, exist_ok=True)
+    set_id = f"{owner_tag()}-{uuid.uuid4().hex}"
+    marker = f".set-{set_id}"
+    for staging, _ in pairs:
+        (staging / marker).touch()
+    journal = journals / f"{set_id}.json"
+    write_json_atomic(journal, {"marker": marker, "pairs": [[str(s), str(t)] for s, t in pairs]})
+    for staging, target in pairs:
+        swap_into_place(staging, target)
+        if _after_swap is not None:
+            _after_swap()
+    _finish_set(journal, [(Path(s), Path(t)) for s, t in pairs], marker)
+
+
+def _finish_set(journal: Path, pairs: list[tuple[Path, Path]], marker: str) -> None:
+    for _, target in pairs:
+        (target / marker).unlink(missing_ok=True)
+    journal.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # another set may be under way
+        journal.parent.rmdir()
+
+
+def recover_sets(staging_root: Path) -> int:
+    """Complete the sets that a process which no longer runs began to publish; returns how many."""
+    journals = Path(staging_root) / SETS
+    recovered = 0
+    for journal in sorted(journals.glob("*.json")) if journals.is_dir() else []:
+        if _owner_alive(journal.name) is not False:
+            continue
+        try:
+            document = json.loads(journal.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            journal.unlink(missing_ok=True)
+            continue
+        marker = document["marker"]
+        pairs = [(Path(s), Path(t)) for s, t in document["pairs"]]
+        for staging, target in pairs:
+            if (target / marker).exists():
+                continue  # swapped before the process died
+            if (staging / marker).exists():
+                swap_into_place(staging, target)
+        _finish_set(journal, pairs, marker)
+        recovered += 1
+    return recovered
+
+
 def clean_orphans(staging_root: Path) -> int:
     """Remove what killed runs left in a staging folder: entries whose creating process no longer
-    runs (at once), and untagged entries older than six hours. Returns how many were removed."""
+    runs (at once), and untagged entries older than six hours, after completing the sets such a
+    process began to publish. Returns how many entries were removed."""
+    recover_sets(staging_root)
     removed = 0
     cutoff = time.time() - _STALE_STAGING_SECONDS
     for entry in Path(staging_root).iterdir() if Path(staging_root).is_dir() else []:
+        if entry.name == SETS:
+            continue
         try:
             alive = _owner_alive(entry.name)
             if alive is False or (alive is None and entry.stat().st_mtime < cutoff):

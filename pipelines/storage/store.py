@@ -28,7 +28,14 @@ from pipelines.storage import reuse
 from pipelines.storage.fetch import HttpFetcher
 from pipelines.storage.landed import LandingResult, land_source, read_manifest
 from pipelines.storage.locks import DEFAULT_LOCK_TIMEOUT_SECONDS, partition_lock
-from pipelines.storage.publish import PartitionWriter, partition_dirname, publish_frame, write_json_atomic
+from pipelines.storage.publish import (
+    PartitionWriter,
+    partition_dirname,
+    publish_frame,
+    publish_set,
+    recover_sets,
+    write_json_atomic,
+)
 from pipelines.storage.settings import SourceSpec
 from schemas.catalog import SNAPSHOT, TABLES, WHOLE
 from schemas.quality import REJECT_SCHEMA, empty_rejects, validated_rejects
@@ -64,6 +71,8 @@ class DataStore:
     def __init__(self, root: str | Path, *, lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS):
         self.root = Path(root).resolve()
         self.lock_timeout_seconds = lock_timeout_seconds
+        # a set of tables a killed run began to publish is completed before anything reads them
+        recover_sets(self.staging)
 
     # --- folders -------------------------------------------------------------------------------
     @property
@@ -178,6 +187,24 @@ class DataStore:
 
     def publish_table(self, table: str, frame: pl.DataFrame, snapshot_date: str | None) -> Path:
         return publish_frame(frame, self.table_dir(table), self.partition(table, snapshot_date), self.staging)
+
+    def publish_tables(self, frames: dict[str, pl.DataFrame], snapshot_date: str | None) -> None:
+        """Publish several tables' partitions of one date as one set (see :func:`publish_set`)."""
+        writers = {}
+        try:
+            for table, frame in frames.items():
+                writer = PartitionWriter(self.table_dir(table), self.partition(table, snapshot_date), self.staging)
+                writers[table] = writer
+                writer.write(frame, "part-00000-00000")
+            self.publish_writers(writers, {t: f.schema for t, f in frames.items()})
+        except BaseException:
+            for writer in writers.values():
+                writer.abort()
+            raise
+
+    def publish_writers(self, writers: dict[str, PartitionWriter], schemas: dict) -> None:
+        """Publish the finished partitions of several writers as one set."""
+        publish_set([writer.finish(empty_schema=schemas.get(table)) for table, writer in writers.items()], self.staging)
 
     def table_writer(self, table: str, snapshot_date: str) -> PartitionWriter:
         """A writer for a table partition written in parts (streamed sources)."""
