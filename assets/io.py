@@ -14,6 +14,7 @@ import zlib
 from pathlib import Path
 
 import polars as pl
+from lxml import etree
 
 from schemas.quality import empty_rejects, reject_rows
 
@@ -61,16 +62,11 @@ def decode_lines(data: bytes, label: str) -> tuple[str, list[int]]:
             lines.append(line.decode("utf-8"))
         except UnicodeDecodeError:
             fallback.append(number)
-            lines.append(line.decode("cp1252", errors="strict") if _is_cp1252(line) else line.decode("latin-1"))
+            try:
+                lines.append(line.decode("cp1252"))
+            except UnicodeDecodeError:
+                lines.append(line.decode("latin-1"))
     return "".join(lines).replace("\x00", "\ufffd"), fallback
-
-
-def _is_cp1252(line: bytes) -> bool:
-    try:
-        line.decode("cp1252")
-        return True
-    except UnicodeDecodeError:
-        return False
 
 
 def decode_text(data: bytes, label: str) -> str:
@@ -83,7 +79,7 @@ def utf8_bytes(data: bytes, label: str) -> tuple[bytes, list[int]]:
     UTF-8 (the common case): the bytes are only checked, and handed on as they are."""
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8):]
-    elif not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and b"\x00" not in data[:1024]:
+    if not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and b"\x00" not in data[:1024]:
         try:
             data.decode("utf-8")
         except UnicodeDecodeError:
@@ -142,10 +138,8 @@ def read_csv_strings(path: Path, label: str, *, skip_rows: int = 0,
     if cut is not None:
         raise SourceFileError(label, f"the file ends in the middle of a record (last line: {cut}, no final newline): "
                                      "a truncated download?", line=skip_rows + frame.height + 1)
-    if fallback:
-        lines = set(fallback)
-        frame = frame.with_columns(pl.Series(ENCODING_FALLBACK, [i + 2 + skip_rows in lines for i in range(frame.height)],
-                                             dtype=pl.Boolean))
+    if fallback:  # records numbered as the readers number them: line = row index + 2
+        frame = frame.with_columns((pl.int_range(pl.len()) + 2 + skip_rows).is_in(fallback).alias(ENCODING_FALLBACK))
     return frame
 
 
@@ -254,8 +248,8 @@ class XmlInput:
     * it refuses to read past ``limit`` bytes (a compressed bomb inflates only that far);
     * every ``prune_every`` bytes it drops every finished element of the tree built so far, keeping
       only the path of elements still open (``root`` is set by the caller at the root's start
-      event) and, whole, the open record the caller is waiting for (``records``), so elements the caller does not ask events for (a million ``<X/>``) cannot pile up.
-      Parsing asks for bytes only after the caller has taken every pending event, so nothing the
+      event) and, whole, the open record the caller is waiting for (``records``), so elements the
+      caller does not ask events for (a million ``<X/>``) cannot pile up. Parsing asks for bytes only after the caller has taken every pending event, so nothing the
       caller still needs is dropped."""
 
     def __init__(self, stream, label: str, limit: int | None = None, *, records: tuple[str, ...] = (),
@@ -277,6 +271,16 @@ class XmlInput:
                     del node[:-1]
                 node = node[-1]
         return chunk
+
+
+def xml_first_element(stream):
+    """The document's first element, parsed as far as its start tag only (DTDs, entities and the
+    network off), or None for a document without one: a reader checks the root and the DOCTYPE
+    there before reading anything else."""
+    for _, first in etree.iterparse(stream, events=("start",), resolve_entities=False, no_network=True,
+                                    load_dtd=False, huge_tree=False):
+        return first
+    return None
 
 
 def finite_number(text: pl.Expr) -> pl.Expr:

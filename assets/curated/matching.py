@@ -24,6 +24,11 @@ from rapidfuzz.process import cpdist
 
 from assets.reference import config
 
+# an acronym written beside a name: in brackets at its end, or before a dash at its start (group 1)
+ACRONYM = r"[\p{Lu}\p{N}&]{2,12}"
+TRAILING_ACRONYM = rf"\(\s*({ACRONYM})\s*\)\s*$"
+LEADING_ACRONYM = r"^\s*(\p{Lu}[\p{Lu}\p{N}&]{3,11})\s+[-\u2013]\s+"
+
 SPELLINGS = ((r"isation(s?)\b", "ization$1"), (r"\bprogrammes?\b", "program"), (r"\bcentres?\b", "center"),
              (r"\blabour\b", "labor"), (r"\bdefence\b", "defense"))
 
@@ -62,8 +67,7 @@ def normalize_expr(column: str, *, strip_legal_forms: bool = True) -> pl.Expr:
         # an acronym beside the name says nothing more: "Roatan Marine Park (RMP)", "ASSOCHAM - The
         # Associated Chambers ..." (all capitals, in brackets at the end or before a dash at the start;
         # "International Maritime Organization (IMO), UNDP" names two organisations and keeps it)
-        raw = (raw.str.replace(r"\(\s*[\p{Lu}\p{N}&]{2,12}\s*\)\s*$", "")
-               .str.replace(r"^\s*\p{Lu}[\p{Lu}\p{N}&]{3,11}\s+[-\u2013]\s+", ""))
+        raw = raw.str.replace(TRAILING_ACRONYM, "").str.replace(LEADING_ACRONYM, "")
     # spaced initials are one word: "S. A." is "S.A.", "S. A. B." is "S.A.B."
     for _ in range(2):
         raw = raw.str.replace_all(r"\b(\p{L})\.\s+(\p{L})\.", "$1.$2.")
@@ -124,7 +128,7 @@ def same_organization(name_a: str, country_a: str | None, name_b: str, country_b
         return False, 0.0, "none"
     if a == b:
         return True, 100.0, "exact normalized name"
-    comparable = pl.DataFrame({"a": [a], "b": [b]}).select(_comparable_expr("a"), _comparable_expr("b")).row(0)
+    comparable = (" ".join(_content_words(a)), " ".join(_content_words(b)))
     score = 100.0 if a.replace(" ", "") == b.replace(" ", "") else fuzz.token_sort_ratio(*comparable)
     return score >= settings()["fuzzy_threshold"] and tokens_align(a, b), float(score), "fuzzy"
 

@@ -22,7 +22,7 @@ import polars as pl
 import pycountry
 from rapidfuzz import fuzz
 
-from assets.curated.matching import match_names, normalize_expr
+from assets.curated.matching import ACRONYM, LEADING_ACRONYM, TRAILING_ACRONYM, match_names, normalize_expr
 from assets.reference import config, stable_id
 from schemas.iati_codelists import load_codelists
 from schemas.vocabularies import ALPHA2_TO_ALPHA3
@@ -216,18 +216,14 @@ def _country_in_name(key: str | None, *, public_body: bool = False) -> tuple[str
     return found.pop(), " ".join(rest) or key
 
 
-_ACRONYM = r"[\p{Lu}\p{N}&]{2,12}"
-
-
 def _acronym_expansions(records: pl.DataFrame) -> dict[str, str]:
     """Acronym -> the one normalized name it stands for, from names that write both: "International
     Maritime Organization (IMO)", "ASSOCHAM - The Associated Chambers of ...". The acronym's letters
     must follow the name's (in order, starting with its first letter); an acronym written for two
     different names stands for neither."""
     pairs = records.select(
-        pl.coalesce(pl.col("source_name").str.extract(rf"\(\s*({_ACRONYM})\s*\)\s*$", 1),
-                    pl.col("source_name").str.extract(r"^\s*(\p{Lu}[\p{Lu}\p{N}&]{3,11})\s+[-\u2013]\s+", 1)
-                    ).str.to_lowercase().alias("acronym"),
+        pl.coalesce(pl.col("source_name").str.extract(TRAILING_ACRONYM, 1),
+                    pl.col("source_name").str.extract(LEADING_ACRONYM, 1)).str.to_lowercase().alias("acronym"),
         "name_key",
     ).filter(pl.col("acronym").is_not_null() & pl.col("name_key").is_not_null()).unique()
     expansions: dict[str, set[str]] = {}
@@ -288,10 +284,11 @@ def build_organizations(records: pl.DataFrame, snapshot) -> tuple[pl.DataFrame, 
     # of Mexico, "Ministry of Foreign Affairs of Japan"; not "IUCN Viet Nam" and a country-less "IUCN")
     match_keys = [rest if in_name and in_name == country else key
                   for (in_name, rest), key, country in zip(named, nodes["name_key"].to_list(), countries, strict=True)]
-    keyed = nodes.select("id", pl.col("name_key").alias("key"), pl.Series("country", countries, dtype=pl.Utf8),
-                         pl.lit(False).alias("strict"))
-    keyed = pl.concat([keyed, keyed.with_columns(pl.Series("key", match_keys, dtype=pl.Utf8), pl.lit(True).alias("strict"))
-                       .filter(pl.col("key") != pl.Series(nodes["name_key"]))])
+    both = nodes.select("id", "name_key", pl.Series("match_key", match_keys, dtype=pl.Utf8),
+                        pl.Series("country", countries, dtype=pl.Utf8))
+    keyed = pl.concat([both.select("id", pl.col("name_key").alias("key"), "country", pl.lit(False).alias("strict")),
+                       both.filter(pl.col("match_key") != pl.col("name_key"))
+                       .select("id", pl.col("match_key").alias("key"), "country", pl.lit(True).alias("strict"))])
     registered = [bool(gc_ids) or bool(iati_ids) for gc_ids, iati_ids in
                   zip(nodes["gc_participant_id"].to_list(), nodes["iati_ref"].to_list(), strict=True)]
     for rids, country in zip(node_rids, countries, strict=True):
@@ -327,7 +324,7 @@ def build_organizations(records: pl.DataFrame, snapshot) -> tuple[pl.DataFrame, 
     for node, keys in enumerate(zip(nodes["name_key"].to_list(), match_keys, strict=True)):
         for key in set(keys):
             by_key.setdefault(key, []).append(node)
-    alone = records.filter(pl.col("source_name").str.strip_chars().str.contains(rf"^{_ACRONYM}$")).group_by(
+    alone = records.filter(pl.col("source_name").str.strip_chars().str.contains(rf"^{ACRONYM}$")).group_by(
         "name_key").agg(pl.col("gc_participant_id").is_not_null().any().alias("gc"))
     gc_acronym = dict(alone.iter_rows())
     for node, key in enumerate(nodes["name_key"].to_list()):

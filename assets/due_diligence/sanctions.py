@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 from lxml import etree
 
-from assets.io import SourceFileError, XmlInput
+from assets.io import SourceFileError, XmlInput, xml_first_element
 from assets.reference import country_iso3
 from schemas.base import empty_frame
 from schemas.due_diligence import SanctionsChanges
@@ -98,15 +98,14 @@ def read_sanctions_list(path: Path, label: str, *, max_bytes: int = MAX_LIST_BYT
 
     try:
         with opener() as fh:  # the root first: a file of another kind is refused at its first element
-            for _, first in etree.iterparse(XmlInput(fh, label, max_bytes), events=("start",), resolve_entities=False,
-                                            no_network=True, load_dtd=False, huge_tree=False):
-                docinfo = first.getroottree().docinfo
-                if docinfo.doctype or docinfo.internalDTD is not None:
-                    raise SourceFileError(label, "refused: the file declares a DOCTYPE/DTD")
-                if first.tag != "CONSOLIDATED_LIST":
-                    raise SourceFileError(label, f"wrong root element <{first.tag}>, expected <CONSOLIDATED_LIST>",
-                                          first.sourceline)
-                break
+            first = xml_first_element(XmlInput(fh, label, max_bytes))
+        if first is not None:
+            docinfo = first.getroottree().docinfo
+            if docinfo.doctype or docinfo.internalDTD is not None:
+                raise SourceFileError(label, "refused: the file declares a DOCTYPE/DTD")
+            if first.tag != "CONSOLIDATED_LIST":
+                raise SourceFileError(label, f"wrong root element <{first.tag}>, expected <CONSOLIDATED_LIST>",
+                                      first.sourceline)
         with opener() as fh:
             source = XmlInput(fh, label, max_bytes, records=("INDIVIDUAL", "ENTITY"))
             context = etree.iterparse(source, events=("start", "end"), tag=("CONSOLIDATED_LIST", "INDIVIDUAL", "ENTITY"),

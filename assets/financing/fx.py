@@ -176,9 +176,8 @@ def load_rates(files: list[Path] | None = None, *, max_bytes: int = DEFAULT_MAX_
             layout = detect_layout(data)
         except RatesFileError as exc:
             raise RatesFileError(f"{Path(path).name}: {exc}") from None
-        text = data.decode("utf-8")
-        header_fields = len(next(csv.reader([text.split("\n", 1)[0]]), []))
-        if (cut := last_record_cut(text, header_fields)) is not None:
+        header_fields = len(next(csv.reader([data.split(b"\n", 1)[0].decode("utf-8")]), []))
+        if (cut := last_record_cut(data, header_fields)) is not None:
             raise RatesFileError(f"{Path(path).name}: the file ends in the middle of a record (last line: {cut}, "
                                  "no final newline): a truncated download?")
         parse = parse_ecb_csv if layout == "ecb" else parse_imf_csv

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from assets.io import XmlInput
+from assets.io import XmlInput, xml_first_element
 from schemas.vocabularies import SUPPORTED_IATI_VERSIONS
 
 SUPPORTED_VERSIONS = frozenset(SUPPORTED_IATI_VERSIONS)
@@ -146,7 +146,9 @@ def iter_iati_batches(path: str | Path, *, source_file: str | None = None,
         # the root is checked before anything else is read: a file of another kind (another root, a
         # DOCTYPE) is refused at its first element, not after its whole tree was built
         with _open(path) as fh:
-            _check_first_element(XmlInput(fh, label), label)
+            first = xml_first_element(XmlInput(fh, label))
+            if first is not None:
+                _check_document(first.getroottree(), label)
         with _open(path) as fh:
             source = XmlInput(fh, label, records=("iati-activity",))
             context = etree.iterparse(
@@ -186,15 +188,6 @@ def iter_iati_batches(path: str | Path, *, source_file: str | None = None,
     except (EOFError, OSError, zlib.error) as exc:
         raise IatiFileError(label, f"cannot be read: {exc}") from None
     yield batch
-
-
-def _check_first_element(stream, label: str) -> None:
-    """Parse only as far as the first element and check the document there."""
-    context = etree.iterparse(stream, events=("start",), resolve_entities=False, no_network=True, load_dtd=False,
-                              huge_tree=False)
-    for _, first in context:
-        _check_document(first.getroottree(), label)
-        break
 
 
 def _check_document(tree, label: str) -> None:

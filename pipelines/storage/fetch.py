@@ -34,6 +34,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -265,14 +266,9 @@ class HttpFetcher:
                             raise FetchError(f"{shown}: larger than the {self.max_bytes} byte limit")
                         digest.update(chunk)
                         out.write(chunk)
-            except (requests.RequestException, OSError, ValueError) as exc:
-                if isinstance(exc, FetchError):
-                    raise
-                raise _Retry(f"incomplete body: connection closed after {response.raw.tell()} of {declared or '?'} bytes") from None
-            except Exception as exc:  # urllib3's protocol and decoding errors
-                if type(exc).__module__.startswith("urllib3"):
-                    raise _Retry(f"incomplete body ({type(exc).__name__}) after {response.raw.tell()} bytes") from None
-                raise
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                raise _Retry(f"incomplete body ({type(exc).__name__}) after {response.raw.tell()} of "
+                             f"{declared or '?'} bytes") from None
             on_wire = response.raw.tell()
             if declared is not None and declared.isdigit() and int(declared) != on_wire:
                 raise _Retry(f"incomplete body: {on_wire} of {declared} bytes")
