@@ -8,6 +8,7 @@ from assets.financing.assets import financing_assets
 from assets.networks.assets import networks_assets
 from assets.partnerships.assets import partnerships_assets
 from assets.reporting.assets import reporting_assets
+from assets.reporting.publication import publication_assets
 from pipelines.jobs import nightly_job, nightly_schedule
 from pipelines.resources import default_resources
 from pipelines.sensors import drop_folder_sensor
@@ -17,7 +18,7 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
     """The project's Definitions; ``resources`` replaces the environment-derived defaults (tests)."""
     return dg.Definitions(
         assets=[*financing_assets, *partnerships_assets, *networks_assets, *due_diligence_assets, *curated_assets,
-                *reporting_assets],
+                *reporting_assets, *publication_assets],
         jobs=[nightly_job],
         schedules=[nightly_schedule],
         sensors=[drop_folder_sensor],

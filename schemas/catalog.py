@@ -4,11 +4,13 @@ The wiring builds assets, checks and metadata from these declarations; the stora
 table's folder from its layer and partitioning; the CLI and the README describe the tables from them.
 """
 
+import functools
 from dataclasses import dataclass
 
 import pandera.polars as pa
 import polars as pl
 
+from schemas.base import column_order
 from schemas.curated import ActivityFunders, FinancingFlows, Organizations, OrganizationSourceLinks
 from schemas.due_diligence import PartnerScreening, SanctionedAliases, SanctionedEntities, SanctionsChanges
 from schemas.financing import (
@@ -26,6 +28,7 @@ from schemas.partnerships import (
     Partnerships,
     PartnershipSdgTargets,
 )
+from schemas.quality import Rejects
 from schemas.reference import RefCountries, RefOrganisationTypes, RefSdgTargets, RefTransactionTypes
 from schemas.reporting import (
     MartNetworkCoverageByCountry,
@@ -140,3 +143,94 @@ _SPECS = [
 TABLES: dict[str, TableSpec] = {spec.name: spec for spec in _SPECS}
 IATI_TABLES = ("iati_activities", "iati_transactions", "iati_participating_orgs", "iati_budgets")
 CURATED_TABLES = {name: spec.model for name, spec in TABLES.items()}  # every published table's model
+
+
+@functools.cache
+def column_descriptions(table: str) -> dict[str, str]:
+    """Each column's description, from the table's Pandera model (``rejects``: the reject rows'), in
+    the table's column order."""
+    model = Rejects if table == "rejects" else TABLES[table].model
+    columns = model.to_schema().columns
+    return {c: columns[c].description or "" for c in column_order(model)}
+
+
+@dataclass(frozen=True)
+class Join:
+    """How a table joins another: ``table.columns = other.other_columns`` (and the same snapshot
+    where both tables have one, and the extra condition on ``other`` where one is given)."""
+
+    table: str
+    columns: tuple[str, ...]
+    other: str
+    other_columns: tuple[str, ...]
+    note: str = ""
+    other_where: str = ""  # SQL condition on the other table, e.g. its part of a shared codelist
+
+    def __post_init__(self):
+        for name, cols in ((self.table, self.columns), (self.other, self.other_columns)):
+            assert name in TABLES and set(cols) <= set(column_order(TABLES[name].model)), (name, cols)
+
+    @property
+    def same_snapshot(self) -> bool:
+        return TABLES[self.table].partitioning != WHOLE and TABLES[self.other].partitioning != WHOLE
+
+    @property
+    def is_codelist(self) -> bool:
+        return self.other.startswith("ref_")
+
+    def sql(self, alias: str = "a", other_alias: str = "b") -> str:
+        conditions = [f"{alias}.{c} = {other_alias}.{o}" for c, o in zip(self.columns, self.other_columns, strict=True)]
+        if self.same_snapshot:
+            conditions.append(f"{alias}.snapshot_date = {other_alias}.snapshot_date")
+        if self.other_where:
+            conditions.append(self.other_where.format(b=other_alias))
+        return " and ".join(conditions)
+
+
+def _j(table: str, columns: str, other: str, other_columns: str, note: str = "", other_where: str = "") -> Join:
+    return Join(table, tuple(columns.split()), other, tuple(other_columns.split()), note, other_where)
+
+
+JOINS: tuple[Join, ...] = (
+    # IATI: every child table carries the activity's identifier
+    _j("iati_transactions", "iati_identifier", "iati_activities", "iati_identifier", "the activity reporting it"),
+    _j("iati_participating_orgs", "iati_identifier", "iati_activities", "iati_identifier", "the activity"),
+    _j("iati_budgets", "iati_identifier", "iati_activities", "iati_identifier", "the activity"),
+    _j("activity_funders", "iati_identifier", "iati_activities", "iati_identifier", "the activity funded"),
+    _j("financing_flows", "iati_identifier", "iati_activities", "iati_identifier", "IATI flows only"),
+    # organisations: one org_id across every source
+    _j("organization_source_links", "org_id", "organizations", "org_id", "the organisation of a source record"),
+    _j("partner_screening", "org_id", "organizations", "org_id", "the organisation screened"),
+    _j("financing_flows", "provider_org_id", "organizations", "org_id", "who gives"),
+    _j("financing_flows", "recipient_org_id", "organizations", "org_id", "who receives"),
+    _j("activity_funders", "org_id", "organizations", "org_id", "the funder"),
+    _j("organizations", "gc_participant_id", "gc_participants", "participant_id", "Global Compact participants"),
+    _j("gc_participant_status_history", "participant_id", "gc_participants", "participant_id", "status spells"),
+    _j("partner_screening", "sanctions_reference_number", "sanctioned_entities", "reference_number",
+       "the listing matched; the list of partner_screening's screening date"),
+    _j("sanctioned_aliases", "reference_number", "sanctioned_entities", "reference_number", "aliases of a listing"),
+    _j("sanctions_changes", "reference_number", "sanctioned_entities", "reference_number", "the listing changed"),
+    # partnerships
+    _j("partnership_partners", "action_id", "partnerships", "action_id", "the initiative"),
+    _j("partnership_sdg_targets", "action_id", "partnerships", "action_id", "the initiative"),
+    # codelists
+    _j("iati_activities", "reporting_org_type_code", "ref_organisation_types", "code"),
+    _j("iati_transactions", "transaction_type_code", "ref_transaction_types", "code", other_where="{b}.source = 'iati'"),
+    _j("iati_transactions", "provider_org_type_code", "ref_organisation_types", "code"),
+    _j("iati_transactions", "receiver_org_type_code", "ref_organisation_types", "code"),
+    _j("iati_participating_orgs", "org_type_code", "ref_organisation_types", "code"),
+    _j("activity_funders", "org_type_code", "ref_organisation_types", "code"),
+    _j("financing_flows", "provider_type_code", "ref_organisation_types", "code"),
+    _j("financing_flows", "source transaction_type", "ref_transaction_types", "source code"),
+    _j("financing_flows", "provider_country_iso3", "ref_countries", "country_iso3"),
+    _j("organizations", "organization_type_code", "ref_organisation_types", "code"),
+    _j("organizations", "country_iso3", "ref_countries", "country_iso3"),
+    _j("partner_screening", "country_iso3", "ref_countries", "country_iso3"),
+    _j("gc_participants", "country_iso3", "ref_countries", "country_iso3"),
+    _j("local_networks", "country_iso3", "ref_countries", "country_iso3"),
+    _j("network_coverage", "country_iso3", "ref_countries", "country_iso3"),
+    _j("partnership_sdg_targets", "goal", "ref_sdg_targets", "goal", other_where="{b}.kind = 'goal'"),
+    _j("mart_partnerships_by_sdg", "goal", "ref_sdg_targets", "goal", other_where="{b}.kind = 'goal'"),
+    _j("mart_network_coverage_by_country", "country_iso3", "ref_countries", "country_iso3"),
+    _j("mart_screening_summary", "organization_type_code", "ref_organisation_types", "code"),
+)

@@ -19,14 +19,14 @@ def with_names(mart: pl.DataFrame, reference: pl.DataFrame | None, on: str, name
 
 def private_contributions_by_entity_year(flows: pl.DataFrame) -> pl.DataFrame:
     """Counted money to the UN from foundations and the private sector, per UN entity and year."""
-    private = _private_to_un(flows)
+    private = private_to_un(flows)
     return (private.group_by("un_entity", "year", "contributor_group")
             .agg(pl.col("amount_usd").sum().alias("amount_usd"), pl.len().cast(pl.Int64).alias("flows"),
                  pl.col("provider_org_id").n_unique().cast(pl.Int64).alias("contributors"))
             .sort("un_entity", "year", "contributor_group"))
 
 
-def _private_to_un(flows: pl.DataFrame) -> pl.DataFrame:
+def private_to_un(flows: pl.DataFrame) -> pl.DataFrame:
     return (flows.filter(pl.col("is_counted") & (pl.col("direction") == "to_un")
                          & pl.col("provider_type_code").is_in(PRIVATE_TYPES) & pl.col("amount_usd").is_not_null())
             .with_columns(pl.col("un_entity").fill_null("(unknown)"), pl.col("year").fill_null(0),
@@ -35,7 +35,7 @@ def _private_to_un(flows: pl.DataFrame) -> pl.DataFrame:
 
 
 def reconcile_private_contributions(mart: pl.DataFrame, flows: pl.DataFrame) -> tuple[bool, dict]:
-    fact = _private_to_un(flows)
+    fact = private_to_un(flows)
     cents = lambda s: round(float(s.sum() or 0) * 100)  # noqa: E731
     ok = cents(mart["amount_usd"]) == cents(fact["amount_usd"]) and int(mart["flows"].sum() or 0) == fact.height
     return ok, {"mart_total_usd": float(mart["amount_usd"].sum() or 0), "fact_total_usd": float(fact["amount_usd"].sum() or 0),

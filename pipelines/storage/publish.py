@@ -16,9 +16,11 @@ import shutil
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "statistics": True}
 _STALE_STAGING_SECONDS = 6 * 3600
@@ -68,6 +70,21 @@ def swap_into_place(staging: Path, target: Path) -> None:
         os.rename(staging, target)
 
 
+def write_text_atomic(path: Path, text: str, *, mode: int = 0o644) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and one rename; the
+    file is readable by everyone (``mode``), as published outputs are."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_json_atomic(path: Path, document: dict, *, indent: int = 2) -> None:
     """Write ``document`` to ``path`` through a temporary file in the same folder and one rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -82,6 +99,31 @@ def write_json_atomic(path: Path, document: dict, *, indent: int = 2) -> None:
         raise
 
 
+@dataclass(frozen=True)
+class Descriptions:
+    """What a table and its columns mean, written into every Parquet file of the table: each
+    column's description as Arrow field metadata (``pyarrow.parquet.read_schema(f).field(c).metadata``)
+    and the table's grain and column descriptions as file key-value metadata
+    (``polars.read_parquet_metadata(f)``, DuckDB's ``parquet_kv_metadata``)."""
+
+    table: str
+    grain: str
+    columns: dict[str, str]
+
+
+def _write_parquet(frame: pl.DataFrame, path: Path, descriptions: Descriptions | None) -> None:
+    if descriptions is None:
+        frame.write_parquet(path, **PARQUET_OPTIONS)
+        return
+    arrow = frame.head(0).to_arrow().schema
+    fields = [f.with_metadata({"description": descriptions.columns[f.name]}) if descriptions.columns.get(f.name) else f
+              for f in arrow]
+    metadata = {"partnership.table": descriptions.table, "partnership.grain": descriptions.grain,
+                "partnership.columns": json.dumps({c: d for c, d in descriptions.columns.items() if c in frame.columns},
+                                                  ensure_ascii=False, sort_keys=True)}
+    frame.write_parquet(path, arrow_schema=pa.schema(fields), metadata=metadata, **PARQUET_OPTIONS)
+
+
 class PartitionWriter:
     """Writes the part files of one dataset partition, then publishes them in one step.
 
@@ -90,8 +132,10 @@ class PartitionWriter:
     published partition untouched.
     """
 
-    def __init__(self, dataset_dir: Path, partition: dict[str, str], staging_root: Path):
+    def __init__(self, dataset_dir: Path, partition: dict[str, str], staging_root: Path,
+                 descriptions: Descriptions | None = None):
         self.dataset_dir = Path(dataset_dir)
+        self.descriptions = descriptions
         self.partition = partition
         self.target = self.dataset_dir / partition_dirname(partition)
         staging_root = Path(staging_root)
@@ -114,7 +158,7 @@ class PartitionWriter:
         self._schema = frame.schema
         if frame.height == 0:
             return
-        frame.write_parquet(self._staging / f"{part_name}.parquet", **PARQUET_OPTIONS)
+        _write_parquet(frame, self._staging / f"{part_name}.parquet", self.descriptions)
         self._parts[part_name] = frame.height
 
     def discard(self, prefix: str) -> int:
@@ -140,7 +184,8 @@ class PartitionWriter:
             if schema is None:
                 raise ValueError(f"{self.dataset_dir.name}: nothing written and no schema for an empty partition")
             empty = pl.DataFrame(schema=schema)
-            empty.drop([c for c in self.partition if c in empty.columns]).write_parquet(self._staging / "part-00000-00000.parquet", **PARQUET_OPTIONS)
+            _write_parquet(empty.drop([c for c in self.partition if c in empty.columns]),
+                           self._staging / "part-00000-00000.parquet", self.descriptions)
         for leftover in self._staging.iterdir():
             if not leftover.name.endswith(".parquet"):
                 leftover.unlink()
@@ -271,9 +316,10 @@ def clean_orphans(staging_root: Path) -> int:
     return removed
 
 
-def publish_frame(frame: pl.DataFrame, dataset_dir: Path, partition: dict[str, str], staging_root: Path) -> Path:
+def publish_frame(frame: pl.DataFrame, dataset_dir: Path, partition: dict[str, str], staging_root: Path,
+                  descriptions: Descriptions | None = None) -> Path:
     """Publish one frame as a whole partition."""
-    writer = PartitionWriter(dataset_dir, partition, staging_root)
+    writer = PartitionWriter(dataset_dir, partition, staging_root, descriptions)
     try:
         writer.write(frame, "part-00000-00000")
         return writer.commit(empty_schema=frame.schema)

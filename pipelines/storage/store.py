@@ -6,6 +6,9 @@ curated/<table>/snapshot_date=<date>/    a table published per snapshot date (or
 curated/<table>/                         a table published whole (no partition folders)
 mart/<table>/snapshot_date=<date>/       marts
 quality/rejects/source=<source>/snapshot_date=<date>/
+partnership.duckdb                       the catalog: a view per table (pipelines/storage/catalog.py)
+docs/index.html                          the data dictionary
+report/<snapshot_date>.html, index.html  the transparency report (index: the latest snapshot)
 state/<name>.json                        fingerprints of published outputs, for reuse
 state/refused/<table>/<date>.json        why the latest run of a table's date refused it (gone once published)
 .staging/  .locks/                       work areas, never read by consumers
@@ -25,19 +28,22 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.storage import reuse
+from pipelines.storage.catalog import CATALOG_FILE, write_catalog
 from pipelines.storage.fetch import HttpFetcher
 from pipelines.storage.landed import LandingResult, land_source, read_manifest
 from pipelines.storage.locks import DEFAULT_LOCK_TIMEOUT_SECONDS, partition_lock
 from pipelines.storage.publish import (
+    Descriptions,
     PartitionWriter,
     partition_dirname,
     publish_frame,
     publish_set,
     recover_sets,
     write_json_atomic,
+    write_text_atomic,
 )
 from pipelines.storage.settings import SourceSpec
-from schemas.catalog import SNAPSHOT, TABLES, WHOLE
+from schemas.catalog import SNAPSHOT, TABLES, WHOLE, column_descriptions
 from schemas.quality import REJECT_SCHEMA, empty_rejects, validated_rejects
 
 PARTITION_COLUMN = "snapshot_date"
@@ -185,15 +191,22 @@ class DataStore:
         with partition_lock(self.root, name, timeout=self.lock_timeout_seconds):
             yield
 
+    @staticmethod
+    def descriptions(table: str) -> Descriptions:
+        """What ``table`` (a published table, or ``rejects``) and its columns mean, for its files."""
+        grain = TABLES[table].description if table in TABLES else "One row per quarantined record and failed check."
+        return Descriptions(table, grain, column_descriptions(table))
+
     def publish_table(self, table: str, frame: pl.DataFrame, snapshot_date: str | None) -> Path:
-        return publish_frame(frame, self.table_dir(table), self.partition(table, snapshot_date), self.staging)
+        return publish_frame(frame, self.table_dir(table), self.partition(table, snapshot_date), self.staging,
+                             self.descriptions(table))
 
     def publish_tables(self, frames: dict[str, pl.DataFrame], snapshot_date: str | None) -> None:
         """Publish several tables' partitions of one date as one set (see :func:`publish_set`)."""
         writers = {}
         try:
             for table, frame in frames.items():
-                writer = PartitionWriter(self.table_dir(table), self.partition(table, snapshot_date), self.staging)
+                writer = self.table_writer(table, snapshot_date)
                 writers[table] = writer
                 writer.write(frame, "part-00000-00000")
             self.publish_writers(writers, {t: f.schema for t, f in frames.items()})
@@ -208,14 +221,41 @@ class DataStore:
 
     def table_writer(self, table: str, snapshot_date: str) -> PartitionWriter:
         """A writer for a table partition written in parts (streamed sources)."""
-        return PartitionWriter(self.table_dir(table), self.partition(table, snapshot_date), self.staging)
+        return PartitionWriter(self.table_dir(table), self.partition(table, snapshot_date), self.staging,
+                               self.descriptions(table))
 
     def publish_rejects(self, source: str, snapshot_date: str, rejects: pl.DataFrame) -> Path:
         return publish_frame(validated_rejects(rejects), self.rejects, self.rejects_partition(source, snapshot_date),
-                             self.staging)
+                             self.staging, self.descriptions("rejects"))
 
     def rejects_writer(self, source: str, snapshot_date: str) -> PartitionWriter:
-        return PartitionWriter(self.rejects, self.rejects_partition(source, snapshot_date), self.staging)
+        return PartitionWriter(self.rejects, self.rejects_partition(source, snapshot_date), self.staging,
+                               self.descriptions("rejects"))
+
+    # --- the analyst's surface: catalog, dictionary, report -------------------------------------
+    @property
+    def catalog_path(self) -> Path:
+        return self.root / CATALOG_FILE
+
+    def write_catalog(self) -> dict[str, dict]:
+        """Rebuild ``partnership.duckdb`` over what is published now; returns per table its latest
+        partition and rows (see :func:`pipelines.storage.catalog.build_catalog`)."""
+        with self.lock("catalog"):
+            folders = {t: str(self.table_dir(t).relative_to(self.root)) for t in TABLES}
+            return write_catalog(self.root, folders, str(self.rejects.relative_to(self.root)), self.staging)[1]
+
+    def page_path(self, site: str, name: str) -> Path:
+        assert site in ("docs", "report") and "/" not in name, (site, name)
+        return self.root / site / name
+
+    def publish_page(self, site: str, name: str, text: str) -> Path:
+        path = self.page_path(site, name)
+        write_text_atomic(path, text)
+        return path
+
+    def pages(self, site: str) -> list[str]:
+        folder = self.root / site
+        return sorted(p.name for p in folder.glob("*.html")) if folder.is_dir() else []
 
     # --- reuse of outputs whose inputs did not change ------------------------------------------
     def _datasets(self, tables: list[str], reject_sources: list[str]) -> list[tuple[Path, dict]]:
