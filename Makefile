@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: run test install dev backfill lint bench clean
+.PHONY: run test install dev backfill lint bench clean browser docs
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: Python 3.11 is required"; exit 1; }
@@ -28,7 +28,18 @@ run: $(STAMP) | $(DAGSTER_HOME)
 backfill: $(STAMP) | $(DAGSTER_HOME)
 	$(BIN)/partnership backfill --start $(START) --end $(END)
 
-test: $(STAMP)
+# The report's browser test needs Debian's chromium; installed here where apt-get can run as root,
+# otherwise that test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	{ if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (Debian) for the report's browser test"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1; } || \
+	    echo "chromium could not be installed: the browser test will skip"; \
+	  else echo "chromium not found and apt-get not usable: the browser test will skip"; fi; }
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 dev: $(STAMP) | $(DAGSTER_HOME)

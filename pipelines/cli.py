@@ -1,5 +1,5 @@
 """Command line: ``partnership run``, ``partnership backfill``, ``partnership summary``,
-``partnership refresh-codelists``."""
+``partnership docs``, ``partnership describe``, ``partnership refresh-codelists``."""
 
 import argparse
 import os
@@ -76,6 +76,26 @@ def _print_summary(resources: dict, dates: list[str], succeeded: bool) -> None:
         print(summary)
     print(f"rejects: {store.rejects} (one row per failed check, with file, record, column, reason)")
     print(f"landing: {store.landing}")
+    _print_where_to_look(store)
+
+
+def _print_where_to_look(store: DataStore) -> None:
+    if store.catalog_path.is_file():
+        print(f"catalog: {store.catalog_path} (DuckDB: a view per table, latest_<table> for the latest snapshot)")
+    for site, what in (("docs", "data dictionary"), ("report", "transparency report")):
+        if store.page_path(site, "index.html").is_file():
+            print(f"{what}: {store.page_path(site, 'index.html')}")
+
+
+def build_docs(store: DataStore) -> None:
+    """Rebuild the catalog and the data dictionary from what is published (what the run's
+    ``catalog`` asset does), without running anything else."""
+    from assets.reporting.publication import build_dictionary_page
+    from pipelines.definitions import build_definitions
+
+    summary = store.write_catalog()
+    page, _ = build_dictionary_page(store, summary, build_definitions().get_repository_def().asset_graph)
+    store.publish_page("docs", "index.html", page)
 
 
 def describe_tables() -> str:
@@ -112,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = commands.add_parser("summary", help="print rows and rejects per table for a snapshot date")
     summary.add_argument("--date", default=datetime.now(UTC).date().isoformat())
     commands.add_parser("describe", help="print the curated tables' columns as Markdown (the README's Tables section)")
+    commands.add_parser("docs", help="rebuild <data_dir>/partnership.duckdb and the data dictionary <data_dir>/docs/index.html "
+                                     "from what is published (every run does this too)")
     refresh = commands.add_parser("refresh-codelists", help="rebuild config/iati_codelists.yaml from IATI codelists")
     refresh.add_argument("location", nargs="?", default=os.environ.get("PARTNERSHIP_IATI_CODELISTS"),
                          help="folder or base URL holding <Name>.xml or <Name>.csv codelist files "
@@ -135,6 +157,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "summary":
         _print_summary(resources, [args.date], succeeded=True)
+        return 0
+    if args.command == "docs":
+        store = resources["storage"].store()
+        build_docs(store)
+        _print_where_to_look(store)
         return 0
     dates = [args.date] if args.command == "run" else _dates(args.start, args.end)
     date.fromisoformat(dates[0])

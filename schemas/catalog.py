@@ -172,7 +172,8 @@ class Join:
 
     @property
     def same_snapshot(self) -> bool:
-        return TABLES[self.table].partitioning != WHOLE and TABLES[self.other].partitioning != WHOLE
+        # a table published per list date (sanctions) has its own dates, not the run's snapshots
+        return TABLES[self.table].partitioning == SNAPSHOT and TABLES[self.other].partitioning == SNAPSHOT
 
     @property
     def is_codelist(self) -> bool:

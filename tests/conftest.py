@@ -17,6 +17,19 @@ def realdata() -> Path:
     return REALDATA
 
 
+@pytest.fixture(scope="session")
+def real_run(tmp_path_factory) -> Path:
+    """The data dir of one whole run on the real files, shared by the tests that read its outputs
+    (none of them writes to it)."""
+    if not REALDATA.is_dir():
+        pytest.skip(f"real third-party data not found at {REALDATA} (expected ../shared/realdata beside the project)")
+    from tests.test_end_to_end import run
+
+    data_dir = tmp_path_factory.mktemp("real")
+    assert run(data_dir, PROJECT / "config" / "sources.realdata.yaml").success
+    return data_dir
+
+
 def iati_xml(activities: str, *, version: str = "2.03", extra_root: str = "") -> str:
     return (f'<?xml version="1.0" encoding="UTF-8"?>\n'
             f'<iati-activities version="{version}" generated-datetime="2026-01-01T00:00:00"{extra_root}>\n'

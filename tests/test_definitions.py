@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from assets.reporting.publication import CATALOG_KEY, COOKBOOK_CHECK, REPORT_KEY
 from pipelines.definitions import defs
 from pipelines.storage.settings import KNOWN_SOURCES
 from schemas.catalog import CURATED_TABLES as CURATED_MODELS
@@ -14,10 +15,13 @@ def test_definitions_load_and_every_job_and_schedule_resolves():
     repo = defs.get_repository_def()  # resolves every asset, check, job and schedule
     assert {j.name for j in repo.get_all_jobs()} >= {"nightly_snapshot"}
     keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
-    # one landing asset per source, one asset per catalogued table, nothing else
-    assert keys == {f"landing/{s}" for s in KNOWN_SOURCES} | {f"{spec.layer}/{name}" for name, spec in TABLES.items()}
+    # one landing asset per source, one asset per catalogued table, the catalog and the report
+    assert keys == ({f"landing/{s}" for s in KNOWN_SOURCES} | {f"{spec.layer}/{name}" for name, spec in TABLES.items()}
+                    | {CATALOG_KEY.to_user_string(), REPORT_KEY.to_user_string()})
     checks = {c.name for c in repo.asset_graph.asset_check_keys}
-    assert checks == {"reject_share_within_threshold", "reconciles_with_facts"}
+    assert checks == {"reject_share_within_threshold", "reconciles_with_facts", COOKBOOK_CHECK}
+    # both run after every table they read: the catalog after all of them
+    assert repo.asset_graph.get(CATALOG_KEY).parent_keys == {dg.AssetKey([s.layer, n]) for n, s in TABLES.items()}
 
 
 def test_every_asset_has_a_description_a_group_and_curated_ones_a_column_schema():
@@ -27,7 +31,7 @@ def test_every_asset_has_a_description_a_group_and_curated_ones_a_column_schema(
         assert node.description, key
         assert node.group_name in {"financing", "partnerships", "networks", "due_diligence", "curated", "reporting"}, key
         assert key.path[0] in {"landing", "raw", "curated", "mart"}, key
-        if key.path[0] in ("curated", "mart"):
+        if key.path[0] in ("curated", "mart") and key not in (CATALOG_KEY, REPORT_KEY):
             schema = node.metadata["dagster/column_schema"]
             names = [c.name for c in schema.columns]
             # a partitioned table ends with its partition column (a whole table may carry dates as data)
@@ -49,7 +53,7 @@ def test_every_partitioned_asset_backfills_a_range_in_one_run_and_one_dataset_ta
     graph = defs.get_repository_def().asset_graph
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        if key.path[0] != "landing" and TABLES[key.path[1]].partitioning != SNAPSHOT:
+        if key.path[0] != "landing" and key.path[1] in TABLES and TABLES[key.path[1]].partitioning != SNAPSHOT:
             assert node.partitions_def is None, key  # one dataset: whole, or under the source's own dates
             continue
         assert node.partitions_def is not None, key

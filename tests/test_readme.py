@@ -3,6 +3,8 @@
 import re
 import subprocess
 
+import pytest
+
 from pipelines.cli import describe_tables
 from tests.conftest import PROJECT
 
@@ -33,3 +35,38 @@ def test_every_environment_variable_the_code_reads_is_documented_and_every_docum
                      for p in (PROJECT / folder).rglob("*.py"))
     read = set(re.findall(r"[\"'](PARTNERSHIP_[A-Z_]+)[\"']", code))
     assert documented == read
+
+
+def test_readme_cookbook_section_is_the_cookbook():
+    from assets.reporting.cookbook import cookbook_markdown
+
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Cookbook", 1)[1].split("\n## ", 1)[0]
+    assert cookbook_markdown() in section, "README cookbook is out of date: paste cookbook_markdown()"
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_every_python_snippet_of_the_readme_runs_as_written_on_a_real_data_run(real_run, tmp_path, monkeypatch, capsys):
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    snippets = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    assert len(snippets) >= 2
+    (tmp_path / "data").symlink_to(real_run)  # the snippets read ./data, the default data dir
+    monkeypatch.chdir(tmp_path)
+    for number, snippet in enumerate(snippets, start=1):
+        exec(compile(snippet, f"README.md python block {number}", "exec"), {})
+        printed = capsys.readouterr().out
+        assert printed.strip(), f"python block {number} printed nothing"
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_every_cookbook_query_answers_on_the_real_data_catalog(real_run):
+    import duckdb
+
+    from assets.reporting.cookbook import COOKBOOK
+
+    con = duckdb.connect(str(real_run / "partnership.duckdb"), read_only=True)
+    for query in COOKBOOK:
+        rows = con.sql(query.sql).fetchall()
+        assert rows, f"{query.name}: no answer on the real files"

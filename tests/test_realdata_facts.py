@@ -10,7 +10,7 @@ import pytest
 
 from schemas.vocabularies import PRIVATE_ORGANISATION_TYPES
 from tests.conftest import PROJECT, REALDATA
-from tests.test_end_to_end import DAY, run
+from tests.test_end_to_end import DAY
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 CEB = "financing/ceb-revenue_non_gov_donors.csv"
@@ -19,12 +19,8 @@ IOM = "iati/activities/iom-XM-DAC-47066-real-577-activities-2.03.xml"
 
 
 @pytest.fixture(scope="module")
-def real(tmp_path_factory):
-    if not REALDATA.is_dir():
-        pytest.skip(f"real third-party data not found at {REALDATA} (expected ../shared/realdata beside the project)")
-    data_dir = tmp_path_factory.mktemp("real")
-    assert run(data_dir, PROJECT / "config" / "sources.realdata.yaml").success
-    return data_dir
+def real(real_run):
+    return real_run
 
 
 def table(data_dir, name, layer="curated") -> pl.DataFrame:

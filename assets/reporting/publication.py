@@ -7,7 +7,7 @@ import polars as pl
 from assets.reporting import dictionary, report
 from assets.reporting.assets import GROUP, MARTS
 from assets.reporting.cookbook import COOKBOOK
-from assets.wiring.tables import asset_key
+from assets.wiring.tables import INPUTS_READ, asset_key
 from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
 from pipelines.resources import StorageResource
 from pipelines.storage.store import DataStore
@@ -34,7 +34,7 @@ def table_facts(asset_graph, summary: dict[str, dict]) -> dict[str, dictionary.T
     facts = {}
     for table, seen in summary.items():
         key = asset_key(table)
-        node = asset_graph.get(key) if asset_graph.has(key) else None
+        node = asset_graph.get(key) if asset_graph is not None and asset_graph.has(key) else None
         facts[table] = dictionary.TableFacts(
             latest=seen["latest"], latest_rows=seen["latest_rows"], partitions=seen["partitions"],
             group=node.group_name if node else "",
@@ -76,7 +76,8 @@ def catalog(context: dg.AssetExecutionContext, storage: StorageResource):
                               metadata={e.query.name: e.result.height for e in examples})
     yield dg.MaterializeResult(metadata={
         "catalog": dg.MetadataValue.path(str(store.catalog_path)), "dictionary": dg.MetadataValue.path(str(docs)),
-        "tables": len(summary), "tables_with_data": sum(1 for s in summary.values() if s["latest_rows"])})
+        "tables": len(summary), "tables_with_data": sum(1 for s in summary.values() if s["latest_rows"]),
+        INPUTS_READ: dg.MetadataValue.json(sorted(asset_key(t).to_user_string() for t in TABLES))})
 
 
 def report_page(store: DataStore, snapshot_date: str, other_snapshots: list[str]) -> str | None:
@@ -110,6 +111,8 @@ def transparency_report(context: dg.AssetExecutionContext, storage: StorageResou
         store.publish_page("report", "index.html", store.page_path("report", latest).read_text(encoding="utf-8"))
     context.log.info(f"report: {len(written)} pages written; index: {pages[-1] if pages else 'none'}")
     return dg.MaterializeResult(metadata={"pages": len(written),
+                                          INPUTS_READ: dg.MetadataValue.json(sorted(asset_key(t).to_user_string()
+                                                                                    for t in REPORT_TABLES)),
                                           "index": dg.MetadataValue.path(str(store.page_path("report", "index.html")))})
 
 

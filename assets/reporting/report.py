@@ -66,7 +66,7 @@ def _bar(data: pl.DataFrame, x: str, y: str, color: str | None, x_title: str, y_
                 "y": alt.Y(y, type="nominal", title=y_title, sort="-x"),
                 "tooltip": [_tooltip(data, t) for t in tooltip]}
     if color:
-        encoding["color"] = alt.Color(color, type="nominal", title=None, legend=alt.Legend(orient="bottom"))
+        encoding["color"] = alt.Color(color, type="nominal", title=None, legend=alt.Legend(orient="bottom", columns=4))
     return (alt.Chart(alt.Data(values=data.to_dicts())).mark_bar()
             .encode(**encoding).properties(width=560, height=alt.Step(18)))
 
@@ -114,7 +114,9 @@ def top_private_funders(flows: pl.DataFrame) -> Figure:
                  ["funder", "contributor_group", "amount_usd", "flows", "un_entities"]) if data.height else None
     return Figure("top_private_funders", "Top private and foundation funders of the UN",
                   f"Counted contributions per funding organisation (org_id), all years; the {TOP} largest are drawn "
-                  "and listed. Their sum over all funders equals the contributions above. Source: financing_flows.",
+                  "and listed. Their sum over all funders equals the contributions above. Names such as "
+                  "'Private Donors' or 'Private Sector' are totals a UN entity reports for many unnamed donors, "
+                  "not one organisation. Source: financing_flows.",
                   shown.drop("provider_org_id"), chart,
                   {"funder": "Funder", "contributor_group": "Type", "amount_usd": "USD", "flows": "Flows",
                    "un_entities": "UN entities"})

@@ -107,7 +107,7 @@ def build_catalog(root: Path, folders: dict[str, str], rejects_folder: str, targ
                 else:
                     con.execute(f"CREATE VIEW {latest_name} AS SELECT * FROM {name}")
                 _comment(con, "VIEW", latest_name, f"{spec.description} Latest snapshot only ({latest}).", descriptions)
-            rows = con.execute(f"SELECT count(*) FROM {'latest_' + name if latest else name}").fetchone()[0]
+            rows = con.execute(f"SELECT count(*) FROM {'latest_' + name if latest else name}").fetchall()[0][0]
             summary[name] = {"layer": spec.layer, "partitioning": spec.partitioning, "partitions": len(partitions),
                              "latest": latest, "latest_rows": rows}
 
