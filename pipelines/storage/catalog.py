@@ -9,10 +9,15 @@ It holds no data, only views over the published Parquet:
 - ``catalog_tables``: per table, its layer, grain, partitioning, latest date and the rows of it;
 - ``catalog_info``: the data dir the views read and when the catalog was built.
 
-The catalog is the manifest readers follow: it lists the partitions that were published when it
-was built, and it is rebuilt and swapped in whole (one rename) after the tables of a run are
-published, so a partition that a later run is still writing is not in it. Every table and column
-carries its description (``COMMENT ON``, from the Pandera models).
+The catalog is the manifest readers follow. When it is built, the files of every published partition
+are pinned: hard-linked (copied where the file system has no hard links) under
+``.catalog/<build>/``, and the views read those links. It is then swapped in whole (one rename)
+after the tables of a run are published. So what a reader of the catalog sees is the state of the
+end of one run, all tables together: a partition that a later run is still writing or replacing is
+not in it, and a mart and the facts it reconciles with always come from the same build. The pinned
+files of the two newest builds are kept (the current one, and the previous one for readers who
+opened it before the swap); older ones are removed. Every table and column carries its description
+(``COMMENT ON``, from the Pandera models).
 
 Paths: every view reads ``getvariable('partnership_data_dir')`` where it is set, and the data dir
 the catalog was built in otherwise. After moving or copying the data dir, either rebuild the
@@ -20,6 +25,8 @@ catalog (``partnership catalog``) or ``SET VARIABLE partnership_data_dir = '<new
 """
 
 import os
+import shutil
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +40,8 @@ from schemas.catalog import TABLES, WHOLE, column_descriptions
 from schemas.quality import Rejects
 
 CATALOG_FILE = "partnership.duckdb"
+PINNED = ".catalog"  # <data_dir>/.catalog/<build>/<layer>/<table>/...: the files a catalog build reads
+KEEP_BUILDS = 2
 ROOT_VARIABLE = "partnership_data_dir"
 _HIVE = "hive_partitioning = true, hive_types = {'snapshot_date': DATE}, hive_types_autocast = false, union_by_name = true"
 _REJECTS_HIVE = ("hive_partitioning = true, hive_types = {'source': VARCHAR, 'snapshot_date': DATE}, "
@@ -47,6 +56,46 @@ def _files_expr(root: Path, patterns: list[str]) -> str:
     """A list of globs under the data dir, each prefixed by the data dir the reader chooses."""
     prefix = f"coalesce(getvariable('{ROOT_VARIABLE}'), {_quote(str(root))})"
     return "[" + ", ".join(f"{prefix} || {_quote('/' + p)}" for p in patterns) + "]"
+
+
+class _Pinner:
+    """Hard-links the Parquet files of published folders under ``.catalog/<build>/``."""
+
+    def __init__(self, root: Path, build: str):
+        self.root, self.build = root, build
+
+    def pin(self, folder: str) -> str | None:
+        """The glob of ``folder``'s pinned files (relative to the data dir), or None where it has none.
+        A folder swapped while it was being linked (a run publishing it) is linked again, so the
+        pinned files are one version of the partition, never a mix."""
+        source, target = self.root / folder, self.root / PINNED / self.build / folder
+        for _ in range(10):
+            try:
+                before = source.stat().st_ino
+                names = sorted(n for n in os.listdir(source) if n.endswith(".parquet"))
+                shutil.rmtree(target, ignore_errors=True)
+                target.mkdir(parents=True)
+                for name in names:
+                    try:
+                        os.link(source / name, target / name)
+                    except OSError as error:
+                        if isinstance(error, FileNotFoundError):
+                            raise
+                        shutil.copy2(source / name, target / name)  # no hard links on this file system
+                if source.stat().st_ino == before:
+                    return f"{PINNED}/{self.build}/{folder}/*.parquet" if names else None
+            except FileNotFoundError:
+                if not source.exists():
+                    return None
+        raise RuntimeError(f"{source}: replaced continuously while the catalog was built")
+
+
+def _remove_old_builds(root: Path, keep: str) -> None:
+    builds = sorted((root / PINNED).iterdir()) if (root / PINNED).is_dir() else []
+    newest = [b.name for b in builds][-KEEP_BUILDS:]
+    for build in builds:
+        if build.name not in newest and build.name != keep:
+            shutil.rmtree(build, ignore_errors=True)
 
 
 def _partitions(root: Path, folder: str) -> list[str]:
@@ -73,22 +122,26 @@ def _empty_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame)
     con.unregister("_empty")
 
 
-def build_catalog(root: Path, folders: dict[str, str], rejects_folder: str, target: Path) -> dict[str, dict]:
-    """Write the catalog of the data dir ``root`` to ``target`` (a new file): ``folders`` gives each
-    table's folder and ``rejects_folder`` the rejects' (relative to ``root``). Returns per table
-    {layer, partitioning, partitions, latest, latest_rows}."""
+def build_catalog(root: Path, folders: dict[str, str], rejects_folder: str, target: Path, build: str) -> dict[str, dict]:
+    """Write the catalog of the data dir ``root`` to ``target`` (a new file), reading files pinned
+    under ``.catalog/<build>/``: ``folders`` gives each table's folder and ``rejects_folder`` the
+    rejects' (relative to ``root``). Returns per table {layer, partitioning, partitions, latest,
+    latest_rows}."""
     summary: dict[str, dict] = {}
+    pinner = _Pinner(root, build)
     con = duckdb.connect(str(target))
     try:
         for name, spec in TABLES.items():
             layer_table = folders[name]
             descriptions = column_descriptions(name)
             if spec.partitioning == WHOLE:
-                files = [f"{layer_table}/*.parquet"] if any((root / layer_table).glob("*.parquet")) else []
                 partitions = []
+                files = [f for f in [pinner.pin(layer_table) if (root / layer_table).is_dir() else None] if f]
             else:
-                partitions = _partitions(root, layer_table)
-                files = [f"{p}/*.parquet" for p in partitions]
+                pinned = [(p, pinner.pin(p)) for p in _partitions(root, layer_table)]
+                pinned = [(p, f) for p, f in pinned if f]
+                partitions = [p for p, _ in pinned]
+                files = [f for _, f in pinned]
             if files:
                 options = "union_by_name = true" if spec.partitioning == WHOLE else _HIVE
                 con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_files_expr(root, files)}, {options})")
@@ -103,7 +156,7 @@ def build_catalog(root: Path, folders: dict[str, str], rejects_folder: str, targ
                 latest_name = f"latest_{name}"
                 if latest:
                     con.execute(f"CREATE VIEW {latest_name} AS SELECT * FROM read_parquet("
-                                f"{_files_expr(root, [partitions[-1] + '/*.parquet'])}, {_HIVE})")
+                                f"{_files_expr(root, [files[-1]])}, {_HIVE})")
                 else:
                     con.execute(f"CREATE VIEW {latest_name} AS SELECT * FROM {name}")
                 _comment(con, "VIEW", latest_name, f"{spec.description} Latest snapshot only ({latest}).", descriptions)
@@ -111,8 +164,8 @@ def build_catalog(root: Path, folders: dict[str, str], rejects_folder: str, targ
             summary[name] = {"layer": spec.layer, "partitioning": spec.partitioning, "partitions": len(partitions),
                              "latest": latest, "latest_rows": rows}
 
-        rejects = sorted(str(p.relative_to(root)) + "/*.parquet"
-                         for p in (root / rejects_folder).glob("source=*/snapshot_date=*") if any(p.glob("*.parquet")))
+        rejects = [f for f in (pinner.pin(str(p.relative_to(root)))
+                               for p in sorted((root / rejects_folder).glob("source=*/snapshot_date=*"))) if f]
         if rejects:
             con.execute(f"CREATE VIEW rejects AS SELECT * FROM read_parquet({_files_expr(root, rejects)}, {_REJECTS_HIVE})")
         else:
@@ -150,11 +203,16 @@ def write_catalog(root: Path, folders: dict[str, str], rejects_folder: str, stag
     root = Path(root).resolve()
     staging.mkdir(parents=True, exist_ok=True)
     temporary = staging / f"{owner_tag()}-{uuid.uuid4().hex}-catalog.duckdb"
+    build = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"  # sorts by time
     try:
-        summary = build_catalog(root, folders, rejects_folder, temporary)
+        summary = build_catalog(root, folders, rejects_folder, temporary, build)
         os.chmod(temporary, 0o644)
         target = root / CATALOG_FILE
         os.replace(temporary, target)
+        _remove_old_builds(root, keep=build)
+    except BaseException:
+        shutil.rmtree(root / PINNED / build, ignore_errors=True)
+        raise
     finally:
         temporary.unlink(missing_ok=True)
         Path(str(temporary) + ".wal").unlink(missing_ok=True)

@@ -7,6 +7,7 @@ curated/<table>/                         a table published whole (no partition f
 mart/<table>/snapshot_date=<date>/       marts
 quality/rejects/source=<source>/snapshot_date=<date>/
 partnership.duckdb                       the catalog: a view per table (pipelines/storage/catalog.py)
+.catalog/<build>/                        hard links of the files a catalog build reads (two builds kept)
 docs/index.html                          the data dictionary
 report/<snapshot_date>.html, index.html  the transparency report (index: the latest snapshot)
 state/<name>.json                        fingerprints of published outputs, for reuse

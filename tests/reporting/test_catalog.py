@@ -85,9 +85,9 @@ def test_every_published_parquet_file_carries_its_column_descriptions(sample):
     assert checked >= len(TABLES)
 
 
-def test_the_catalog_lists_what_was_published_when_it_was_built(sample, tmp_path):
-    """It is the manifest: a partition published after it was built is not read through it until
-    it is rebuilt (the run rebuilds it last)."""
+def test_the_catalog_reads_what_was_published_when_it_was_built(sample, tmp_path):
+    """It is the manifest, pinned: a partition published or replaced after it was built is not read
+    through it until it is rebuilt (the run rebuilds it last), so its tables stay in step."""
     data_dir = tmp_path / "data"
     shutil.copytree(sample, data_dir, symlinks=True)
     store = DataStore(data_dir)
@@ -95,17 +95,30 @@ def test_the_catalog_lists_what_was_published_when_it_was_built(sample, tmp_path
     flows = data_dir / "curated" / "financing_flows"
     before = parquet_rows(flows / f"snapshot_date={DAY}")
     shutil.copytree(flows / f"snapshot_date={DAY}", flows / "snapshot_date=2026-11-21")
+    # and a run replaces the partition of the catalog's date with other rows (one row only)
+    mart = data_dir / "mart" / "mart_private_contributions_by_entity_year" / f"snapshot_date={DAY}"
+    [mart_file] = mart.glob("*.parquet")
+    mart_rows = parquet_rows(mart)
+    replacement = tmp_path / "replacement"
+    replacement.mkdir()
+    pl.read_parquet(mart_file).head(1).write_parquet(replacement / mart_file.name)
+    shutil.rmtree(mart)
+    replacement.rename(mart)
     con = duckdb.connect(str(data_dir / "partnership.duckdb"), read_only=True)
     assert con.execute("select count(*) from financing_flows").fetchall()[0][0] == before
+    assert con.execute("select count(*) from latest_mart_private_contributions_by_entity_year").fetchall()[0][0] == mart_rows
     con.close()
     summary = store.write_catalog()
+    assert summary["mart_private_contributions_by_entity_year"]["latest_rows"] == 1
     assert summary["financing_flows"]["latest"] == "2026-11-21" and summary["financing_flows"]["partitions"] == 2
     con = duckdb.connect(str(data_dir / "partnership.duckdb"), read_only=True)
     assert con.execute("select count(*) from financing_flows").fetchall()[0][0] == 2 * before
     assert con.sql("select distinct snapshot_date::varchar from latest_financing_flows").fetchall() == [("2026-11-21",)]
-    # one file, readable by all, nothing left in staging
+    # one file, readable by all, nothing left in staging, the files of the two newest builds kept
     assert oct((data_dir / "partnership.duckdb").stat().st_mode & 0o777) == "0o644"
     assert not [p for p in (data_dir / ".staging").iterdir() if "catalog" in p.name]
+    store.write_catalog()
+    assert len(list((data_dir / ".catalog").iterdir())) == 2
 
 
 def test_a_moved_data_dir_is_read_through_the_variable_or_a_rebuilt_catalog(sample, tmp_path):
