@@ -282,6 +282,22 @@ def test_cli_run_prints_the_summary(tmp_path, monkeypatch, capsys):
     assert "iati_transactions" in out and str(tmp_path / "data" / "curated" / "iati_budgets") in out
 
 
+def test_a_cli_run_of_some_sources_still_writes_the_catalog_and_dictionary(tmp_path, monkeypatch, capsys):
+    import pycountry
+
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(f"exchange_rates: [{PROJECT / 'data/sample/exchange_rates/imf-annual-sample.csv'}]\n")
+    monkeypatch.setenv("PARTNERSHIP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PARTNERSHIP_SOURCES", str(sources))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    assert main(["run", "--date", DAY]) == 0
+    out = capsys.readouterr().out
+    assert f"catalog: {tmp_path / 'data' / 'partnership.duckdb'}" in out and "data dictionary:" in out
+    con = duckdb.connect(str(tmp_path / "data" / "partnership.duckdb"), read_only=True)
+    assert con.execute("select count(*) from ref_countries").fetchall()[0][0] == len(pycountry.countries) + 1  # + Kosovo
+    assert con.execute("select count(*) from latest_financing_flows").fetchall()[0][0] == 0  # there, empty
+
+
 @pytest.mark.realdata
 def test_whole_graph_on_real_data(realdata, tmp_path):
     result = run(tmp_path, PROJECT / "config" / "sources.realdata.yaml", max_share=0.5)
