@@ -4,7 +4,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+# Run history lives beside the data it describes: <data dir>/.dagster, unless DAGSTER_HOME is set.
+DATA_DIR := $(or $(PARTNERSHIP_DATA_DIR),data)
+DEV_DAGSTER_HOME := $(or $(DAGSTER_HOME),$(abspath $(DATA_DIR))/.dagster)
 
 .PHONY: run test install dev backfill lint bench clean browser docs
 
@@ -17,16 +19,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-$(DAGSTER_HOME):
-	mkdir -p $(DAGSTER_HOME)
-	test -f $(DAGSTER_HOME)/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
-
-run: $(STAMP) | $(DAGSTER_HOME)
+run: $(STAMP)
 	$(BIN)/partnership run $(if $(DATE),--date $(DATE),)
 
 # make backfill START=2026-01-01 END=2026-01-31 : one run over the whole date range
-backfill: $(STAMP) | $(DAGSTER_HOME)
+backfill: $(STAMP)
 	$(BIN)/partnership backfill --start $(START) --end $(END)
+
+# rebuild the DuckDB catalog and the data dictionary from what is published
+docs: $(STAMP)
+	$(BIN)/partnership docs
 
 # The report's browser test needs Debian's chromium; installed here where apt-get can run as root,
 # otherwise that test skips and says why.
@@ -42,8 +44,10 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-dev: $(STAMP) | $(DAGSTER_HOME)
-	$(BIN)/dagster dev -w workspace.yaml
+dev: $(STAMP)
+	mkdir -p $(DEV_DAGSTER_HOME)
+	test -f $(DEV_DAGSTER_HOME)/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > $(DEV_DAGSTER_HOME)/dagster.yaml
+	DAGSTER_HOME=$(DEV_DAGSTER_HOME) $(BIN)/dagster dev -w workspace.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipelines assets schemas tests benchmarks
@@ -57,4 +61,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/backfill.py
 
 clean:
-	rm -rf $(VENV) .dagster_home
+	rm -rf $(VENV)

@@ -67,22 +67,22 @@ def main() -> None:
     for label, n in (("short", args.short), ("long", args.long)):
         with tempfile.TemporaryDirectory() as tmp:
             run = runner(Path(tmp))
-            seconds = run(*days(date(2025, 1, 1), n))
+            seconds = run(*days(date(2026, 1, 1), n))
             results[label] = (n, seconds)
             print(f"{n:>3}-day backfill in one run: {seconds:7.2f} s, {seconds / n:6.3f} s per partition")
     (ns, ts), (nl, tl) = results["short"], results["long"]
     print(f"per-partition cost, {nl}-day vs {ns}-day: {(tl / nl) / (ts / ns):.2f}x (target <= 1.2x)")
 
     with tempfile.TemporaryDirectory() as tmp:
-        runner(Path(tmp))("2025-06-01")  # warm-up: imports, caches
+        runner(Path(tmp))("2026-06-01")  # warm-up: imports, caches
     inputs = [("sample", ROOT / "config" / "sources.yaml")]
     if (ROOT.parent / "shared" / "realdata").is_dir():
         inputs.append(("real data", ROOT / "config" / "sources.realdata.yaml"))
     for label, sources in inputs:
         with tempfile.TemporaryDirectory() as tmp:
             run = runner(Path(tmp), sources)
-            full = run("2025-06-01")
-            unchanged = run("2025-06-02")
+            full = run("2026-06-01")
+            unchanged = run("2026-06-02")
         print(f"nightly run on {label}, full: {full:.2f} s; nothing changed since the last run: {unchanged:.2f} s "
               f"= {unchanged / full:.0%} of a full run (target < 20%)")
 

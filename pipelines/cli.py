@@ -5,6 +5,7 @@ import argparse
 import os
 import sys
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import polars as pl
 
@@ -18,24 +19,47 @@ PARTITION_RANGE_START = "dagster/asset_partition_range_start"
 PARTITION_RANGE_END = "dagster/asset_partition_range_end"
 
 
-def _instance():
+def dagster_home(data_dir: Path) -> Path:
+    """Where run history is kept: ``$DAGSTER_HOME`` where it is set, else ``<data dir>/.dagster``, so
+    that runs over different data dirs never share one history by accident."""
+    if os.environ.get("DAGSTER_HOME"):
+        return Path(os.environ["DAGSTER_HOME"])
+    home = Path(data_dir).resolve() / ".dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    settings = home / "dagster.yaml"
+    if not settings.exists():
+        settings.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    return home
+
+
+def _instance(data_dir: Path):
     import dagster as dg
 
-    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    home = dagster_home(data_dir)
+    os.environ["DAGSTER_HOME"] = str(home)  # for this process: the instance and the code it runs
+    return dg.DagsterInstance.get()
 
 
-def execute(start: str, end: str | None = None, *, raise_on_error: bool = False):
+def execute(start: str, end: str | None = None, *, raise_on_error: bool = False, data_dir: Path | None = None):
     """Run the nightly job in this process for one partition or, in one run, a date range."""
     from pipelines.definitions import build_definitions
 
     job = build_definitions().resolve_job_def("nightly_snapshot")
-    instance = _instance()
-    run_config = {"loggers": {"console": {"config": {"log_level": os.environ.get("PARTNERSHIP_LOG_LEVEL", "INFO")}}}}
+    instance = _instance(data_dir) if data_dir is not None else dg_ephemeral()
+    steps = len(job.graph.nodes)
+    run_config = {"loggers": {"progress": {"config": {"log_level": os.environ.get("PARTNERSHIP_LOG_LEVEL", "INFO"),
+                                                      "steps": steps}}}}
     if end is None or end == start:
         return job.execute_in_process(partition_key=start, instance=instance, raise_on_error=raise_on_error,
                                       run_config=run_config)
     return job.execute_in_process(tags={PARTITION_RANGE_START: start, PARTITION_RANGE_END: end},
                                   instance=instance, raise_on_error=raise_on_error, run_config=run_config)
+
+
+def dg_ephemeral():
+    import dagster as dg
+
+    return dg.DagsterInstance.ephemeral()
 
 
 def summarize(store: DataStore, snapshot_dates: list[str]) -> pl.DataFrame:
@@ -65,11 +89,23 @@ def summarize(store: DataStore, snapshot_dates: list[str]) -> pl.DataFrame:
                                       "warnings": pl.Int64, "path": pl.Utf8})
 
 
-def _print_summary(resources: dict, dates: list[str], succeeded: bool) -> None:
+def _outcome(record: dict | None) -> str:
+    if record is None:
+        return "never run from this data dir (no record of a run for this date)"
+    if record["status"] == "succeeded":
+        return f"succeeded (run {record['run_id']}, finished {record['finished_at']})"
+    return f"FAILED (run {record['run_id']}, finished {record['finished_at']})"
+
+
+def _print_summary(resources: dict, dates: list[str], record: dict | None) -> None:
     store = resources["storage"].store()
     summary = summarize(store, dates)
     label = dates[0] if len(dates) == 1 else f"{dates[0]}..{dates[-1]}"
-    print(f"\nSnapshot {label}: {'succeeded' if succeeded else 'FAILED (see the log above)'}")
+    print(f"\nSnapshot {label}: {_outcome(record)}")
+    for line in (record or {}).get("failed_steps", []):
+        print(f"failed: {line}")
+    for line in (record or {}).get("not_published", []):
+        print(f"not published: {line}")
     print(f"sources: {resources['sources'].sources_file}")
     with pl.Config(tbl_rows=50, tbl_width_chars=200, fmt_str_lengths=120, tbl_hide_dataframe_shape=True,
                    tbl_hide_column_data_types=True):
@@ -116,34 +152,78 @@ def describe_tables() -> str:
 
 def _dates(start: str, end: str) -> list[str]:
     first, last = date.fromisoformat(start), date.fromisoformat(end)
-    if last < first:
-        raise SystemExit(f"--end {end} is before --start {start}")
     return [date.fromordinal(d).isoformat() for d in range(first.toordinal(), last.toordinal() + 1)]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="partnership", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="materialize every asset for one snapshot date (default: today, UTC)")
-    run.add_argument("--date", default=datetime.now(UTC).date().isoformat())
-    backfill = commands.add_parser("backfill", help="materialize every asset for a date range, in one run")
-    backfill.add_argument("--start", required=True)
-    backfill.add_argument("--end", required=True)
-    summary = commands.add_parser("summary", help="print rows and rejects per table for a snapshot date")
-    summary.add_argument("--date", default=datetime.now(UTC).date().isoformat())
-    commands.add_parser("describe", help="print the curated tables' columns as Markdown (the README's Tables section)")
-    commands.add_parser("docs", help="rebuild <data_dir>/partnership.duckdb and the data dictionary <data_dir>/docs/index.html "
-                                     "from what is published (every run does this too)")
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("partnership-transparency")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+DATE_HELP = "snapshot date, YYYY-MM-DD (UTC)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    today = datetime.now(UTC).date().isoformat()
+    parser = argparse.ArgumentParser(
+        prog="partnership", description="Partnership Transparency: land, validate and publish the tables on the "
+        "UN's partnerships with the private sector.",
+        epilog="Settings come from the environment (PARTNERSHIP_SOURCES, PARTNERSHIP_DATA_DIR, ...: see the README's "
+               "Configuration). Every command but describe checks the configuration first.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+    run = commands.add_parser("run", help="build every table for one snapshot date (default: today, UTC)")
+    run.add_argument("--date", default=today, help=f"{DATE_HELP}; default today ({today})")
+    backfill = commands.add_parser("backfill", help="build every table for each date of a range, in one run")
+    backfill.add_argument("--start", required=True, help=f"first {DATE_HELP}")
+    backfill.add_argument("--end", required=True, help=f"last {DATE_HELP} (included)")
+    commands.add_parser("check", help="check the configuration (sources file, locations, data dir, settings) "
+                                      "without running anything")
+    summary = commands.add_parser("summary", help="rows and rejects per table for a snapshot date, and how its "
+                                                  "last run ended")
+    summary.add_argument("--date", default=today, help=f"{DATE_HELP}; default today ({today})")
+    commands.add_parser("docs", help="rebuild <data_dir>/partnership.duckdb and the data dictionary "
+                                     "<data_dir>/docs/index.html from what is published (every run does this too)")
+    commands.add_parser("describe", help="print the tables' columns as Markdown (the README's Tables section)")
     refresh = commands.add_parser("refresh-codelists", help="rebuild config/iati_codelists.yaml from IATI codelists")
     refresh.add_argument("location", nargs="?", default=os.environ.get("PARTNERSHIP_IATI_CODELISTS"),
                          help="folder or base URL holding <Name>.xml or <Name>.csv codelist files "
                               "(default: $PARTNERSHIP_IATI_CODELISTS)")
-    args = parser.parse_args(argv)
+    return parser
 
-    resources = resolved_resources()
+
+def _problems_or_none(dates: list[str]) -> int | None:
+    """Print every configuration problem, one line each, and return the exit status; None when fine."""
+    from pipelines.preflight import preflight
+
+    problems = preflight(dates=dates)
+    if not problems:
+        return None
+    for problem in problems:
+        print(f"partnership: {problem}", file=sys.stderr)
+    print(f"partnership: {len(problems)} problem{'s' if len(problems) > 1 else ''} found; nothing was run",
+          file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.command == "describe":
         print(describe_tables())
         return 0
+    dates = {"run": lambda: [args.date], "summary": lambda: [args.date],
+             "backfill": lambda: [args.start, args.end]}.get(args.command, list)()
+    if (status := _problems_or_none(dates)) is not None:
+        return status
+    if args.command == "check":
+        print("partnership: configuration ok")
+        return 0
+    resources = resolved_resources()
     if args.command == "refresh-codelists":
         from pipelines.storage.fetch import read_location
         from schemas.iati_codelists import fetch_codelists, write_codelists
@@ -155,26 +235,40 @@ def main(argv: list[str] | None = None) -> int:
         write_codelists(codelists, origin=args.location)
         print(f"wrote {sum(len(v) for v in codelists.values())} codes of {len(codelists)} codelists")
         return 0
+    store = resources["storage"].store()
     if args.command == "summary":
-        _print_summary(resources, [args.date], succeeded=True)
-        return 0
+        record = store.run_record(args.date)
+        _print_summary(resources, [args.date], record)
+        return 0 if record is not None and record["status"] == "succeeded" else 1
     if args.command == "docs":
-        store = resources["storage"].store()
         build_docs(store)
         _print_where_to_look(store)
         return 0
-    dates = [args.date] if args.command == "run" else _dates(args.start, args.end)
-    date.fromisoformat(dates[0])
-    result = execute(dates[0], dates[-1])
+    if args.command == "backfill":
+        if args.end < args.start:
+            print(f"partnership: --end {args.end} is before --start {args.start}; nothing was run", file=sys.stderr)
+            return 2
+        dates = _dates(args.start, args.end)
+    result = execute(dates[0], dates[-1], data_dir=store.root)
     if not _catalog_materialized(result):
         # the catalog step is skipped when a table it follows was skipped (a source not configured):
         # the tables that were published still get their catalog and dictionary
-        build_docs(resources["storage"].store())
+        build_docs(store)
     refused = refused_checks(result)
-    _print_summary(resources, dates, result.success and not refused)
-    for line in refused:
-        print(f"not published: {line}")
-    return 0 if result.success and not refused else 1
+    failed = failed_steps(result)
+    status = "succeeded" if result.success and not refused else "failed"
+    for day in dates:
+        store.record_run(day, {"status": status, "run_id": result.run_id, "dates": [dates[0], dates[-1]],
+                               "failed_steps": failed, "not_published": refused})
+    _print_summary(resources, dates, store.run_record(dates[-1]))
+    return 0 if status == "succeeded" else 1
+
+
+def failed_steps(result) -> list[str]:
+    """One line per step that failed: the step and the root cause, once."""
+    from pipelines.console import root_cause
+
+    return sorted({f"{e.step_key}: {root_cause(e.event_specific_data.error)}" for e in result.get_step_failure_events()})
 
 
 def _catalog_materialized(result) -> bool:

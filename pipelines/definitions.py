@@ -9,6 +9,7 @@ from assets.networks.assets import networks_assets
 from assets.partnerships.assets import partnerships_assets
 from assets.reporting.assets import reporting_assets
 from assets.reporting.publication import publication_assets
+from pipelines.console import progress_logger
 from pipelines.jobs import nightly_job, nightly_schedule
 from pipelines.resources import default_resources
 from pipelines.sensors import drop_folder_sensor
@@ -23,6 +24,8 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
         schedules=[nightly_schedule],
         sensors=[drop_folder_sensor],
         resources={**default_resources(), **(resources or {})},
+        # Dagster's own console logger for the UI and the daemon; the command line picks "progress"
+        loggers={"console": dg.colored_console_logger, "progress": progress_logger},
     )
 
 

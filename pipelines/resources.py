@@ -96,11 +96,12 @@ class HttpResource(dg.ConfigurableResource):
     min_bytes_per_second: float = Field(default=1024.0, ge=0, description="One attempt gives up when, after the read "
                                                                           "timeout, it averages less than this")
 
-    def fetcher(self) -> HttpFetcher:
+    def fetcher(self, on_retry=None) -> HttpFetcher:
+        """``on_retry(url, attempt, attempts, wait, reason)`` is told of each retry before its wait."""
         return HttpFetcher(timeout_seconds=self.timeout_seconds, connect_timeout_seconds=self.connect_timeout_seconds,
                            max_attempts=self.max_attempts, backoff_seconds=self.backoff_seconds, max_bytes=self.max_bytes,
                            bearer_token=self.bearer_token, attempt_deadline_seconds=self.attempt_deadline_seconds,
-                           min_bytes_per_second=self.min_bytes_per_second)
+                           min_bytes_per_second=self.min_bytes_per_second, on_retry=on_retry)
 
 
 def _env(name: str, default, kind=str):

@@ -280,6 +280,10 @@ def test_cli_run_prints_the_summary(tmp_path, monkeypatch, capsys):
     row = summary.filter(pl.col("table") == "iati_activities").row(0, named=True)
     assert (row["rows"], row["rejected"]) == (27, 4)
     assert "iati_transactions" in out and str(tmp_path / "data" / "curated" / "iati_budgets") in out
+    # the summary reads how the run ended; run history is kept beside the data
+    assert main(["summary", "--date", DAY]) == 0
+    assert f"Snapshot {DAY}: succeeded (run " in capsys.readouterr().out
+    assert (tmp_path / "data" / ".dagster" / "dagster.yaml").is_file()
 
 
 def test_a_cli_run_of_some_sources_still_writes_the_catalog_and_dictionary(tmp_path, monkeypatch, capsys):

@@ -12,6 +12,7 @@ from assets.wiring.landing import build_landing_asset
 from assets.wiring.tables import (
     RunTotals,
     build_source_asset,
+    detail,
     inputs_read,
     remember,
     report,
@@ -53,7 +54,7 @@ def iati_curated_tables(context: dg.AssetExecutionContext, storage: StorageResou
     for snapshot_date in context.partition_keys:
         landed = store.landed("iati_activities", snapshot_date)
         if landed is None:
-            context.log.info(f"no landed IATI files for {snapshot_date}: skipped")
+            detail(context, f"no landed IATI files for {snapshot_date}: skipped")
             continue
         rates_landed = store.landed("exchange_rates", snapshot_date)
         read.update(["landing/iati_activities", "landing/exchange_rates"])  # no exchange-rate files: the packaged ECB rates
@@ -117,7 +118,7 @@ def _log_build(context: dg.AssetExecutionContext, snapshot_date: str, build: Iat
             where = f", line {outcome.line}" if outcome.line else ""
             context.log.warning(f"{snapshot_date}: file {outcome.file}{where} quarantined: {outcome.reason}")
     summary = ", ".join(f"{t} {build.rows[t]} rows / {build.rejected_records(t)} rejected" for t in IATI_TABLES)
-    context.log.info(f"{snapshot_date}: {len(build.files)} files; {summary}")
+    detail(context, f"{snapshot_date}: {len(build.files)} files; {summary}")
 
 
 financing_assets = [landing_iati_activities, landing_exchange_rates, iati_curated_tables, landing_un_revenue,

@@ -20,6 +20,7 @@ from assets.wiring.tables import (
     INPUTS_READ,
     RunTotals,
     asset_key,
+    detail,
     remember,
     report,
     table_asset,
@@ -187,7 +188,7 @@ def derived_asset(table: DerivedTable) -> dg.AssetsDefinition:
                     store.mark_refused(name, snapshot_date, refused[0][1])  # the first cause, for what is built on it
                 continue
             if not table.ready(inputs):
-                context.log.info(f"{snapshot_date or source}: {', '.join(i.table for i in table.inputs)}: "
+                detail(context, f"{snapshot_date or source}: {', '.join(i.table for i in table.inputs)}: "
                                  "required inputs not published: skipped")
                 continue
             print_ = fingerprint(table.name, inputs.digest(), parts, quality.max_reject_share)
@@ -199,7 +200,7 @@ def derived_asset(table: DerivedTable) -> dg.AssetsDefinition:
             built = table.build(inputs, day, **kwargs)
             read.update(asset_key(t).to_user_string() for t in inputs.read)
             if built is None:
-                context.log.info(f"{label}: nothing to build: skipped")
+                detail(context, f"{label}: nothing to build: skipped")
                 continue
             for name, (ok, meta) in built.checks.items():
                 checks[name].append((label, ok, meta))
@@ -213,7 +214,7 @@ def derived_asset(table: DerivedTable) -> dg.AssetsDefinition:
                                  source=source, snapshot_date=label, totals=totals)
             remember(table.name, print_, label, store, totals)
             if built.log:
-                context.log.info(f"{label}: {built.log}")
+                detail(context, f"{label}: {built.log}")
             if built.warning:
                 context.log.warning(f"{label}: {built.warning}")
         if not totals.processed:

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from assets.wiring.tables import detail
 from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
 from pipelines.resources import HttpResource, SourcesResource, StorageResource
 from pipelines.storage.settings import SourceSpec
@@ -40,14 +41,17 @@ def build_landing_asset(source: str, *, group_name: str, description: str,
         today = today_utc()
         landed_files = total_bytes = 0
         changed, reused = [], []
+        def retry_log(url, attempt, attempts, wait, reason):
+            context.log.warning(f"{source}: {url}: retry {attempt + 1}/{attempts} in {wait:.0f} s: {reason}")
+
         for snapshot_date in context.partition_keys:
             # A past date that was landed before keeps its files: re-running it reads the same bytes.
-            result = store.land(spec, snapshot_date, reuse_existing=snapshot_date != today, fetcher=http.fetcher())
+            result = store.land(spec, snapshot_date, reuse_existing=snapshot_date != today, fetcher=http.fetcher(on_retry=retry_log))
             landed_files += len(result.files)
             total_bytes += result.total_bytes
             (reused if result.reused else changed if result.changed else []).append(snapshot_date)
             for f in result.files:
-                context.log.info(f"{source} {snapshot_date}: {f.name} sha256={f.sha256[:12]} bytes={f.bytes}")
+                detail(context, f"{source} {snapshot_date}: {f.name} sha256={f.sha256[:12]} bytes={f.bytes}")
         yield dg.MaterializeResult(metadata={
             "files": landed_files,
             "bytes": total_bytes,

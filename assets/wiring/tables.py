@@ -29,6 +29,15 @@ REJECT_CHECK = "reject_share_within_threshold"
 INPUTS_READ = "inputs_read"
 
 
+def detail(context, message: str) -> None:
+    """A message about one date: INFO in a run of one date, DEBUG in a run over several (a backfill's
+    INFO output stays a progress log: one line per step, what it published, and every warning)."""
+    if len(context.partition_keys if context.has_partition_key_range or context.has_partition_key else []) > 1:
+        context.log.debug(message)
+    else:
+        context.log.info(message)
+
+
 def asset_key(table: str) -> dg.AssetKey:
     return dg.AssetKey([TABLES[table].layer, table])
 
@@ -218,7 +227,7 @@ def try_reuse(name: str, print_: str, snapshot_date: str, tables: list[str], rej
     totals.add(snapshot_date, counts["rows"], counts["rejected"], counts["warnings"], gated=counts.get("gated"))
     if previous != snapshot_date:
         totals.reused[snapshot_date] = previous
-    context.log.info(f"{snapshot_date}: inputs unchanged since {previous}: its published output reused, nothing parsed")
+    detail(context, f"{snapshot_date}: inputs unchanged since {previous}: its published output reused, nothing parsed")
     return True
 
 
@@ -245,7 +254,7 @@ def build_source_asset(*, name: str, source: str, group: str, tables: list[str],
         for snapshot_date in context.partition_keys:
             landed = store.landed(source, snapshot_date)
             if landed is None:
-                context.log.info(f"no landed {source} files for {snapshot_date}: skipped")
+                detail(context, f"no landed {source} files for {snapshot_date}: skipped")
                 continue
             read.add(f"landing/{source}")
             print_ = fingerprint(source, landed.digests, landed.format, quality.max_reject_share, sources.max_table_mb)
@@ -263,7 +272,7 @@ def build_source_asset(*, name: str, source: str, group: str, tables: list[str],
             validate_and_publish(frames, rejects, list(tables), store=store, quality=quality, source=source,
                                  snapshot_date=snapshot_date, totals=totals)
             remember(name, print_, snapshot_date, store, totals)
-            context.log.info(f"{snapshot_date}: " + ", ".join(
+            detail(context, f"{snapshot_date}: " + ", ".join(
                 f"{t} {totals.rows[t]} rows / {totals.rejected[t]} rejected" for t in totals.tables))
         yield from report(totals, store, quality, source, extra_metadata=inputs_read(read))
 

@@ -158,6 +158,8 @@ class HttpFetcher:
     attempt_deadline_seconds: float = 900.0
     min_bytes_per_second: float = 1024.0
     sleep: object = time.sleep
+    # told of every retry before its wait: (url shown, attempt that failed, attempts allowed, wait, reason)
+    on_retry: object = None
 
     def fetch(self, url: str, dest: Path, previous: dict | None = None) -> FetchResult:
         shown = redact(url)
@@ -185,6 +187,8 @@ class HttpFetcher:
                     break
                 wait = retry.wait if retry.wait is not None else min(self.backoff_seconds * 2 ** (attempt - 1),
                                                                       self.max_backoff_seconds)
+                if self.on_retry is not None:
+                    self.on_retry(shown, attempt, self.max_attempts, wait, retry.reason)
                 self.sleep(wait)
         raise FetchError(f"{shown}: failed after {self.max_attempts} attempts: {last_reason}")
 

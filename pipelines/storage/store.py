@@ -12,6 +12,7 @@ docs/index.html                          the data dictionary
 report/<snapshot_date>.html, index.html  the transparency report (index: the latest snapshot)
 state/<name>.json                        fingerprints of published outputs, for reuse
 state/refused/<table>/<date>.json        why the latest run of a table's date refused it (gone once published)
+state/runs/<date>.json                   how the latest command-line run of a date ended
 .staging/  .locks/                       work areas, never read by consumers
 ```
 
@@ -287,6 +288,20 @@ class DataStore:
 
     def recorded(self, name: str) -> dict:
         return reuse.load_state(self.root, name)
+
+    # --- how the latest run of a date ended ----------------------------------------------------
+    def record_run(self, snapshot_date: str, outcome: dict) -> None:
+        from datetime import UTC, datetime
+
+        document = {**outcome, "snapshot_date": snapshot_date,
+                    "finished_at": datetime.now(UTC).replace(microsecond=0).isoformat()}
+        write_json_atomic(self.root / "state" / "runs" / f"{snapshot_date}.json", document)
+
+    def run_record(self, snapshot_date: str) -> dict | None:
+        try:
+            return json.loads((self.root / "state" / "runs" / f"{snapshot_date}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
 
     # --- refusals: a date whose latest run refused a table -------------------------------------
     def _refusal_path(self, table: str, snapshot_date: str) -> Path:

@@ -175,6 +175,16 @@ def test_transient_failures_are_retried_then_succeed(tmp_path, server, plan, att
     assert_nothing_partial(tmp_path)
 
 
+def test_each_retry_is_announced_with_its_attempt_and_wait(tmp_path, server):
+    base, script = server
+    script.plans["/a.xml"] = ["500", "429", "ok"]
+    told, sleeps = [], []
+    f = fetcher(sleeps, on_retry=lambda url, attempt, attempts, wait, reason: told.append((url, attempt, attempts, wait, reason)))
+    land(tmp_path, f"{base}/a.xml", f)
+    assert [(a, n, w) for _, a, n, w, _ in told] == [(1, 3, 0.01), (2, 3, 2.0)] and sleeps == [0.01, 2.0]
+    assert told[0][0] == f"{base}/a.xml" and "500" in told[0][4] and "429" in told[1][4]
+
+
 @pytest.mark.parametrize("plan,message,attempts", [
     (["500"], "failed after 3 attempts: HTTP 500", 3),
     (["truncated"], "incomplete body", 3),

@@ -1,0 +1,88 @@
+"""The command line's log: a progress log, one line per event that matters.
+
+Dagster's own console logger prints every framework event and, for a failure, the whole stack (once
+per step and again for the run). ``partnership run`` and ``backfill`` use this logger instead: step i
+of n as it starts, what each asset published, every warning (retries included), a failure as one
+line with its root cause, and the rest (per-date details, framework events, stacks) at DEBUG
+(``PARTNERSHIP_LOG_LEVEL=DEBUG``).
+"""
+
+import logging
+import sys
+import time
+
+import dagster as dg
+
+LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
+
+
+def root_cause(error) -> str:
+    """The first line of the innermost cause of a Dagster error (SerializableErrorInfo)."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    lines = (error.message or "").strip().splitlines()
+    return lines[0] if lines else error.cls_name or "error"
+
+
+class _ProgressHandler(logging.Handler):
+    def __init__(self, level: int, steps: int, stream):
+        super().__init__(logging.DEBUG)
+        self.shown_level, self.steps, self.stream, self.started = level, steps, stream, 0
+        self.step_started: dict[str, float] = {}
+
+    def _line(self, record: logging.LogRecord) -> tuple[int, str]:
+        meta = getattr(record, "dagster_meta", None) or {}
+        event = meta.get("dagster_event")
+        step = meta.get("step_key") or ""
+        message = str(meta.get("orig_message", record.getMessage()))
+        if event is None:  # a message of the project's own code
+            return record.levelno, f"{step}: {message}" if step else message
+        kind = event.event_type_value
+        if kind == "STEP_START":
+            self.started += 1
+            self.step_started[step] = time.monotonic()
+            return logging.INFO, f"[{self.started}/{self.steps}] {step}"
+        if kind == "STEP_SUCCESS":
+            seconds = time.monotonic() - self.step_started.get(step, time.monotonic())
+            return logging.DEBUG, f"{step}: done in {seconds:.1f} s"
+        if kind == "STEP_FAILURE":
+            return logging.ERROR, f"{step}: FAILED: {root_cause(event.event_specific_data.error)}"
+        if kind == "STEP_SKIPPED":
+            return logging.INFO, f"{step}: skipped (a table it reads was not built in this run)"
+        if kind == "ASSET_MATERIALIZATION":
+            materialization = event.event_specific_data.materialization
+            rows = materialization.metadata.get("dagster/row_count")
+            rejected = materialization.metadata.get("rejected_records")
+            if rows is None:
+                return logging.DEBUG, f"{materialization.asset_key.to_user_string()}: materialized"
+            extra = f", {rejected.value:,} rejected" if rejected is not None and rejected.value else ""
+            return logging.INFO, f"  {materialization.asset_key.to_user_string()}: {rows.value:,} rows{extra}"
+        if kind == "RUN_FAILURE":
+            return logging.DEBUG, message
+        return logging.DEBUG, message.strip().splitlines()[0] if message.strip() else kind
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level, text = self._line(record)
+            if level >= self.shown_level:
+                stamp = time.strftime("%H:%M:%S")
+                label = "" if level == logging.INFO else f"{logging.getLevelName(level)} "
+                self.stream.write(f"{stamp} {label}{text}\n")
+                if self.shown_level <= logging.DEBUG and record.levelno >= logging.ERROR:
+                    self.stream.write(record.getMessage() + "\n")  # the whole stack, for DEBUG
+                self.stream.flush()
+        except Exception:  # noqa: BLE001 - a log line must never fail a run
+            self.handleError(record)
+
+
+@dg.logger(
+    config_schema={"log_level": dg.Field(str, default_value="INFO", is_required=False),
+                   "steps": dg.Field(int, default_value=0, is_required=False)},
+    description="One line per step, per published asset, per warning and per failure (root cause only).",
+)
+def progress_logger(init_context) -> logging.Logger:
+    config = init_context.logger_config
+    logger = logging.Logger("partnership", level=logging.DEBUG)
+    logger.addHandler(_ProgressHandler(LEVELS.get(str(config["log_level"]).upper(), logging.INFO), config["steps"],
+                                       sys.stderr))
+    return logger

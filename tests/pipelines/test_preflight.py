@@ -1,0 +1,118 @@
+"""Mistakes an operator makes get one line each, before anything runs, and no traceback."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pipelines.cli import main
+from pipelines.partitions import FIRST_SNAPSHOT
+from tests.conftest import PROJECT
+
+SAMPLE_SOURCES = PROJECT / "config" / "sources.yaml"
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """A clean environment: the sample sources, a fresh data dir, no DAGSTER_HOME."""
+    for name in list(os.environ):
+        if name.startswith("PARTNERSHIP_") or name == "DAGSTER_HOME":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PARTNERSHIP_SOURCES", str(SAMPLE_SOURCES))
+    monkeypatch.setenv("PARTNERSHIP_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path
+
+
+def problems(capsys, argv) -> tuple[int, list[str]]:
+    status = main(argv)
+    err = capsys.readouterr().err
+    return status, [line for line in err.splitlines() if line]
+
+
+def test_a_typo_in_a_source_name_is_one_line_with_a_suggestion_and_nothing_runs(env, capsys, monkeypatch):
+    sources = env / "sources.yaml"
+    sources.write_text(SAMPLE_SOURCES.read_text().replace("iati_activities:", "iati_activites:"))
+    # the locations are relative to the sources file: keep them pointing at the sample
+    sources.write_text(sources.read_text().replace("../data/sample", str(PROJECT / "data" / "sample")))
+    monkeypatch.setenv("PARTNERSHIP_SOURCES", str(sources))
+    status, lines = problems(capsys, ["run", "--date", "2026-11-20"])
+    assert status == 2
+    assert lines == [f"partnership: sources file {sources}: unknown source 'iati_activites'; did you mean iati_activities?",
+                     "partnership: 1 problem found; nothing was run"]
+    assert not (env / "data").exists()
+
+
+def test_malformed_yaml_names_the_line_and_column(env, capsys, monkeypatch):
+    sources = env / "sources.yaml"
+    sources.write_text("exchange_rates:\n  - a.csv\n un_revenue: [b.csv\n")
+    monkeypatch.setenv("PARTNERSHIP_SOURCES", str(sources))
+    status, lines = problems(capsys, ["check"])
+    assert status == 2 and len(lines) == 2
+    assert lines[0].startswith(f"partnership: sources file {sources} line 3 column 2: not valid YAML")
+
+
+def test_a_date_in_another_format_or_outside_the_partitions_says_the_format_and_range(env, capsys):
+    status, lines = problems(capsys, ["run", "--date", "25-11-2026"])
+    assert status == 2
+    assert lines[0] == (f"partnership: date '25-11-2026' is not a date written YYYY-MM-DD "
+                        f"(snapshot dates run from {FIRST_SNAPSHOT} to {__import__('datetime').datetime.now(__import__('datetime').UTC).date()})")
+    status, lines = problems(capsys, ["backfill", "--start", "2019-12-30", "--end", "2026-01-02"])
+    assert status == 2 and lines[0].startswith("partnership: date 2019-12-30 is outside the snapshot dates")
+    status, lines = problems(capsys, ["backfill", "--start", "2026-02-02", "--end", "2026-02-01"])
+    assert status == 2 and lines == ["partnership: --end 2026-02-01 is before --start 2026-02-02; nothing was run"]
+
+
+def test_every_problem_is_listed_at_once_one_line_each(env, capsys, monkeypatch):
+    sources = env / "sources.yaml"
+    sources.write_text(f"un_revenue: [{env / 'missing.csv'}]\nexchange_rates: [{env / 'nothing-*.csv'}]\n")
+    monkeypatch.setenv("PARTNERSHIP_SOURCES", str(sources))
+    (env / "a-file").write_text("")
+    monkeypatch.setenv("PARTNERSHIP_DATA_DIR", str(env / "a-file"))
+    monkeypatch.setenv("DAGSTER_HOME", str(env / "no-such-home"))
+    monkeypatch.setenv("PARTNERSHIP_MAX_REJECT_SHARE", "half")
+    status, lines = problems(capsys, ["run", "--date", "2026-11-20"])
+    assert status == 2
+    assert lines == [
+        "partnership: PARTNERSHIP_MAX_REJECT_SHARE='half' is not a share between 0 and 1 (e.g. 0.5)",
+        f"partnership: data dir {env / 'a-file'} is not a directory this user can write (set PARTNERSHIP_DATA_DIR to one)",
+        f"partnership: DAGSTER_HOME={env / 'no-such-home'} is not an existing directory this user can write "
+        "(create it, or unset DAGSTER_HOME to keep run history in <data dir>/.dagster)",
+        f"partnership: source 'un_revenue': location '{env / 'missing.csv'}' does not exist ({env / 'missing.csv'})",
+        f"partnership: source 'exchange_rates': location '{env / 'nothing-*.csv'}' matches no file ({env / 'nothing-*.csv'})",
+        "partnership: 5 problems found; nothing was run",
+    ]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders: the permission cannot be tested as root")
+def test_a_read_only_data_dir_is_named(env, capsys, monkeypatch):
+    data = env / "readonly"
+    data.mkdir()
+    data.chmod(0o555)
+    monkeypatch.setenv("PARTNERSHIP_DATA_DIR", str(data))
+    status, lines = problems(capsys, ["check"])
+    assert status == 2 and "set PARTNERSHIP_DATA_DIR" in lines[0]
+
+
+def test_a_good_configuration_checks_ok(env, capsys):
+    assert main(["check"]) == 0
+    assert capsys.readouterr().out.strip() == "partnership: configuration ok"
+
+
+def test_the_command_line_says_its_version_commands_and_formats_without_a_traceback(env):
+    run = lambda *a: subprocess.run([sys.executable, "-m", "pipelines.cli", *a], capture_output=True, text=True,  # noqa: E731
+                                    cwd=PROJECT, timeout=120)
+    version = run("--version")
+    assert version.returncode == 0 and version.stdout.startswith("partnership ")
+    helped = run("--help").stdout
+    for command in ("run", "backfill", "check", "summary", "docs", "describe", "refresh-codelists"):
+        assert command in helped
+    assert "YYYY-MM-DD" in run("run", "--help").stdout and "YYYY-MM-DD" in run("backfill", "--help").stdout
+    bad = run("run", "--date", "2026-13-01")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 2
+
+
+def test_summary_says_when_a_date_was_never_run(env, capsys):
+    assert main(["summary", "--date", "2026-11-19"]) == 1
+    assert "Snapshot 2026-11-19: never run from this data dir" in capsys.readouterr().out
