@@ -40,11 +40,12 @@ def _instance(data_dir: Path):
     return dg.DagsterInstance.get()
 
 
-def execute(start: str, end: str | None = None, *, raise_on_error: bool = False, data_dir: Path | None = None):
+def execute(start: str, end: str | None = None, *, raise_on_error: bool = False, data_dir: Path | None = None,
+            resources: dict | None = None):
     """Run the nightly job in this process for one partition or, in one run, a date range."""
     from pipelines.definitions import build_definitions
 
-    job = build_definitions().resolve_job_def("nightly_snapshot")
+    job = build_definitions(resources).resolve_job_def("nightly_snapshot")
     instance = _instance(data_dir) if data_dir is not None else dg_ephemeral()
     steps = len(job.graph.nodes)
     run_config = {"loggers": {"progress": {"config": {"log_level": os.environ.get("PARTNERSHIP_LOG_LEVEL", "INFO"),
@@ -181,6 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
     backfill = commands.add_parser("backfill", help="build every table for each date of a range, in one run")
     backfill.add_argument("--start", required=True, help=f"first {DATE_HELP}")
     backfill.add_argument("--end", required=True, help=f"last {DATE_HELP} (included)")
+    for command in (run, backfill):
+        command.add_argument("--reuse-landed-only", action="store_true",
+                             help="build a past date only from the files landed for it before; never fetch today's "
+                                  "files for a past date (a date with none is not built)")
     commands.add_parser("check", help="check the configuration (sources file, locations, data dir, settings) "
                                       "without running anything")
     summary = commands.add_parser("summary", help="rows and rejects per table for a snapshot date, and how its "
@@ -249,7 +254,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"partnership: --end {args.end} is before --start {args.start}; nothing was run", file=sys.stderr)
             return 2
         dates = _dates(args.start, args.end)
-    result = execute(dates[0], dates[-1], data_dir=store.root)
+    overrides = {}
+    if args.reuse_landed_only:
+        from pipelines.resources import SourcesResource
+
+        current = resources["sources"]
+        overrides["sources"] = SourcesResource(sources_file=current.sources_file, max_table_mb=current.max_table_mb,
+                                               reuse_landed_only=True)
+    result = execute(dates[0], dates[-1], data_dir=store.root, resources=overrides)
     if not _catalog_materialized(result):
         # the catalog step is skipped when a table it follows was skipped (a source not configured):
         # the tables that were published still get their catalog and dictionary

@@ -29,6 +29,9 @@ class SourcesResource(dg.ConfigurableResource):
     # no gt=0 here: a dg.EnvVar field is checked as 0 before it is resolved; max_table_bytes checks it
     max_table_mb: int = Field(default=DEFAULT_MAX_TABLE_MB,
                               description="Largest CSV/JSON/XLSX source file read whole, in MB (PARTNERSHIP_MAX_TABLE_MB)")
+    reuse_landed_only: bool = Field(
+        default=False, description="A past date is built only from files landed for it before; nothing is fetched "
+                                   "for it (partnership backfill --reuse-landed-only)")
 
     @property
     def max_table_bytes(self) -> int:

@@ -302,6 +302,24 @@ def test_a_cli_run_of_some_sources_still_writes_the_catalog_and_dictionary(tmp_p
     assert con.execute("select count(*) from latest_financing_flows").fetchall()[0][0] == 0  # there, empty
 
 
+def test_reuse_landed_only_never_lands_todays_files_under_a_past_date(tmp_path, monkeypatch, capsys):
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(f"un_revenue: [{PROJECT / 'data/sample/financing/un-revenue.csv'}]\n")
+    monkeypatch.setenv("PARTNERSHIP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PARTNERSHIP_SOURCES", str(sources))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    landing = tmp_path / "data" / "landing" / "un_revenue"
+    assert main(["run", "--date", "2026-11-19"]) == 0
+    assert "the files as they are today" in capsys.readouterr().err  # a past date said so
+    assert main(["backfill", "--start", "2026-11-19", "--end", "2026-11-20", "--reuse-landed-only"]) == 0
+    err = capsys.readouterr().err
+    assert "no files landed before for 1 past date(s) (2026-11-20..2026-11-20): not fetched" in err
+    assert (landing / "2026-11-19").is_dir() and not (landing / "2026-11-20").exists()
+    store = DataStore(tmp_path / "data")
+    assert store.has_partition("un_revenue_by_contributor", "2026-11-19")
+    assert not store.has_partition("un_revenue_by_contributor", "2026-11-20")
+
+
 @pytest.mark.realdata
 def test_whole_graph_on_real_data(realdata, tmp_path):
     result = run(tmp_path, PROJECT / "config" / "sources.realdata.yaml", max_share=0.5)

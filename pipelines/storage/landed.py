@@ -3,6 +3,12 @@
 Files are kept exactly as fetched, with ``_manifest.json`` beside them (sha256, bytes, origin,
 fetched_at). Landing the same content again changes nothing: same files, same manifest. A landed
 snapshot of a past date is reused as it is, so re-running an old partition reads the same bytes.
+
+One copy of the bytes: every landed file is a hard link to ``landing/.objects/<sha256>``, the one
+copy of that content, so the same file landed on many dates (or by two sources) takes its space
+once. A local file is hashed before it is copied: content already stored is linked, not copied
+again. Landed files are read-only for everyone but readable by all (0444); where the file system
+has no hard links, each date keeps its own copy.
 """
 
 import hashlib
@@ -22,6 +28,8 @@ from pipelines.storage.publish import clean_orphans, owner_tag, write_json_atomi
 from pipelines.storage.settings import SourceSpec
 
 MANIFEST_NAME = "_manifest.json"
+OBJECTS = ".objects"
+LANDED_MODE = 0o444
 _CHUNK = 1 << 20
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -85,6 +93,40 @@ def read_manifest(directory: Path) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def _sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as src:
+        while chunk := src.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _object_path(landing_root: Path, sha: str) -> Path:
+    return landing_root / OBJECTS / sha[:2] / sha
+
+
+def _store_object(landing_root: Path, tmp: Path, sha: str) -> Path:
+    """Move a complete staged file into the object store."""
+    obj = _object_path(landing_root, sha)
+    obj.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(tmp, LANDED_MODE)
+    os.replace(tmp, obj)
+    return obj
+
+
+def _place(obj: Path, target: Path) -> None:
+    """Make ``target`` the content of ``obj``, in one rename: a hard link, or a copy where links fail."""
+    fd, temporary = tempfile.mkstemp(prefix=".landing-", dir=target.parent)
+    os.close(fd)
+    os.unlink(temporary)
+    try:
+        os.link(obj, temporary)
+    except OSError:
+        shutil.copyfile(obj, temporary)
+        os.chmod(temporary, LANDED_MODE)
+    os.replace(temporary, target)
+
+
 def _files_from_manifest(directory: Path, manifest: dict) -> list[LandedFile]:
     return [LandedFile(path=directory / e["name"], **e) for e in manifest["files"]]
 
@@ -139,22 +181,31 @@ def land_source(
                     landed.append(LandedFile(path=target, **before))  # unchanged upstream: nothing downloaded
                     continue
                 sha, etag, last_modified = fetched.sha256, fetched.etag, fetched.last_modified
+                size = tmp.stat().st_size
             else:
-                digest = hashlib.sha256()
-                with os.fdopen(fd, "wb") as out:
-                    hashing = _HashingWriter(out, digest)
-                    try:
-                        with open(location, "rb") as src:
-                            shutil.copyfileobj(src, hashing, _CHUNK)
-                    except OSError as exc:
-                        raise LandingError(f"{location}: cannot read: {exc.strerror}") from exc
-                sha = digest.hexdigest()
-            size = tmp.stat().st_size
+                try:
+                    sha = _sha256_of(location)  # hashed first: content already stored is not copied again
+                    size = os.stat(location).st_size
+                    if _object_path(landing_root, sha).is_file():
+                        os.close(fd)
+                    else:
+                        digest = hashlib.sha256()
+                        with os.fdopen(fd, "wb") as out, open(location, "rb") as src:
+                            shutil.copyfileobj(src, _HashingWriter(out, digest), _CHUNK)
+                        if digest.hexdigest() != sha:
+                            raise LandingError(f"{location}: changed while it was being landed; land it again")
+                        size = tmp.stat().st_size
+                except OSError as exc:
+                    raise LandingError(f"{location}: cannot read: {exc.strerror}") from exc
             if before and before["sha256"] == sha and target.is_file() and target.stat().st_size == size:
-                tmp.unlink()
+                tmp.unlink(missing_ok=True)
                 landed.append(LandedFile(path=target, **before))
                 continue
-            os.replace(tmp, target)
+            obj = _object_path(landing_root, sha)
+            if not obj.is_file():
+                _store_object(landing_root, tmp, sha)  # tmp holds the complete content here
+            tmp.unlink(missing_ok=True)
+            _place(obj, target)
             changed = True
             landed.append(LandedFile(name=name, origin=location, sha256=sha, bytes=size,
                                      fetched_at=now().isoformat(timespec="seconds"), path=target,

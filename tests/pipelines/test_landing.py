@@ -127,3 +127,36 @@ def test_a_bearer_token_is_sent_and_never_written_anywhere(tmp_path, server):
     for path in (tmp_path / "landing").rglob("*"):
         if path.is_file():
             assert b"s3cret" not in path.read_bytes(), path
+
+
+def test_identical_content_is_stored_once_across_dates_and_readable_by_all(tmp_path, inputs, monkeypatch):
+    import hashlib
+    import os
+    import stat
+
+    from pipelines.storage import landed
+
+    days = [f"2026-11-{d:02d}" for d in range(20, 27)]
+    land_source(spec(tmp_path, "in/*.xml"), tmp_path / "landing", days[0], reuse_existing=False)
+
+    def no_copy(*args, **kwargs):
+        raise AssertionError("content already landed was copied again")
+
+    monkeypatch.setattr(landed.shutil, "copyfileobj", no_copy)  # hashed first, linked, never copied
+    for day in days[1:]:
+        land_source(spec(tmp_path, "in/*.xml"), tmp_path / "landing", day, reuse_existing=False)
+    files = [tmp_path / "landing" / "iati_activities" / d / "a.xml" for d in days]
+    inodes = {f.stat().st_ino for f in files}
+    assert len(inodes) == 1 and files[0].stat().st_nlink == len(days) + 1  # the dates and the one stored object
+    sha = hashlib.sha256(b"<a/>").hexdigest()
+    assert (tmp_path / "landing" / ".objects" / sha[:2] / sha).stat().st_ino in inodes
+    for f in files:
+        mode = stat.S_IMODE(f.stat().st_mode)
+        assert mode & 0o444 == 0o444 and not mode & 0o222, oct(mode)  # readable by all, written by none
+        assert f.read_bytes() == b"<a/>"
+    # new content on a later date is a new object; the earlier dates keep theirs
+    monkeypatch.undo()
+    (inputs / "a.xml").write_text("<a>changed</a>")
+    land_source(spec(tmp_path, "in/*.xml"), tmp_path / "landing", "2026-11-27", reuse_existing=False)
+    assert (tmp_path / "landing" / "iati_activities" / "2026-11-27" / "a.xml").read_text() == "<a>changed</a>"
+    assert files[0].read_text() == "<a/>" and os.stat(files[0]).st_ino in inodes
