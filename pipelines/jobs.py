@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from pipelines.partitions import NIGHTLY_HOUR_UTC
+
 nightly_job = dg.define_asset_job(
     name="nightly_snapshot",
     selection=dg.AssetSelection.all(),
@@ -10,6 +12,8 @@ nightly_job = dg.define_asset_job(
 
 # Runs at 02:00 UTC for the partition of that day (today's partition exists: end_offset=1).
 nightly_schedule = dg.build_schedule_from_partitioned_job(
-    nightly_job, hour_of_day=2, minute_of_hour=0, name="nightly_snapshot_0200_utc",
+    nightly_job, hour_of_day=NIGHTLY_HOUR_UTC, minute_of_hour=0, name="nightly_snapshot_0200_utc",
+    description="Every day at 02:00 UTC: land every configured source for the day's snapshot and rebuild every "
+                "table, the catalog and the report. Curated tables and marts are expected fresh by 04:00 UTC.",
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )

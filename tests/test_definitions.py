@@ -58,3 +58,16 @@ def test_every_partitioned_asset_backfills_a_range_in_one_run_and_one_dataset_ta
             continue
         assert node.partitions_def is not None, key
         assert node.backfill_policy is not None and node.backfill_policy.max_partitions_per_run is None, key
+
+
+def test_curated_tables_and_marts_promise_the_nightly_freshness_and_the_schedule_says_what_it_does():
+    repo = defs.get_repository_def()
+    for key in repo.asset_graph.get_all_asset_keys():
+        policy = repo.asset_graph.get(key).freshness_policy
+        if key.path[0] in ("curated", "mart"):
+            assert policy is not None and policy.deadline_cron == "0 4 * * *", key
+    schedule = repo.get_schedule_def("nightly_snapshot_0200_utc")
+    assert schedule.cron_schedule == "0 2 * * *" and "02:00 UTC" in schedule.description
+    partitions = repo.get_job("nightly_snapshot").partitions_def
+    first = partitions.get_partition_keys(current_time=datetime(2026, 11, 30, tzinfo=UTC))[0]
+    assert first == "2026-01-01"  # no partition before the first snapshot

@@ -8,7 +8,7 @@ from assets.reporting import dictionary, report
 from assets.reporting.assets import GROUP, MARTS
 from assets.reporting.cookbook import COOKBOOK
 from assets.wiring.tables import INPUTS_READ, asset_key
-from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
+from pipelines.partitions import daily_snapshot_partitions, nightly_freshness, single_run_backfill
 from pipelines.resources import StorageResource
 from pipelines.storage.store import DataStore
 from schemas.catalog import TABLES
@@ -61,7 +61,7 @@ def build_dictionary_page(store: DataStore, summary: dict[str, dict], asset_grap
 
 @dg.asset(key=CATALOG_KEY, group_name=GROUP, kinds={"duckdb", "html"},
           deps=[asset_key(t) for t in TABLES],
-          partitions_def=daily_snapshot_partitions, backfill_policy=single_run_backfill,
+          partitions_def=daily_snapshot_partitions, backfill_policy=single_run_backfill, freshness_policy=nightly_freshness,
           check_specs=[dg.AssetCheckSpec(COOKBOOK_CHECK, asset=CATALOG_KEY,
                                          description="Every cookbook query runs on the catalog.")],
           description="partnership.duckdb (a view per table, latest_<table> views, comments) and docs/index.html, "
@@ -92,7 +92,7 @@ def report_page(store: DataStore, snapshot_date: str, other_snapshots: list[str]
 
 @dg.asset(key=REPORT_KEY, group_name=GROUP, kinds={"html"},
           deps=[asset_key(t) for t in REPORT_TABLES],
-          partitions_def=daily_snapshot_partitions, backfill_policy=single_run_backfill,
+          partitions_def=daily_snapshot_partitions, backfill_policy=single_run_backfill, freshness_policy=nightly_freshness,
           description="report/<snapshot_date>.html and report/index.html (the latest): the transparency report, "
                       "charts of the marts that render offline.")
 def transparency_report(context: dg.AssetExecutionContext, storage: StorageResource):

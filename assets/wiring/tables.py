@@ -17,7 +17,7 @@ import polars as pl
 from assets.io import SourceFileError
 from assets.validation import Refusal, count_rejects, gate_counts, over_threshold, reject_share, split_valid
 from pipelines.metadata import rejects_sample, table_schema
-from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
+from pipelines.partitions import daily_snapshot_partitions, nightly_freshness, single_run_backfill
 from pipelines.resources import QualityResource, SourcesResource, StorageResource
 from pipelines.storage.reuse import fingerprint
 from pipelines.storage.store import DataStore
@@ -45,7 +45,7 @@ def asset_key(table: str) -> dg.AssetKey:
 def table_spec(table: TableSpec, group: str, deps: list[dg.AssetKey]) -> dg.AssetSpec:
     return dg.AssetSpec(
         [table.layer, table.name], group_name=group, description=table.description, kinds={"polars", "parquet"},
-        deps=deps, skippable=True,
+        deps=deps, skippable=True, freshness_policy=nightly_freshness,
         metadata={"dagster/column_schema": table_schema(table.model), "dagster/table_name": f"{table.layer}/{table.name}",
                   "partitioning": table.partitioning},
     )
