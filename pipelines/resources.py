@@ -107,14 +107,16 @@ class HttpResource(dg.ConfigurableResource):
                            min_bytes_per_second=self.min_bytes_per_second, on_retry=on_retry)
 
 
-def _env(name: str, default, kind=str):
-    """``dg.EnvVar`` where the variable is set, else ``default``."""
-    if not os.environ.get(name):
-        return default
-    return dg.EnvVar.int(name) if kind is int else dg.EnvVar(name)
+def default_resources(*, resolve: bool = False) -> dict[str, dg.ConfigurableResource]:
+    """Every resource, each setting a ``dg.EnvVar`` where its variable is set (resolved by Dagster
+    when a run starts), or with ``resolve`` the variable's value itself, for code outside a run."""
+    def _env(name: str, default, kind=str):
+        if not os.environ.get(name):
+            return default
+        if resolve:
+            return kind(os.environ[name])
+        return dg.EnvVar.int(name) if kind is int else dg.EnvVar(name)
 
-
-def default_resources() -> dict[str, dg.ConfigurableResource]:
     share = os.environ.get("PARTNERSHIP_MAX_REJECT_SHARE")  # a float: dg.EnvVar carries only str and int
     return {
         "sources": SourcesResource(sources_file=_env("PARTNERSHIP_SOURCES", str(DEFAULT_SOURCES_FILE)),
@@ -129,6 +131,6 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
 
 
 def resolved_resources(overrides: dict | None = None) -> dict[str, dg.ConfigurableResource]:
-    """The resources with environment variables resolved, for code outside a run (the CLI)."""
-    return {name: resource.process_config_and_initialize()
-            for name, resource in {**default_resources(), **(overrides or {})}.items()}
+    """The resources with environment variables resolved, for code outside a run (the CLI); built
+    from the values directly, without Dagster's per-resource initialisation (an instance each)."""
+    return {**default_resources(resolve=True), **(overrides or {})}

@@ -30,7 +30,8 @@ def _organizations(inputs: Inputs, snapshot) -> Built:
 
 organization_tables = derived_asset(DerivedTable(
     name="organization_tables", outputs=["organizations", "organization_source_links"],
-    inputs=[Input(t) for t in ORG_SOURCES], build=_organizations, group=GROUP, required="any"))
+    inputs=[Input(t) for t in ORG_SOURCES], build=_organizations, group=GROUP, required="any",
+    uses_run_date=False))
 
 
 def _flows(inputs: Inputs, snapshot) -> Built:
@@ -45,7 +46,9 @@ financing_flows_table = derived_asset(DerivedTable(
     name="financing_flows_table", outputs=["financing_flows"],
     inputs=[Input("organization_source_links"), Input("organizations"), Input("iati_transactions"),
             Input("iati_activities"), Input("iati_participating_orgs"), Input("un_revenue_by_contributor")],
-    build=_flows, group=GROUP, required=("organization_source_links", "organizations")))
+    build=_flows, group=GROUP, required=("organization_source_links", "organizations"),
+    uses_run_date=False))
+
 
 def _funders(inputs: Inputs, snapshot) -> Built:
     funders = activity_funders(inputs["iati_participating_orgs"], inputs["iati_transactions"], inputs["iati_activities"],
@@ -59,7 +62,8 @@ activity_funders_table = derived_asset(DerivedTable(
     name="activity_funders_table", outputs=["activity_funders"],
     inputs=[Input("iati_participating_orgs"), Input("iati_transactions"), Input("iati_activities"),
             Input("organization_source_links")],
-    build=_funders, group=GROUP, required=("iati_participating_orgs", "iati_activities")))
+    build=_funders, group=GROUP, required=("iati_participating_orgs", "iati_activities"),
+    uses_run_date=False))
 
 REFERENCE_TABLES = ["ref_countries", "ref_organisation_types", "ref_transaction_types", "ref_sdg_targets"]
 

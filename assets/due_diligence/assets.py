@@ -143,6 +143,6 @@ partner_screening_table = derived_asset(DerivedTable(
             Input("sanctioned_entities", AS_OF),
             Input("sanctioned_aliases", AS_OF)],
     build=_screening, group=GROUP, required=("organizations",), settings=_decisions,
-    resource_keys=frozenset({"screening"})))
+    resource_keys=frozenset({"screening"}), uses_run_date=False))
 
 due_diligence_assets = [landing_un_sanctions, sanctions_list_tables, sanctions_changes_table, partner_screening_table]

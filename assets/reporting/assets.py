@@ -69,7 +69,7 @@ def build_mart_asset(name: str) -> dg.AssetsDefinition:
 
     return derived_asset(DerivedTable(
         name=f"{name}_table", outputs=[name], inputs=[Input(f) for f in mart.facts], build=build, group=GROUP,
-        required=(mart.facts[0],),
+        required=(mart.facts[0],), uses_run_date=False,  # the date is only the partition column
         extra_checks=(dg.AssetCheckSpec(RECONCILE_CHECK, asset=asset_key(name), blocking=True,
                                         description="Totals equal those of the facts it aggregates, to the cent."),)))
 

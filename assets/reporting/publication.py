@@ -4,7 +4,7 @@ transparency report. Both run last in every run, after the tables they read are 
 import dagster as dg
 import polars as pl
 
-from assets.reporting import dictionary, report
+from assets.reporting import dictionary
 from assets.reporting.assets import GROUP, MARTS
 from assets.reporting.cookbook import COOKBOOK
 from assets.wiring.tables import INPUTS_READ, asset_key
@@ -82,12 +82,15 @@ def catalog(context: dg.AssetExecutionContext, storage: StorageResource):
 
 def report_page(store: DataStore, snapshot_date: str, other_snapshots: list[str]) -> str | None:
     """The report of one snapshot, or None where none of its tables was published."""
+    from assets.reporting import report  # Altair and Vega are loaded by the runs that draw a report only
+
     tables: dict[str, pl.DataFrame | None] = {t: store.read_partition(t, snapshot_date) for t in REPORT_TABLES}
     if all(frame is None for frame in tables.values()):
         return None
     figures = report.report_figures(tables)
-    return report.render_report(figures, report.headlines(tables), snapshot_date, report.vega_javascript(),
-                                other_snapshots)
+    # the bundled JavaScript takes seconds to assemble: kept in the data dir's cache per library version
+    javascript = store.cached_text(f"vega-embed-{report.vega_version()}.js", report.vega_javascript)
+    return report.render_report(figures, report.headlines(tables), snapshot_date, javascript, other_snapshots)
 
 
 @dg.asset(key=REPORT_KEY, group_name=GROUP, kinds={"html"},

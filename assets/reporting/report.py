@@ -20,6 +20,14 @@ from assets.reporting.marts import private_to_un
 TOP = 20  # bars per ranking chart
 
 
+def vega_version() -> str:
+    """The versions the bundled JavaScript is made of (vl-convert's, and the Vega-Lite Altair writes)."""
+    import vl_convert
+    from altair.utils._importers import vl_version_for_vl_convert
+
+    return f"{vl_convert.__version__}-{vl_version_for_vl_convert()}"
+
+
 @functools.cache
 def vega_javascript() -> str:
     """Vega, Vega-Lite (the version Altair writes) and vega-embed as one script, from vl-convert's

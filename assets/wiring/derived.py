@@ -87,9 +87,15 @@ class Inputs(Mapping):
     def present(self, table: str) -> bool:
         return bool(self.dates[table]) and (self.dates[table] != [None] or self._store.has_partition(table, None))
 
-    def digest(self) -> list:
-        """What the inputs hold: the sha256 of every file of every partition read."""
-        return [(t, d, self._store.digest(t, d)) for t, dates in self.dates.items() for d in dates]
+    def digest(self, *, with_run_date: bool = True) -> list:
+        """What the inputs hold: the sha256 of every file of every partition read, with its date;
+        without ``with_run_date``, a partition of the run's own date is named by its content only
+        (the same bytes on another date fingerprint the same)."""
+        def named(t: str, d: str | None) -> str | None:
+            same_day = self._declared[t].scope == PARTITION and d == self._snapshot_date
+            return "<run date>" if same_day and not with_run_date else d
+
+        return [(t, named(t, d), self._store.digest(t, d)) for t, dates in self.dates.items() for d in dates]
 
     def latest_date(self) -> str | None:
         dates = [d for ds in self.dates.values() for d in ds if d]
@@ -137,6 +143,10 @@ class DerivedTable:
     resource_keys: frozenset[str] = frozenset()
     extra_checks: tuple[dg.AssetCheckSpec, ...] = ()
     pool: str | None = None
+    # Whether the rows depend on the run date itself (beyond the snapshot_date partition column):
+    # a table counting "the last 12 months" does; one that only conforms its inputs does not, and
+    # then a date whose inputs hold the same bytes as an earlier date's reuses that date's output.
+    uses_run_date: bool = True
 
     @property
     def partitioned(self) -> bool:
@@ -191,7 +201,8 @@ def derived_asset(table: DerivedTable) -> dg.AssetsDefinition:
                 detail(context, f"{snapshot_date or source}: {', '.join(i.table for i in table.inputs)}: "
                                  "required inputs not published: skipped")
                 continue
-            print_ = fingerprint(table.name, inputs.digest(), parts, quality.max_reject_share)
+            print_ = fingerprint(table.name, inputs.digest(with_run_date=table.uses_run_date), parts,
+                                 quality.max_reject_share)
             if try_reuse(table.name, print_, label, list(table.outputs), [source], store, totals, context):
                 for name in checks:
                     checks[name].append((label, True, {"reused": True}))

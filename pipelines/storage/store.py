@@ -13,7 +13,7 @@ report/<snapshot_date>.html, index.html  the transparency report (index: the lat
 state/<name>.json                        fingerprints of published outputs, for reuse
 state/refused/<table>/<date>.json        why the latest run of a table's date refused it (gone once published)
 state/runs/<date>.json                   how the latest command-line run of a date ended
-.staging/  .locks/                       work areas, never read by consumers
+.staging/  .locks/  .cache/              work areas, never read by consumers
 ```
 
 :class:`DataStore` is the only code that builds these paths: asset bodies and the CLI ask it for a
@@ -254,6 +254,17 @@ class DataStore:
         path = self.page_path(site, name)
         write_text_atomic(path, text)
         return path
+
+    def cached_text(self, name: str, produce) -> str:
+        """``<data_dir>/.cache/<name>``, made by ``produce()`` the first time (derived, never data:
+        deleting the folder costs only the time to make it again)."""
+        path = self.root / ".cache" / name
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = produce()
+            write_text_atomic(path, text)
+            return text
 
     def pages(self, site: str) -> list[str]:
         folder = self.root / site
