@@ -29,6 +29,7 @@ class _ProgressHandler(logging.Handler):
         super().__init__(logging.DEBUG)
         self.shown_level, self.steps, self.stream, self.started = level, steps, stream, 0
         self.step_started: dict[str, float] = {}
+        self.shown_assets: set[tuple[str, str]] = set()
 
     def _line(self, record: logging.LogRecord) -> tuple[int, str]:
         meta = getattr(record, "dagster_meta", None) or {}
@@ -51,12 +52,17 @@ class _ProgressHandler(logging.Handler):
             return logging.INFO, f"{step}: skipped (a table it reads was not built in this run)"
         if kind == "ASSET_MATERIALIZATION":
             materialization = event.event_specific_data.materialization
+            key = materialization.asset_key.to_user_string()
             rows = materialization.metadata.get("dagster/row_count")
             rejected = materialization.metadata.get("rejected_records")
-            if rows is None:
-                return logging.DEBUG, f"{materialization.asset_key.to_user_string()}: materialized"
+            if rows is None or (step, key) in self.shown_assets:
+                # a run over several dates materializes each date; the totals are told once
+                return logging.DEBUG, f"{key}: materialized {materialization.partition or ''}".rstrip()
+            self.shown_assets.add((step, key))
             extra = f", {rejected.value:,} rejected" if rejected is not None and rejected.value else ""
-            return logging.INFO, f"  {materialization.asset_key.to_user_string()}: {rows.value:,} rows{extra}"
+            dates = materialization.metadata.get("partitions")
+            over = f" over {dates.value} dates" if dates is not None and dates.value > 1 else ""
+            return logging.INFO, f"  {key}: {rows.value:,} rows{extra}{over}"
         if kind == "RUN_FAILURE":
             return logging.DEBUG, message
         return logging.DEBUG, message.strip().splitlines()[0] if message.strip() else kind

@@ -302,6 +302,25 @@ def test_a_cli_run_of_some_sources_still_writes_the_catalog_and_dictionary(tmp_p
     assert con.execute("select count(*) from latest_financing_flows").fetchall()[0][0] == 0  # there, empty
 
 
+def test_a_backfill_prints_a_progress_log_not_every_detail(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PARTNERSHIP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PARTNERSHIP_SOURCES", str(SAMPLE_SOURCES))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv("PARTNERSHIP_LOG_LEVEL", raising=False)
+    assert main(["backfill", "--start", "2026-11-18", "--end", "2026-11-20"]) == 0
+    log = capsys.readouterr().err.splitlines()
+    steps = len(build_definitions().resolve_job_def("nightly_snapshot").graph.nodes)
+    assert [line.split()[1] for line in log if "] " in line and line.split()[1].startswith("[")] == [
+        f"[{i}/{steps}]" for i in range(1, steps + 1)]
+    assert not any("Traceback" in line or "STEP_" in line for line in log)
+    # a date's details (files landed, rows per date) are DEBUG in a run over several dates
+    assert not any("sha256=" in line or "rows /" in line for line in log)
+    assert any("(date 1/3): 4/4 files read" in line for line in log)
+    # one line per table published, whatever the number of dates
+    assert sum("curated/iati_activities:" in line for line in log) == 1
+    assert len(log) < 2 * steps + 60
+
+
 def test_reuse_landed_only_never_lands_todays_files_under_a_past_date(tmp_path, monkeypatch, capsys):
     sources = tmp_path / "sources.yaml"
     sources.write_text(f"un_revenue: [{PROJECT / 'data/sample/financing/un-revenue.csv'}]\n")

@@ -51,7 +51,7 @@ def iati_curated_tables(context: dg.AssetExecutionContext, storage: StorageResou
     totals = RunTotals(tables=list(IATI_TABLES))
     rates_cache: dict[tuple, FxRates] = {}  # a backfill reuses the rates of identical landed files
     read: set[str] = set()
-    for snapshot_date in context.partition_keys:
+    for day_number, snapshot_date in enumerate(context.partition_keys, start=1):
         landed = store.landed("iati_activities", snapshot_date)
         if landed is None:
             detail(context, f"no landed IATI files for {snapshot_date}: skipped")
@@ -74,7 +74,8 @@ def iati_curated_tables(context: dg.AssetExecutionContext, storage: StorageResou
                 context.log.warning(f"{snapshot_date}: {rates.rejects.height} exchange-rate rows unusable; "
                                     f"see {store.rejects_dir('exchange_rates')}/")
         with store.lock(f"iati_activities-{snapshot_date}"):
-            build = _publish_snapshot(landed.files, date.fromisoformat(snapshot_date), rates, store, quality, totals)
+            build = _publish_snapshot(landed.files, date.fromisoformat(snapshot_date), rates, store, quality, totals,
+                                      _progress(context, snapshot_date, day_number, len(context.partition_keys)))
         _log_build(context, snapshot_date, build)
         totals.add(snapshot_date, build.rows, {t: build.rejected_records(t) for t in IATI_TABLES},
                    {t: build.warnings(t) for t in IATI_TABLES}, build.sample,
@@ -83,15 +84,28 @@ def iati_curated_tables(context: dg.AssetExecutionContext, storage: StorageResou
     yield from report(totals, store, quality, "iati_activities", extra_metadata=inputs_read(read))
 
 
+def _progress(context: dg.AssetExecutionContext, snapshot_date: str, day: int, days: int):
+    """Files read of files to read: in a run of one date, about every tenth of the files; in a run
+    over several dates, once per date (the rest at DEBUG)."""
+    def told(done: int, total: int, label: str) -> None:
+        step = max(1, total // 10)
+        message = f"{snapshot_date}" + (f" (date {day}/{days})" if days > 1 else "") + f": {done}/{total} files read ({label})"
+        if (days == 1 and (done % step == 0 or done == total)) or (days > 1 and done == total):
+            context.log.info(message)
+        else:
+            context.log.debug(message)
+    return told
+
+
 def _publish_snapshot(files, snapshot: date, rates: FxRates, store: DataStore, quality: QualityResource,
-                      totals: RunTotals) -> IatiBuild:
+                      totals: RunTotals, progress=None) -> IatiBuild:
     """Stream the files into the four tables' staging partitions; publish the rejects always and the
     tables only when they pass the same gate as every other table (they are one consistent set)."""
     snapshot_date = snapshot.isoformat()
     writers = {t: store.table_writer(t, snapshot_date) for t in IATI_TABLES}
     reject_writer = store.rejects_writer("iati_activities", snapshot_date)
     try:
-        build = build_iati_tables(files, snapshot, rates, writers, reject_writer)
+        build = build_iati_tables(files, snapshot, rates, writers, reject_writer, progress=progress)
         reject_writer.commit(empty_schema=REJECT_SCHEMA)  # rejects are published even when tables are not
         refusals = over_threshold(snapshot_date, build.rows, {t: build.gated_records(t) for t in IATI_TABLES},
                                   quality.max_reject_share)

@@ -80,11 +80,14 @@ class IatiBuild:
 
 def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRates,
                       writers: dict[str, PartWriter], reject_writer: PartWriter, *,
-                      batch_size: int = DEFAULT_BATCH_SIZE) -> IatiBuild:
-    """Read ``files`` (path, label) into ``writers`` (one per table) and ``reject_writer``."""
+                      batch_size: int = DEFAULT_BATCH_SIZE, progress=None) -> IatiBuild:
+    """Read ``files`` (path, label) into ``writers`` (one per table) and ``reject_writer``;
+    ``progress(files done, files, label)`` is told after each file."""
     build = IatiBuild()
     first_seen: dict[str, str] = {}
     for file_index, (path, label) in enumerate(files):
+        if progress is not None and file_index:
+            progress(file_index, len(files), files[file_index - 1][1])
         outcome = FileOutcome(file=label)
         build.files.append(outcome)
         prefix = f"part-{file_index:05d}-"
@@ -147,4 +150,6 @@ def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRa
             build.warning_counts[table] += file_warnings[table]
         for sample in file_samples:
             build._keep_sample(sample)
+    if progress is not None and files:
+        progress(len(files), len(files), files[-1][1])
     return build
