@@ -48,6 +48,9 @@ def execute(start: str, end: str | None = None, *, raise_on_error: bool = False,
     job = build_definitions(resources).resolve_job_def("nightly_snapshot")
     instance = _instance(data_dir) if data_dir is not None else dg_ephemeral()
     steps = len(job.graph.nodes)
+    from pipelines.console import quiet_library_logs
+
+    quiet_library_logs(os.environ.get("PARTNERSHIP_LOG_LEVEL", "INFO"))
     run_config = {"loggers": {"progress": {"config": {"log_level": os.environ.get("PARTNERSHIP_LOG_LEVEL", "INFO"),
                                                       "steps": steps}}}}
     if end is None or end == start:

@@ -16,12 +16,28 @@ import dagster as dg
 LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
 
 
+# Dagster's engine notes, told as one line of our own (a skipped step) or not at all outside DEBUG
+_ENGINE_NOTES = ("Skipping step ", "Dependencies for step ")
+
+
 def root_cause(error) -> str:
-    """The first line of the innermost cause of a Dagster error (SerializableErrorInfo)."""
+    """The first line of the innermost cause of a Dagster error (SerializableErrorInfo), with the
+    error's class named without its module."""
     while getattr(error, "cause", None) is not None:
         error = error.cause
     lines = (error.message or "").strip().splitlines()
-    return lines[0] if lines else error.cls_name or "error"
+    first = lines[0] if lines else error.cls_name or "error"
+    qualified, _, rest = first.partition(": ")
+    if rest and qualified.endswith(error.cls_name or "\0"):
+        first = f"{error.cls_name}: {rest}"
+    return first
+
+
+def quiet_library_logs(level: str) -> None:
+    """Outside DEBUG, Dagster's own module loggers keep to errors: a blocking check that a skipped
+    step never evaluated is warned about once per downstream step, which says nothing new here."""
+    if LEVELS.get(level.upper(), logging.INFO) > logging.DEBUG:
+        logging.getLogger("dagster._core.execution.plan.active").setLevel(logging.ERROR)
 
 
 class _ProgressHandler(logging.Handler):
@@ -36,7 +52,11 @@ class _ProgressHandler(logging.Handler):
         event = meta.get("dagster_event")
         step = meta.get("step_key") or ""
         message = str(meta.get("orig_message", record.getMessage()))
+        if message.startswith("Dependencies for step "):
+            return logging.INFO, f"{step}: not run (a step it depends on failed)"
         if event is None:  # a message of the project's own code
+            if message.startswith(_ENGINE_NOTES):
+                return logging.DEBUG, f"{step}: {message}"
             return record.levelno, f"{step}: {message}" if step else message
         kind = event.event_type_value
         if kind == "STEP_START":
@@ -50,6 +70,8 @@ class _ProgressHandler(logging.Handler):
             return logging.ERROR, f"{step}: FAILED: {root_cause(event.event_specific_data.error)}"
         if kind == "STEP_SKIPPED":
             return logging.INFO, f"{step}: skipped (a table it reads was not built in this run)"
+        if kind == "STEP_UP_FOR_RETRY" or message.startswith(_ENGINE_NOTES):
+            return logging.DEBUG, message
         if kind == "ASSET_MATERIALIZATION":
             materialization = event.event_specific_data.materialization
             key = materialization.asset_key.to_user_string()

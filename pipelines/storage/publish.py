@@ -93,6 +93,7 @@ def write_json_atomic(path: Path, document: dict, *, indent: int = 2) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(document, fh, indent=indent, sort_keys=True)
             fh.write("\n")
+        os.chmod(tmp, 0o644)  # readable by all, as every published file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

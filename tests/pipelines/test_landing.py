@@ -154,6 +154,8 @@ def test_identical_content_is_stored_once_across_dates_and_readable_by_all(tmp_p
         mode = stat.S_IMODE(f.stat().st_mode)
         assert mode & 0o444 == 0o444 and not mode & 0o222, oct(mode)  # readable by all, written by none
         assert f.read_bytes() == b"<a/>"
+    manifest = tmp_path / "landing" / "iati_activities" / days[0] / "_manifest.json"
+    assert stat.S_IMODE(manifest.stat().st_mode) == 0o644
     # new content on a later date is a new object; the earlier dates keep theirs
     monkeypatch.undo()
     (inputs / "a.xml").write_text("<a>changed</a>")
