@@ -269,10 +269,16 @@ def test_a_sources_file_naming_only_some_sources_runs_those(tmp_path):
     assert sorted(p.name for p in (tmp_path / "data" / "curated").iterdir()) == sorted(REFERENCE_TABLES)
 
 
-def test_cli_run_prints_the_summary(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("PARTNERSHIP_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("PARTNERSHIP_SOURCES", str(SAMPLE_SOURCES))
+def cli_environment(monkeypatch, data_dir: Path, sources: Path) -> None:
+    """The command line's settings for a test: its data dir and sources, run history in the data dir."""
+    monkeypatch.setenv("PARTNERSHIP_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("PARTNERSHIP_SOURCES", str(sources))
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv("PARTNERSHIP_LOG_LEVEL", raising=False)
+
+
+def test_cli_run_prints_the_summary(tmp_path, monkeypatch, capsys):
+    cli_environment(monkeypatch, tmp_path / "data", SAMPLE_SOURCES)
     assert main(["run", "--date", DAY]) == 0
     out = capsys.readouterr().out
     assert f"Snapshot {DAY}: succeeded" in out
@@ -291,9 +297,7 @@ def test_a_cli_run_of_some_sources_still_writes_the_catalog_and_dictionary(tmp_p
 
     sources = tmp_path / "sources.yaml"
     sources.write_text(f"exchange_rates: [{PROJECT / 'data/sample/exchange_rates/imf-annual-sample.csv'}]\n")
-    monkeypatch.setenv("PARTNERSHIP_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("PARTNERSHIP_SOURCES", str(sources))
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    cli_environment(monkeypatch, tmp_path / "data", sources)
     assert main(["run", "--date", DAY]) == 0
     out = capsys.readouterr().out
     assert f"catalog: {tmp_path / 'data' / 'partnership.duckdb'}" in out and "data dictionary:" in out
@@ -303,10 +307,7 @@ def test_a_cli_run_of_some_sources_still_writes_the_catalog_and_dictionary(tmp_p
 
 
 def test_a_backfill_prints_a_progress_log_not_every_detail(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("PARTNERSHIP_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("PARTNERSHIP_SOURCES", str(SAMPLE_SOURCES))
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    monkeypatch.delenv("PARTNERSHIP_LOG_LEVEL", raising=False)
+    cli_environment(monkeypatch, tmp_path / "data", SAMPLE_SOURCES)
     assert main(["backfill", "--start", "2026-11-18", "--end", "2026-11-20"]) == 0
     log = capsys.readouterr().err.splitlines()
     steps = len(build_definitions().resolve_job_def("nightly_snapshot").graph.nodes)
@@ -352,9 +353,7 @@ def test_a_download_that_keeps_failing_is_one_line_with_its_cause_and_its_retrie
 def test_reuse_landed_only_never_lands_todays_files_under_a_past_date(tmp_path, monkeypatch, capsys):
     sources = tmp_path / "sources.yaml"
     sources.write_text(f"un_revenue: [{PROJECT / 'data/sample/financing/un-revenue.csv'}]\n")
-    monkeypatch.setenv("PARTNERSHIP_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("PARTNERSHIP_SOURCES", str(sources))
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    cli_environment(monkeypatch, tmp_path / "data", sources)
     landing = tmp_path / "data" / "landing" / "un_revenue"
     assert main(["run", "--date", "2026-11-19"]) == 0
     assert "the files as they are today" in capsys.readouterr().err  # a past date said so
