@@ -277,21 +277,6 @@ def cli_environment(monkeypatch, data_dir: Path, sources: Path) -> None:
     monkeypatch.delenv("PARTNERSHIP_LOG_LEVEL", raising=False)
 
 
-def test_cli_run_prints_the_summary(tmp_path, monkeypatch, capsys):
-    cli_environment(monkeypatch, tmp_path / "data", SAMPLE_SOURCES)
-    assert main(["run", "--date", DAY]) == 0
-    out = capsys.readouterr().out
-    assert f"Snapshot {DAY}: succeeded" in out
-    summary = summarize(DataStore(tmp_path / "data"), [DAY])
-    row = summary.filter(pl.col("table") == "iati_activities").row(0, named=True)
-    assert (row["rows"], row["rejected"]) == (27, 4)
-    assert "iati_transactions" in out and str(tmp_path / "data" / "curated" / "iati_budgets") in out
-    # the summary reads how the run ended; run history is kept beside the data
-    assert main(["summary", "--date", DAY]) == 0
-    assert f"Snapshot {DAY}: succeeded (run " in capsys.readouterr().out
-    assert (tmp_path / "data" / ".dagster" / "dagster.yaml").is_file()
-
-
 def test_a_cli_run_of_some_sources_still_writes_the_catalog_and_dictionary(tmp_path, monkeypatch, capsys):
     import pycountry
 
@@ -306,10 +291,12 @@ def test_a_cli_run_of_some_sources_still_writes_the_catalog_and_dictionary(tmp_p
     assert con.execute("select count(*) from latest_financing_flows").fetchall()[0][0] == 0  # there, empty
 
 
-def test_a_backfill_prints_a_progress_log_not_every_detail(tmp_path, monkeypatch, capsys):
+def test_a_cli_backfill_prints_a_progress_log_then_the_summary_and_remembers_how_it_ended(tmp_path, monkeypatch,
+                                                                                          capsys):
     cli_environment(monkeypatch, tmp_path / "data", SAMPLE_SOURCES)
-    assert main(["backfill", "--start", "2026-11-18", "--end", "2026-11-20"]) == 0
-    log = capsys.readouterr().err.splitlines()
+    assert main(["backfill", "--start", "2026-11-18", "--end", DAY]) == 0
+    captured = capsys.readouterr()
+    log, out = captured.err.splitlines(), captured.out
     steps = len(build_definitions().resolve_job_def("nightly_snapshot").graph.nodes)
     assert [line.split()[1] for line in log if "] " in line and line.split()[1].startswith("[")] == [
         f"[{i}/{steps}]" for i in range(1, steps + 1)]
@@ -320,6 +307,15 @@ def test_a_backfill_prints_a_progress_log_not_every_detail(tmp_path, monkeypatch
     # one line per table published, whatever the number of dates
     assert sum("curated/iati_activities:" in line for line in log) == 1
     assert len(log) < 2 * steps + 60
+    # the summary on stdout
+    assert f"Snapshot 2026-11-18..{DAY}: succeeded (run " in out
+    assert "iati_transactions" in out and str(tmp_path / "data" / "curated" / "iati_budgets") in out
+    row = summarize(DataStore(tmp_path / "data"), [DAY]).filter(pl.col("table") == "iati_activities").row(0, named=True)
+    assert (row["rows"], row["rejected"]) == (27, 4)
+    # how each date's run ended is remembered; run history is kept beside the data
+    assert main(["summary", "--date", DAY]) == 0
+    assert f"Snapshot {DAY}: succeeded (run " in capsys.readouterr().out
+    assert (tmp_path / "data" / ".dagster" / "dagster.yaml").is_file()
 
 
 def test_a_download_that_keeps_failing_is_one_line_with_its_cause_and_its_retries(tmp_path, capsys, monkeypatch):
