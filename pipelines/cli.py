@@ -11,12 +11,16 @@ import polars as pl
 
 from assets.validation import count_rejects
 from pipelines.resources import resolved_resources
+from pipelines.sensors import (
+    PARTITION_RANGE_END,
+    PARTITION_RANGE_START,
+    failure_lines,
+    not_published_lines,
+    record_outcome,
+)
 from pipelines.storage.store import DataStore
 from schemas.base import column_order
 from schemas.catalog import LIST_DATE, SNAPSHOT, TABLES
-
-PARTITION_RANGE_START = "dagster/asset_partition_range_start"
-PARTITION_RANGE_END = "dagster/asset_partition_range_end"
 
 
 def dagster_home(data_dir: Path) -> Path:
@@ -269,21 +273,14 @@ def main(argv: list[str] | None = None) -> int:
         # the catalog step is skipped when a table it follows was skipped (a source not configured):
         # the tables that were published still get their catalog and dictionary
         build_docs(store)
-    refused = refused_checks(result)
-    failed = failed_steps(result)
-    status = "succeeded" if result.success and not refused else "failed"
-    for day in dates:
-        store.record_run(day, {"status": status, "run_id": result.run_id, "dates": [dates[0], dates[-1]],
-                               "failed_steps": failed, "not_published": refused})
+    status = record_outcome(store, dates, result.run_id, result.success, failed_steps(result), refused_checks(result))
     _print_summary(resources, dates, store.run_record(dates[-1]))
     return 0 if status == "succeeded" else 1
 
 
 def failed_steps(result) -> list[str]:
     """One line per step that failed: the step and the root cause, once."""
-    from pipelines.console import root_cause
-
-    return sorted({f"{e.step_key}: {root_cause(e.event_specific_data.error)}" for e in result.get_step_failure_events()})
+    return failure_lines(result.get_step_failure_events())
 
 
 def _catalog_materialized(result) -> bool:
@@ -293,16 +290,8 @@ def _catalog_materialized(result) -> bool:
 
 
 def refused_checks(result) -> list[str]:
-    """What a run that succeeded as a whole still refused (a date of a backfill that failed alone),
-    one line per asset check that did not pass."""
-    lines = []
-    for evaluation in result.get_asset_check_evaluations():
-        if not evaluation.passed:
-            refusals, dates = evaluation.metadata.get("refusals"), evaluation.metadata.get("refused_dates")
-            what = "; ".join(refusals.value) if refusals is not None else evaluation.check_name
-            when = ", ".join(dates.value) if dates is not None and dates.value else "?"
-            lines.append(f"{evaluation.asset_key.to_user_string()} {when}: {what}")
-    return sorted(set(lines))
+    """What a run that succeeded as a whole still refused, one line per check that did not pass."""
+    return not_published_lines(result.get_asset_check_evaluations())
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from assets.reporting.publication import publication_assets
 from pipelines.console import progress_logger
 from pipelines.jobs import nightly_job, nightly_schedule
 from pipelines.resources import default_resources
-from pipelines.sensors import drop_folder_sensor
+from pipelines.sensors import drop_folder_sensor, record_failed_runs, record_succeeded_runs
 
 
 def build_definitions(resources: dict | None = None) -> dg.Definitions:
@@ -22,7 +22,7 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
                 *reporting_assets, *publication_assets],
         jobs=[nightly_job],
         schedules=[nightly_schedule],
-        sensors=[drop_folder_sensor],
+        sensors=[drop_folder_sensor, record_succeeded_runs, record_failed_runs],
         resources={**default_resources(), **(resources or {})},
         # Dagster's own console logger for the UI and the daemon; the command line picks "progress"
         loggers={"console": dg.colored_console_logger, "progress": progress_logger},

@@ -1,14 +1,85 @@
-"""A sensor that starts a run when files appear or change in a drop folder (for sources delivered
-by hand: point the sources file at ``<drop folder>/...`` and drop the files there)."""
+"""Sensors: one starts a run when files appear or change in a drop folder (for sources delivered by
+hand: point the sources file at ``<drop folder>/...`` and drop the files there); two record how
+each run of the nightly job started by the daemon or the UI ended, for ``partnership summary``."""
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
 
+from pipelines.console import root_cause
 from pipelines.jobs import nightly_job
 from pipelines.resources import StorageResource
+from pipelines.storage.store import DataStore
+
+PARTITION_TAG = "dagster/partition"
+PARTITION_RANGE_START = "dagster/asset_partition_range_start"
+PARTITION_RANGE_END = "dagster/asset_partition_range_end"
+
+
+def run_dates(tags: dict) -> list[str]:
+    """The snapshot dates a run covered, from its partition tags ([] for a run without)."""
+    start = tags.get(PARTITION_RANGE_START) or tags.get(PARTITION_TAG)
+    end = tags.get(PARTITION_RANGE_END) or start
+    if not start:
+        return []
+    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    return [date.fromordinal(d).isoformat() for d in range(first.toordinal(), last.toordinal() + 1)]
+
+
+def failure_lines(failure_events) -> list[str]:
+    """One line per step that failed: the step and the root cause, once."""
+    return sorted({f"{e.step_key}: {root_cause(e.event_specific_data.error)}" for e in failure_events})
+
+
+def not_published_lines(evaluations) -> list[str]:
+    """What a run that succeeded as a whole still refused (a date of a backfill that failed alone),
+    one line per asset check that did not pass."""
+    lines = []
+    for evaluation in evaluations:
+        if not evaluation.passed:
+            refusals, dates = evaluation.metadata.get("refusals"), evaluation.metadata.get("refused_dates")
+            what = "; ".join(refusals.value) if refusals is not None else evaluation.check_name
+            when = ", ".join(dates.value) if dates is not None and dates.value else "?"
+            lines.append(f"{evaluation.asset_key.to_user_string()} {when}: {what}")
+    return sorted(set(lines))
+
+
+def record_outcome(store: DataStore, dates: list[str], run_id: str, succeeded: bool, failed: list[str],
+                   not_published: list[str]) -> str:
+    status = "succeeded" if succeeded and not failed and not not_published else "failed"
+    for day in dates:
+        store.record_run(day, {"status": status, "run_id": run_id, "dates": [dates[0], dates[-1]],
+                               "failed_steps": failed, "not_published": not_published})
+    return status
+
+
+def _record_from_instance(context: dg.RunStatusSensorContext, storage: StorageResource, succeeded: bool) -> None:
+    run = context.dagster_run
+    dates = run_dates(run.tags)
+    if not dates:
+        return
+    records = context.instance.get_records_for_run(
+        run.run_id, of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.ASSET_CHECK_EVALUATION}).records
+    events = [r.event_log_entry.dagster_event for r in records if r.event_log_entry.dagster_event is not None]
+    failed = failure_lines(e for e in events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
+    checks = [e.event_specific_data for e in events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
+    record_outcome(storage.store(), dates, run.run_id, succeeded, failed, not_published_lines(checks))
+
+
+@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[nightly_job],
+                      default_status=dg.DefaultSensorStatus.RUNNING,
+                      description="Records how a nightly run ended (state/runs/<date>.json), for partnership summary.")
+def record_succeeded_runs(context: dg.RunStatusSensorContext, storage: StorageResource):
+    _record_from_instance(context, storage, succeeded=True)
+
+
+@dg.run_status_sensor(run_status=dg.DagsterRunStatus.FAILURE, monitored_jobs=[nightly_job],
+                      default_status=dg.DefaultSensorStatus.RUNNING,
+                      description="Records that a nightly run failed and why (state/runs/<date>.json).")
+def record_failed_runs(context: dg.RunStatusSensorContext, storage: StorageResource):
+    _record_from_instance(context, storage, succeeded=False)
 
 
 def listing_fingerprint(folder: Path) -> tuple[str, int]:

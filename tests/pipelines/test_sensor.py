@@ -43,3 +43,41 @@ def test_new_or_changed_files_start_a_run_for_today(tmp_path, evaluate):
     os.utime(tmp_path / "drop" / "activities.xml", (1, 1))
     [changed] = evaluate(first.cursor).run_requests
     assert changed.run_key != request.run_key
+
+
+def test_a_nightly_run_started_by_dagster_records_how_it_ended_for_the_summary(tmp_path, monkeypatch, capsys):
+    import socket
+
+    from pipelines.cli import main
+    from pipelines.definitions import build_definitions
+    from pipelines.resources import HttpResource, SourcesResource
+    from pipelines.sensors import record_failed_runs
+    from pipelines.storage.store import DataStore
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(f"un_revenue: [http://127.0.0.1:{port}/un-revenue.csv]\n")
+    storage = StorageResource(data_dir=str(tmp_path / "data"))
+    instance = dg.DagsterInstance.ephemeral()
+    defs = build_definitions({"sources": SourcesResource(sources_file=str(sources)), "storage": storage,
+                              "http": HttpResource(max_attempts=1)})
+    result = defs.resolve_job_def("nightly_snapshot").execute_in_process(
+        partition_key="2026-11-20", instance=instance, raise_on_error=False)
+    assert not result.success
+    [failure] = instance.get_records_for_run(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
+    context = dg.build_run_status_sensor_context(
+        sensor_name="record_failed_runs", dagster_event=failure.event_log_entry.dagster_event,
+        dagster_instance=instance, dagster_run=instance.get_run_by_id(result.run_id), resources={"storage": storage})
+    record_failed_runs(context)
+    record = DataStore(tmp_path / "data").run_record("2026-11-20")
+    assert record["status"] == "failed" and record["run_id"] == result.run_id
+    assert record["failed_steps"] == [f"landing__un_revenue: LandingError: http://127.0.0.1:{port}/un-revenue.csv: "
+                                      "failed after 1 attempts: connection failed"]
+    monkeypatch.setenv("PARTNERSHIP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PARTNERSHIP_SOURCES", str(sources))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    assert main(["summary", "--date", "2026-11-20"]) == 1  # and the summary says so
+    out = capsys.readouterr().out
+    assert f"Snapshot 2026-11-20: FAILED (run {result.run_id}" in out and "failed: landing__un_revenue: LandingError" in out
