@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DATA_DIR := $(or $(PARTNERSHIP_DATA_DIR),data)
 DEV_DAGSTER_HOME := $(or $(DAGSTER_HOME),$(abspath $(DATA_DIR))/.dagster)
 
-.PHONY: run test install dev backfill lint bench clean browser docs
+.PHONY: run test install dev backfill lint bench bench-registry clean browser docs
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: Python 3.11 is required"; exit 1; }
@@ -59,6 +59,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/screening.py
 	$(BIN)/python benchmarks/reader_memory.py
 	$(BIN)/python benchmarks/backfill.py
+
+# a registry-shaped run (1,000 generated files, heavy-tailed sizes): minutes, so not part of bench
+bench-registry: $(STAMP)
+	$(BIN)/python benchmarks/registry.py
 
 clean:
 	rm -rf $(VENV)
