@@ -30,6 +30,17 @@ def real_run(tmp_path_factory) -> Path:
     return data_dir
 
 
+@pytest.fixture(scope="session")
+def sample(tmp_path_factory) -> Path:
+    """The data dir of one run on the sample sources for 2026-11-20, shared by the tests that only
+    read its outputs (a test that writes copies it first)."""
+    from tests.test_end_to_end import SAMPLE_SOURCES, run
+
+    data_dir = tmp_path_factory.mktemp("sample-run") / "data"
+    assert run(data_dir, SAMPLE_SOURCES).success
+    return data_dir
+
+
 def iati_xml(activities: str, *, version: str = "2.03", extra_root: str = "") -> str:
     return (f'<?xml version="1.0" encoding="UTF-8"?>\n'
             f'<iati-activities version="{version}" generated-datetime="2026-01-01T00:00:00"{extra_root}>\n'

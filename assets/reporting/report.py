@@ -188,8 +188,10 @@ def coverage_by_country(mart: pl.DataFrame) -> Figure:
                         pl.col("region").fill_null(""), "has_local_network", pl.col("network_stage").fill_null(""),
                         "participants_total", "participants_active", "high_risk_organizations", "review_organizations")
             .sort("participants_total", "country", descending=[True, False]))
-    shown = data.head(TOP)
-    chart = _bar(shown, "participants_total", "country", "has_local_network", "Participants", "Country",
+    shown = data.head(TOP).with_columns(
+        pl.when(pl.col("has_local_network")).then(pl.lit("with a Local Network"))
+        .otherwise(pl.lit("without a Local Network")).alias("local_network"))
+    chart = _bar(shown, "participants_total", "country", "local_network", "Participants", "Country",
                  ["country", "network_stage", "participants_total", "participants_active"]) if data.height else None
     return Figure("coverage_by_country", "Global Compact participants by country",
                   f"The {TOP} countries with the most participants, coloured by whether a Local Network exists; "
