@@ -43,9 +43,10 @@ CATALOG_FILE = "partnership.duckdb"
 PINNED = ".catalog"  # <data_dir>/.catalog/<build>/<layer>/<table>/...: the files a catalog build reads
 KEEP_BUILDS = 2
 ROOT_VARIABLE = "partnership_data_dir"
-_HIVE = "hive_partitioning = true, hive_types = {'snapshot_date': DATE}, hive_types_autocast = false, union_by_name = true"
-_REJECTS_HIVE = ("hive_partitioning = true, hive_types = {'source': VARCHAR, 'snapshot_date': DATE}, "
-                 "hive_types_autocast = false, union_by_name = true")
+# Partition values are given as constants per partition, not parsed from the paths: a data dir
+# whose own path holds "name=value" would otherwise add a column "name" to every view; and a
+# constant lets DuckDB skip the partitions a "where snapshot_date = ..." excludes.
+_READ = "hive_partitioning = false, union_by_name = true"
 
 
 def _quote(text: str) -> str:
@@ -56,6 +57,22 @@ def _files_expr(root: Path, patterns: list[str]) -> str:
     """A list of globs under the data dir, each prefixed by the data dir the reader chooses."""
     prefix = f"coalesce(getvariable('{ROOT_VARIABLE}'), {_quote(str(root))})"
     return "[" + ", ".join(f"{prefix} || {_quote('/' + p)}" for p in patterns) + "]"
+
+
+def _partition_value(pattern: str, key: str) -> str:
+    """The value of ``key=...`` in a partition folder's glob (the last such segment)."""
+    return [part.split("=", 1)[1] for part in pattern.split("/") if part.startswith(f"{key}=")][-1]
+
+
+def _union(root: Path, patterns: list[str], keys: tuple[str, ...] = ("snapshot_date",)) -> str:
+    """One SELECT per partition with its partition values as constants, unioned by column name."""
+    selects = []
+    for pattern in patterns:
+        constants = ", ".join(
+            (f"DATE {_quote(_partition_value(pattern, key))}" if key == "snapshot_date"
+             else _quote(_partition_value(pattern, key))) + f" AS {key}" for key in keys)
+        selects.append(f"SELECT *, {constants} FROM read_parquet({_files_expr(root, [pattern])}, {_READ})")
+    return "\nUNION ALL BY NAME\n".join(selects)
 
 
 class _Pinner:
@@ -143,8 +160,9 @@ def build_catalog(root: Path, folders: dict[str, str], rejects_folder: str, targ
                 partitions = [p for p, _ in pinned]
                 files = [f for _, f in pinned]
             if files:
-                options = "union_by_name = true" if spec.partitioning == WHOLE else _HIVE
-                con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_files_expr(root, files)}, {options})")
+                body = (f"SELECT * FROM read_parquet({_files_expr(root, files)}, {_READ})" if spec.partitioning == WHOLE
+                        else _union(root, files))
+                con.execute(f"CREATE VIEW {name} AS {body}")
             else:
                 frame = empty_frame(spec.model)
                 if spec.partitioning != WHOLE and "snapshot_date" not in frame.columns:
@@ -155,8 +173,7 @@ def build_catalog(root: Path, folders: dict[str, str], rejects_folder: str, targ
             if spec.partitioning != WHOLE:
                 latest_name = f"latest_{name}"
                 if latest:
-                    con.execute(f"CREATE VIEW {latest_name} AS SELECT * FROM read_parquet("
-                                f"{_files_expr(root, [files[-1]])}, {_HIVE})")
+                    con.execute(f"CREATE VIEW {latest_name} AS {_union(root, [files[-1]])}")
                 else:
                     con.execute(f"CREATE VIEW {latest_name} AS SELECT * FROM {name}")
                 _comment(con, "VIEW", latest_name, f"{spec.description} Latest snapshot only ({latest}).", descriptions)
@@ -167,7 +184,7 @@ def build_catalog(root: Path, folders: dict[str, str], rejects_folder: str, targ
         rejects = [f for f in (pinner.pin(str(p.relative_to(root)))
                                for p in sorted((root / rejects_folder).glob("source=*/snapshot_date=*"))) if f]
         if rejects:
-            con.execute(f"CREATE VIEW rejects AS SELECT * FROM read_parquet({_files_expr(root, rejects)}, {_REJECTS_HIVE})")
+            con.execute(f"CREATE VIEW rejects AS {_union(root, rejects, ('source', 'snapshot_date'))}")
         else:
             _empty_table(con, "rejects", empty_frame(Rejects).with_columns(
                 pl.lit(None, pl.Utf8).alias("source"), pl.lit(None, pl.Date).alias("snapshot_date")))

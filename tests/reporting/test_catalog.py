@@ -122,14 +122,16 @@ def test_the_catalog_reads_what_was_published_when_it_was_built(sample, tmp_path
 
 
 def test_a_moved_data_dir_is_read_through_the_variable_or_a_rebuilt_catalog(sample, tmp_path):
-    original, moved = tmp_path / "original", tmp_path / "moved"
+    # a path with a quote, and with "name=value" folders that must not become columns
+    original, moved = tmp_path / "original", tmp_path / "run=2" / "it's moved"
     shutil.copytree(sample, original, symlinks=True)
     DataStore(original).write_catalog()
+    moved.parent.mkdir()
     original.rename(moved)
     con = duckdb.connect(str(moved / "partnership.duckdb"), read_only=True)
     with pytest.raises(duckdb.IOException, match=str(original)):  # says where it looked
         con.sql("select count(*) from latest_financing_flows").fetchall()
-    con.sql(f"set variable partnership_data_dir = '{moved}'")
+    con.sql("set variable partnership_data_dir = " + "'" + str(moved).replace("'", "''") + "'")
     n = con.execute("select count(*) from latest_financing_flows").fetchall()[0][0]
     assert n == parquet_rows(moved / "curated" / "financing_flows" / f"snapshot_date={DAY}") > 0
     assert con.execute("select data_dir from catalog_info").fetchall()[0][0] == str(original)
@@ -137,6 +139,8 @@ def test_a_moved_data_dir_is_read_through_the_variable_or_a_rebuilt_catalog(samp
     DataStore(moved).write_catalog()
     con = duckdb.connect(str(moved / "partnership.duckdb"), read_only=True)
     assert con.execute("select count(*) from latest_financing_flows").fetchall()[0][0] == n
+    columns = [r[0] for r in con.execute("describe financing_flows").fetchall()]
+    assert columns == column_order(TABLES["financing_flows"].model)  # no "run" column from the path
 
 
 def test_a_catalog_of_an_empty_data_dir_has_every_table_with_its_columns_and_every_query_runs(tmp_path):
