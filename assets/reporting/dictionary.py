@@ -77,7 +77,7 @@ def _table_section(name: str, facts: TableFacts | None, references: dict[str, pl
         codes = ""
         if column in codelists:
             join = codelists[column]
-            codes = f' Codes: <a href="#{join.other}"><code>{join.other}</code></a>'
+            codes = f'{"" if description.endswith(".") else "."} Codes: <a href="#{join.other}"><code>{join.other}</code></a>'
             if join.other_where:
                 codes += f" ({_esc(join.other_where.format(b=join.other))})"
         rows.append(f"<tr><td><code>{column}</code></td><td>{_esc(c.dtype)}</td><td>{'yes' if c.nullable else 'no'}</td>"
