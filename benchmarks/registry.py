@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.iati_parse import _ACTIVITY, _IDENTIFIER, SAMPLE  # noqa: E402
+from benchmarks.iati_parse import _ACTIVITY, _IDENTIFIER, SAMPLE, build_tables  # noqa: E402
 
 REGISTRY_GB, REGISTRY_FILES = 12, 10_000
 
@@ -74,22 +74,8 @@ def _measure(mode: str, folder: str) -> dict:
                 while element.getprevious() is not None:
                     del element.getparent()[0]
     else:
-        from datetime import date
-
-        from assets.financing.fx import load_rates
-        from assets.financing.iati import build_iati_tables
-        from assets.financing.iati_transform import TABLES
-        from pipelines.storage.publish import PartitionWriter
-
-        rates = load_rates([])
-        with tempfile.TemporaryDirectory() as out:
-            partition = {"snapshot_date": "2026-01-01"}
-            writers = {t: PartitionWriter(Path(out) / t, partition, Path(out) / ".staging") for t in TABLES}
-            rejects = PartitionWriter(Path(out) / "rejects", partition, Path(out) / ".staging")
-            started = time.perf_counter()
-            build_iati_tables([(p, p.name) for p in files], date(2026, 1, 1), rates, writers, rejects)
-            for writer in [*writers.values(), rejects]:
-                writer.commit()
+        seconds, _ = build_tables(files)
+        return {"seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     return {"seconds": time.perf_counter() - started,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 

@@ -1,3 +1,4 @@
+import socket
 import warnings
 from pathlib import Path
 
@@ -39,6 +40,17 @@ def sample(tmp_path_factory) -> Path:
     data_dir = tmp_path_factory.mktemp("sample-run") / "data"
     assert run(data_dir, SAMPLE_SOURCES).success
     return data_dir
+
+
+def unreachable_sources(folder: Path) -> tuple[Path, str]:
+    """A sources file whose one source is a URL on a local port nothing listens on: (file, URL)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/un-revenue.csv"
+    sources = folder / "sources.yaml"
+    sources.write_text(f"un_revenue: [{url}]\n")
+    return sources, url
 
 
 def iati_xml(activities: str, *, version: str = "2.03", extra_root: str = "") -> str:

@@ -319,15 +319,10 @@ def test_a_cli_backfill_prints_a_progress_log_then_the_summary_and_remembers_how
 
 
 def test_a_download_that_keeps_failing_is_one_line_with_its_cause_and_its_retries(tmp_path, capsys, monkeypatch):
-    import socket
-
     from pipelines.cli import execute, failed_steps
+    from tests.conftest import unreachable_sources
 
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    sources = tmp_path / "sources.yaml"
-    sources.write_text(f"un_revenue: [http://127.0.0.1:{port}/un-revenue.csv]\n")
+    sources, url = unreachable_sources(tmp_path)
     monkeypatch.delenv("PARTNERSHIP_LOG_LEVEL", raising=False)
     result = execute(DAY, data_dir=tmp_path / "data", resources={
         "sources": SourcesResource(sources_file=str(sources)), "storage": StorageResource(data_dir=str(tmp_path / "data")),
@@ -335,12 +330,11 @@ def test_a_download_that_keeps_failing_is_one_line_with_its_cause_and_its_retrie
     log = capsys.readouterr().err.splitlines()
     assert not result.success
     assert [line.split(" ", 1)[1] for line in log if "retry" in line] == [
-        f"WARNING landing__un_revenue: un_revenue: http://127.0.0.1:{port}/un-revenue.csv: retry {n}/3 in 0 s: connection failed"
+        f"WARNING landing__un_revenue: un_revenue: {url}: retry {n}/3 in 0 s: connection failed"
         for n in (2, 3)]
     failures = [line for line in log if "FAILED" in line]
     assert len(failures) == 1 and failures[0].endswith(
-        f"landing__un_revenue: FAILED: LandingError: http://127.0.0.1:{port}/un-revenue.csv: failed after 3 attempts: "
-        "connection failed")
+        f"landing__un_revenue: FAILED: LandingError: {url}: failed after 3 attempts: connection failed")
     assert any(line.endswith("un_revenue_table: not run (a step it depends on failed)") for line in log)
     assert not any("Traceback" in line or "Blocking asset check" in line for line in log)
     assert failed_steps(result) == [failures[0].split("ERROR ", 1)[1].replace(": FAILED", "", 1)]

@@ -46,19 +46,14 @@ def test_new_or_changed_files_start_a_run_for_today(tmp_path, evaluate):
 
 
 def test_a_nightly_run_started_by_dagster_records_how_it_ended_for_the_summary(tmp_path, monkeypatch, capsys):
-    import socket
-
     from pipelines.cli import main
     from pipelines.definitions import build_definitions
     from pipelines.resources import HttpResource, SourcesResource
     from pipelines.sensors import record_failed_runs
     from pipelines.storage.store import DataStore
+    from tests.conftest import unreachable_sources
 
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    sources = tmp_path / "sources.yaml"
-    sources.write_text(f"un_revenue: [http://127.0.0.1:{port}/un-revenue.csv]\n")
+    sources, url = unreachable_sources(tmp_path)
     storage = StorageResource(data_dir=str(tmp_path / "data"))
     instance = dg.DagsterInstance.ephemeral()
     defs = build_definitions({"sources": SourcesResource(sources_file=str(sources)), "storage": storage,
@@ -73,8 +68,8 @@ def test_a_nightly_run_started_by_dagster_records_how_it_ended_for_the_summary(t
     record_failed_runs(context)
     record = DataStore(tmp_path / "data").run_record("2026-11-20")
     assert record["status"] == "failed" and record["run_id"] == result.run_id
-    assert record["failed_steps"] == [f"landing__un_revenue: LandingError: http://127.0.0.1:{port}/un-revenue.csv: "
-                                      "failed after 1 attempts: connection failed"]
+    assert record["failed_steps"] == [f"landing__un_revenue: LandingError: {url}: failed after 1 attempts: "
+                                      "connection failed"]
     monkeypatch.setenv("PARTNERSHIP_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("PARTNERSHIP_SOURCES", str(sources))
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
