@@ -104,8 +104,9 @@ def _measure(mode: str, path: str) -> dict:
     return {"seconds": seconds, "rows": rows, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def measure(mode: str, path: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", mode, str(path)], check=True, capture_output=True,
+def measure(mode: str, path: Path, script: str = __file__) -> dict:
+    """``script --child mode path`` in a fresh process (so peak RSS is one measurement's): its JSON."""
+    out = subprocess.run([sys.executable, script, "--child", mode, str(path)], check=True, capture_output=True,
                          text=True, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

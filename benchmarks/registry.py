@@ -19,7 +19,6 @@ small-files-only run) and an extrapolation to a 12 GB, 10,000-file registry on t
 import argparse
 import json
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.iati_parse import _ACTIVITY, _IDENTIFIER, SAMPLE, build_tables  # noqa: E402
+from benchmarks.iati_parse import measure as run_child  # noqa: E402
 
 REGISTRY_GB, REGISTRY_FILES = 12, 10_000
 
@@ -81,9 +81,7 @@ def _measure(mode: str, folder: str) -> dict:
 
 
 def measure(mode: str, folder: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", mode, str(folder)], check=True, capture_output=True,
-                         text=True, cwd=ROOT)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_child(mode, folder, __file__)
 
 
 def main() -> None:
