@@ -15,7 +15,7 @@ from typing import Protocol
 import polars as pl
 
 from assets.financing.fx import FxRates
-from assets.financing.iati_reader import DEFAULT_BATCH_SIZE, IatiFileError, iter_iati_batches
+from assets.financing.iati_reader import DEFAULT_BATCH_SIZE, IatiBatch, IatiFileError, iter_iati_batches
 from assets.financing.iati_transform import TABLES, transform_batch
 from assets.validation import count_rejects, gate_counts, reject_share
 from schemas.quality import empty_rejects, rejects_frame
@@ -82,9 +82,64 @@ def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRa
                       writers: dict[str, PartWriter], reject_writer: PartWriter, *,
                       batch_size: int = DEFAULT_BATCH_SIZE, progress=None) -> IatiBuild:
     """Read ``files`` (path, label) into ``writers`` (one per table) and ``reject_writer``;
-    ``progress(files done, files, label)`` is told after each file."""
+    ``progress(files done, files, label)`` is told after each file.
+
+    A file read whole in one batch (fewer activities than ``batch_size``, parsed without error) is
+    merged with the small files after it into one batch of about ``batch_size`` activities before
+    it is typed, validated and written: a registry of thousands of small files costs one
+    validation per batch, not one per file. A larger file is written batch by batch, so that it
+    can be quarantined whole (its parts discarded) when it turns out broken. Files keep their order:
+    of two activities with one identifier, the one read first wins.
+    """
     build = IatiBuild()
     first_seen: dict[str, str] = {}
+    pending: list[tuple[str, IatiBatch]] = []
+    merged_parts = 0
+
+    def transform_and_write(batch: IatiBatch, label: str, part: str, registered: list[str] | None):
+        labels = batch.labels or [label] * len(batch.activities["iati_identifier"])
+        duplicates, in_batch = set(), {}
+        for identifier, seq, file in zip(batch.activities["iati_identifier"], batch.activities["activity_seq"], labels,
+                                         strict=True):
+            if identifier in first_seen or identifier in in_batch:
+                duplicates.add(seq)
+            else:
+                in_batch[identifier] = file
+        result = transform_batch(batch, label, snapshot, rates, duplicates, ChainMap(in_batch, first_seen))
+        for table, frame in result.tables.items():
+            writers[table].write(frame, part)
+        published = result.tables["iati_activities"]
+        for identifier, file in zip(published["iati_identifier"], published["source_file"], strict=True):
+            first_seen[identifier] = file
+            if registered is not None:
+                registered.append(identifier)
+        reject_writer.write(result.rejects, part)
+        return result
+
+    def count(result, rows: dict, rejected: dict, gated_counts: dict, warning_counts: dict, samples: list) -> None:
+        for table, frame in result.tables.items():
+            rows[table] += frame.height
+        errors, warnings = count_rejects(result.rejects)
+        gated = gate_counts(result.rejects)
+        for table in TABLES:
+            rejected[table] += errors.get(table, 0)
+            gated_counts[table] += gated.get(table, 0)
+            warning_counts[table] += warnings.get(table, 0)
+        if result.rejects.height and len(samples) < 3:
+            samples.append(result.rejects.head(SAMPLE_SIZE * 4))
+
+    def flush() -> None:
+        nonlocal merged_parts
+        if not pending:
+            return
+        result = transform_and_write(IatiBatch.merge(pending), pending[0][0], f"part-m{merged_parts:05d}-00000", None)
+        samples: list[pl.DataFrame] = []
+        count(result, build.rows, build.rejected, build.gated, build.warning_counts, samples)
+        for sample in samples:
+            build._keep_sample(sample)
+        merged_parts += 1
+        pending.clear()
+
     for file_index, (path, label) in enumerate(files):
         if progress is not None and file_index:
             progress(file_index, len(files), files[file_index - 1][1])
@@ -100,29 +155,17 @@ def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRa
         try:
             for batch_index, batch in enumerate(iter_iati_batches(path, source_file=label, batch_size=batch_size)):
                 outcome.activities_seen += batch.activities_seen
-                duplicates, in_batch = set(), {}
-                for identifier, seq in zip(batch.activities["iati_identifier"], batch.activities["activity_seq"], strict=True):
-                    if identifier in first_seen or identifier in in_batch:
-                        duplicates.add(seq)
-                    else:
-                        in_batch[identifier] = label
-                result = transform_batch(batch, label, snapshot, rates, duplicates, ChainMap(in_batch, first_seen))
-                part = f"{prefix}{batch_index:05d}"
-                for table, frame in result.tables.items():
-                    writers[table].write(frame, part)
-                    file_rows[table] += frame.height
-                for identifier in result.tables["iati_activities"]["iati_identifier"]:
-                    first_seen[identifier] = label
-                    registered.append(identifier)
-                reject_writer.write(result.rejects, part)
-                errors, warnings = count_rejects(result.rejects)
-                gated = gate_counts(result.rejects)
-                for table in TABLES:
-                    file_rejected[table] += errors.get(table, 0)
-                    file_gated[table] += gated.get(table, 0)
-                    file_warnings[table] += warnings.get(table, 0)
-                if result.rejects.height and len(file_samples) < 3:
-                    file_samples.append(result.rejects.head(SAMPLE_SIZE * 4))
+                if batch_index == 0 and batch.activities_seen < batch_size:
+                    # the reader yields a batch smaller than batch_size only at the end of a file
+                    # it read without error: the whole file, to merge with the next small files
+                    pending.append((label, batch))
+                    if sum(len(b) for _, b in pending) >= batch_size:
+                        flush()
+                    continue
+                if batch_index == 0:
+                    flush()  # the small files before this one are written first: they were read first
+                result = transform_and_write(batch, label, f"{prefix}{batch_index:05d}", registered)
+                count(result, file_rows, file_rejected, file_gated, file_warnings, file_samples)
         except IatiFileError as exc:
             outcome.quarantined, outcome.reason, outcome.line = True, exc.reason, exc.line
             for table in TABLES:
@@ -150,6 +193,7 @@ def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRa
             build.warning_counts[table] += file_warnings[table]
         for sample in file_samples:
             build._keep_sample(sample)
+    flush()
     if progress is not None and files:
         progress(len(files), len(files), files[-1][1])
     return build

@@ -85,6 +85,23 @@ class IatiBatch:
     rejects: list[dict] = field(default_factory=list)
     activities_seen: int = 0
     first_seq: int = 0
+    labels: list[str] | None = None  # the file of each activity row, where the batch merges several files
+
+    @classmethod
+    def merge(cls, parts: list[tuple[str, "IatiBatch"]]) -> "IatiBatch":
+        """One batch of several whole small files, in their order: each file's ``activity_seq`` is
+        moved past the files before it, and each activity row keeps its file's label."""
+        merged = cls(labels=[])
+        for label, batch in parts:
+            offset = merged.activities_seen - batch.first_seq
+            for name in ("activities", "transactions", "participating_orgs", "budgets", "classifications"):
+                source, target = getattr(batch, name), getattr(merged, name)
+                for column, values in source.items():
+                    target[column].extend([v + offset for v in values] if column == "activity_seq" else values)
+            merged.labels.extend([label] * len(batch.activities["activity_seq"]))
+            merged.rejects.extend(batch.rejects)
+            merged.activities_seen += batch.activities_seen
+        return merged
 
     def __len__(self) -> int:
         return self.activities_seen

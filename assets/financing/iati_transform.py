@@ -37,8 +37,8 @@ def _names(code_col: str, codelist: str, name_col: str) -> pl.Expr:
     return pl.col(code_col).replace_strict(load_codelists()[codelist], default=None, return_dtype=pl.Utf8).alias(name_col)
 
 
-def _normalize_codes(raw: pl.DataFrame, columns: dict[str, str], *, table: str, keys: pl.Series,
-                     label: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _normalize_codes(raw: pl.DataFrame, columns: dict[str, str], *, table: str,
+                     keys: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Codes that differ from a codelist code only in case or surrounding whitespace (``usd``,
     `` 11 ``) take the codelist's spelling, with a warning reject; other values stay as published
     (the model's codelist check rejects them)."""
@@ -53,16 +53,30 @@ def _normalize_codes(raw: pl.DataFrame, columns: dict[str, str], *, table: str, 
         if changed.any():
             pair = pl.DataFrame({"before": raw[col].filter(changed), "after": out[col].filter(changed)})
             warnings.append(reject_columns({
-                "table": table, "file": label, "line": None, "record_key": keys.filter(changed), "column": col,
-                "check": "code_normalized", "value": pair["before"],
+                "table": table, "file": raw["source_file"].filter(changed), "line": None,
+                "record_key": keys.filter(changed), "column": col, "check": "code_normalized", "value": pair["before"],
                 "reason": pair.select(pl.format(f"{col}: '{{}}' read as the codelist code '{{}}'", "before", "after"))
                 .to_series(),
                 "severity": "warning"}))
     return out, pl.concat(warnings) if warnings else empty_rejects()
 
 
-def _provenance(label: str, snapshot: date) -> tuple[pl.Expr, pl.Expr]:
-    return pl.lit(label).alias("source_file"), pl.lit(snapshot).alias("snapshot_date")
+def _provenance(snapshot: date) -> tuple[pl.Expr]:
+    return (pl.lit(snapshot).alias("snapshot_date"),)
+
+
+def _files(batch: IatiBatch, label: str, height: int) -> pl.Series:
+    """The file of each activity row: the batch's own label per row where it merges several small
+    files, else ``label``."""
+    if batch.labels is not None:
+        return pl.Series("source_file", batch.labels, dtype=pl.Utf8)
+    return pl.Series("source_file", [label] * height, dtype=pl.Utf8)
+
+
+def _with_files(raw: pl.DataFrame, activities: pl.DataFrame) -> pl.DataFrame:
+    """A child table's rows with the file of their activity."""
+    return raw.join(activities.select("activity_seq", "source_file"), on="activity_seq", how="left",
+                    maintain_order="left")
 
 
 def _date(col: str) -> pl.Expr:
@@ -78,7 +92,7 @@ def _flag_bool(col: str) -> pl.Expr:
 
 
 def _parse_failures(raw: pl.DataFrame, parsed: pl.DataFrame, columns: dict[str, str], *, table: str,
-                    keys: pl.Series, file: str, severity: str = "error") -> pl.DataFrame:
+                    keys: pl.Series, severity: str = "error") -> pl.DataFrame:
     """Rows where a value was present but did not parse as its type."""
     frames = []
     for column, expected in columns.items():
@@ -86,7 +100,7 @@ def _parse_failures(raw: pl.DataFrame, parsed: pl.DataFrame, columns: dict[str, 
         if not failed.any():
             continue
         frames.append(reject_columns({
-            "table": table, "file": file, "line": None, "record_key": keys.filter(failed),
+            "table": table, "file": raw["source_file"].filter(failed), "line": None, "record_key": keys.filter(failed),
             "column": column, "check": "parse", "value": raw[column].filter(failed),
             "reason": f"{column}: not {expected}", "severity": severity,
         }))
@@ -96,10 +110,11 @@ def _parse_failures(raw: pl.DataFrame, parsed: pl.DataFrame, columns: dict[str, 
 def _activities(batch: IatiBatch, label: str, snapshot: date) -> tuple[pl.DataFrame, pl.DataFrame]:
     raw = pl.DataFrame(batch.activities, schema={c: pl.Utf8 for c in batch.activities} |
                        {"source_line": pl.Int64, "activity_seq": pl.Int64})
+    raw = raw.with_columns(_files(batch, label, raw.height))
     raw, normalized = _normalize_codes(raw, {
         "reporting_org_type_code": "OrganisationType", "activity_status_code": "ActivityStatus",
         "default_currency": "Currency", "default_flow_type_code": "FlowType", "default_finance_type_code": "FinanceType",
-        "default_aid_type_code": "AidType"}, table="iati_activities", keys=raw["iati_identifier"], label=label)
+        "default_aid_type_code": "AidType"}, table="iati_activities", keys=raw["iati_identifier"])
     date_cols = ["planned_start_date", "actual_start_date", "planned_end_date", "actual_end_date"]
     typed = raw.with_columns(
         *[_date(c) for c in date_cols],
@@ -107,12 +122,12 @@ def _activities(batch: IatiBatch, label: str, snapshot: date) -> tuple[pl.DataFr
         pl.col("hierarchy").str.strip_chars().cast(pl.Int32, strict=False),
         _names("reporting_org_type_code", "OrganisationType", "reporting_org_type_name"),
         _names("activity_status_code", "ActivityStatus", "activity_status_name"),
-        *_provenance(label, snapshot),
+        *_provenance(snapshot),
     )
     keys = raw["iati_identifier"]
     rejects = [_parse_failures(raw, typed, {**{c: _ISO_DATE for c in date_cols},
                                             "hierarchy": "an integer", "humanitarian": "a boolean (0/1/true/false)"},
-                               table="iati_activities", keys=keys, file=label)]
+                               table="iati_activities", keys=keys)]
     # hierarchy and humanitarian flags that do not parse are kept as null, flagged as warnings
     rejects[0] = rejects[0].with_columns(
         pl.when(pl.col("column").is_in(["hierarchy", "humanitarian"])).then(pl.lit("warning"))
@@ -129,10 +144,10 @@ def _activities(batch: IatiBatch, label: str, snapshot: date) -> tuple[pl.DataFr
     countries = of["recipient-country"].with_columns(pl.col("code").str.to_uppercase()).with_columns(
         pl.col("code").replace_strict(ALPHA2_TO_ALPHA3, default=None).alias("iso3"))
     unknown = countries.filter(pl.col("iso3").is_null()).join(
-        typed.select("activity_seq", "iati_identifier"), on="activity_seq", how="left", maintain_order="left")
+        typed.select("activity_seq", "iati_identifier", "source_file"), on="activity_seq", how="left", maintain_order="left")
     if unknown.height:
         rejects.append(reject_columns({
-            "table": "iati_activities", "file": label, "line": None, "record_key": unknown["iati_identifier"],
+            "table": "iati_activities", "file": unknown["source_file"], "line": None, "record_key": unknown["iati_identifier"],
             "column": "recipient_country_codes", "check": "iso3166", "value": unknown["code"],
             "reason": "recipient country code is not an ISO 3166-1 alpha-2 code; left out of recipient_countries_iso3",
             "severity": "warning"}))
@@ -173,16 +188,16 @@ def _activities(batch: IatiBatch, label: str, snapshot: date) -> tuple[pl.DataFr
     return out, pl.concat(rejects)
 
 
-def _transactions(batch: IatiBatch, activities: pl.DataFrame, label: str, snapshot: date,
+def _transactions(batch: IatiBatch, activities: pl.DataFrame, snapshot: date,
                   rates: FxRates) -> tuple[pl.DataFrame, pl.DataFrame]:
-    raw = pl.DataFrame(batch.transactions, schema={c: pl.Utf8 for c in batch.transactions} |
-                       {"activity_seq": pl.Int64, "transaction_index": pl.Int32})
+    raw = _with_files(pl.DataFrame(batch.transactions, schema={c: pl.Utf8 for c in batch.transactions} |
+                                   {"activity_seq": pl.Int64, "transaction_index": pl.Int32}), activities)
     keys = _child_keys(raw, "transaction", "transaction_index")
     raw, normalized = _normalize_codes(raw, {
         "transaction_type_code": "TransactionType", "value_currency": "Currency",
         "provider_org_type_code": "OrganisationType", "receiver_org_type_code": "OrganisationType",
         "flow_type_code": "FlowType", "finance_type_code": "FinanceType", "aid_type_code": "AidType"},
-        table="iati_transactions", keys=keys, label=label)
+        table="iati_transactions", keys=keys)
     defaults = activities.select("activity_seq", "default_currency", "default_flow_type_code",
                                  "default_finance_type_code", "default_aid_type_code",
                                  pl.col("humanitarian").alias("activity_humanitarian"))
@@ -202,37 +217,38 @@ def _transactions(batch: IatiBatch, activities: pl.DataFrame, label: str, snapsh
         pl.coalesce("flow_type_code", "default_flow_type_code").alias("flow_type_code"),
         pl.coalesce("finance_type_code", "default_finance_type_code").alias("finance_type_code"),
         pl.coalesce("aid_type_code", "default_aid_type_code").alias("aid_type_code"),
-        *_provenance(label, snapshot),
+        *_provenance(snapshot),
     )
     rejects = _parse_failures(raw, typed, {"transaction_date": _ISO_DATE, "value_date": _ISO_DATE,
-                                           "value": "a number"}, table="iati_transactions", keys=keys, file=label)
-    return convert_to_usd(typed, rates), pl.concat([rejects, normalized, _no_currency(typed, "iati_transactions", keys, label)])
+                                           "value": "a number"}, table="iati_transactions", keys=keys)
+    return convert_to_usd(typed, rates), pl.concat([rejects, normalized, _no_currency(typed, "iati_transactions", keys)])
 
 
 def _child_keys(raw: pl.DataFrame, element: str, index_col: str) -> pl.Series:
     return raw.select(pl.format("{}#{}[{}]", "iati_identifier", pl.lit(element), index_col)).to_series()
 
 
-def _participating_orgs(batch: IatiBatch, label: str, snapshot: date) -> tuple[pl.DataFrame, pl.DataFrame]:
-    raw = pl.DataFrame(batch.participating_orgs, schema={c: pl.Utf8 for c in batch.participating_orgs} |
-                       {"activity_seq": pl.Int64, "org_index": pl.Int32})
+def _participating_orgs(batch: IatiBatch, activities: pl.DataFrame,
+                        snapshot: date) -> tuple[pl.DataFrame, pl.DataFrame]:
+    raw = _with_files(pl.DataFrame(batch.participating_orgs, schema={c: pl.Utf8 for c in batch.participating_orgs} |
+                                   {"activity_seq": pl.Int64, "org_index": pl.Int32}), activities)
     raw, normalized = _normalize_codes(raw, {"role_code": "OrganisationRole", "org_type_code": "OrganisationType"},
                                        table="iati_participating_orgs",
-                                       keys=_child_keys(raw, "participating-org", "org_index"), label=label)
+                                       keys=_child_keys(raw, "participating-org", "org_index"))
     return raw.with_columns(
         _names("role_code", "OrganisationRole", "role_name"),
         _names("org_type_code", "OrganisationType", "org_type_name"),
-        *_provenance(label, snapshot),
+        *_provenance(snapshot),
     ), normalized
 
 
-def _budgets(batch: IatiBatch, activities: pl.DataFrame, label: str, snapshot: date,
+def _budgets(batch: IatiBatch, activities: pl.DataFrame, snapshot: date,
              rates: FxRates) -> tuple[pl.DataFrame, pl.DataFrame]:
-    raw = pl.DataFrame(batch.budgets, schema={c: pl.Utf8 for c in batch.budgets} |
-                       {"activity_seq": pl.Int64, "budget_index": pl.Int32})
+    raw = _with_files(pl.DataFrame(batch.budgets, schema={c: pl.Utf8 for c in batch.budgets} |
+                                   {"activity_seq": pl.Int64, "budget_index": pl.Int32}), activities)
     keys = _child_keys(raw, "budget", "budget_index")
     raw, normalized = _normalize_codes(raw, {"budget_type_code": "BudgetType", "budget_status_code": "BudgetStatus",
-                                             "value_currency": "Currency"}, table="iati_budgets", keys=keys, label=label)
+                                             "value_currency": "Currency"}, table="iati_budgets", keys=keys)
     typed = raw.join(activities.select("activity_seq", "default_currency"), on="activity_seq", how="left",
                      maintain_order="left").with_columns(
         _date("period_start"), _date("period_end"), _date("value_date"),
@@ -242,16 +258,16 @@ def _budgets(batch: IatiBatch, activities: pl.DataFrame, label: str, snapshot: d
     ).with_columns(
         pl.coalesce("value_currency", "default_currency").alias("currency"),
         pl.coalesce("value_date", "period_start").alias("value_date"),
-        *_provenance(label, snapshot),
+        *_provenance(snapshot),
     )
     rejects = _parse_failures(raw, typed, {"period_start": _ISO_DATE, "period_end": _ISO_DATE,
                                            "value_date": _ISO_DATE, "value": "a number"},
-                              table="iati_budgets", keys=keys, file=label)
-    return convert_to_usd(typed, rates), pl.concat([rejects, normalized, _no_currency(typed, "iati_budgets", keys, label),
-                                                    _negative_budgets(typed, keys, label)])
+                              table="iati_budgets", keys=keys)
+    return convert_to_usd(typed, rates), pl.concat([rejects, normalized, _no_currency(typed, "iati_budgets", keys),
+                                                    _negative_budgets(typed, keys)])
 
 
-def _negative_budgets(typed: pl.DataFrame, keys: pl.Series, label: str) -> pl.DataFrame:
+def _negative_budgets(typed: pl.DataFrame, keys: pl.Series) -> pl.DataFrame:
     """Negative budgets are valid IATI (the schema and rules allow them) and are published; publishers
     mostly use them to correct an earlier budget, so each is flagged for a reader to check."""
     negative = (typed["value"] < 0).fill_null(False)
@@ -259,7 +275,8 @@ def _negative_budgets(typed: pl.DataFrame, keys: pl.Series, label: str) -> pl.Da
         return empty_rejects()
     sub = typed.filter(negative)
     return reject_columns({
-        "table": "iati_budgets", "file": label, "line": None, "record_key": keys.filter(negative), "column": "value",
+        "table": "iati_budgets", "file": sub["source_file"], "line": None, "record_key": keys.filter(negative),
+        "column": "value",
         "check": "negative_budget", "value": sub["value"].cast(pl.Utf8),
         "reason": sub.select(pl.format("negative budget ({} budget): published as it is; often a correction of an "
                                        "earlier budget of the same period",
@@ -268,42 +285,43 @@ def _negative_budgets(typed: pl.DataFrame, keys: pl.Series, label: str) -> pl.Da
         "severity": "warning"})
 
 
-def _no_currency(typed: pl.DataFrame, table: str, keys: pl.Series, label: str) -> pl.DataFrame:
+def _no_currency(typed: pl.DataFrame, table: str, keys: pl.Series) -> pl.DataFrame:
     """Values with no currency left (neither value/@currency nor the activity's default-currency,
     or both empty): published with a null currency and value_usd, flagged as a warning."""
     missing = typed["currency"].is_null() & typed["value"].is_not_null()
     if not missing.any():
         return empty_rejects()
     return reject_columns({
-        "table": table, "file": label, "line": None, "record_key": keys.filter(missing), "column": "currency",
+        "table": table, "file": typed["source_file"].filter(missing), "line": None, "record_key": keys.filter(missing),
+        "column": "currency",
         "check": "currency_present", "value": typed["value"].filter(missing).cast(pl.Utf8),
         "reason": "no currency: value/@currency and the activity's default-currency are missing or empty; "
                   "currency and value_usd left null", "severity": "warning"})
 
 
-def _fx_warnings(frame: pl.DataFrame, table: str, keys: pl.Series, label: str) -> pl.DataFrame:
+def _fx_warnings(frame: pl.DataFrame, table: str, keys: pl.Series) -> pl.DataFrame:
     missing = frame["fx_rate"].is_null() & frame["value"].is_not_null() & frame["currency"].is_not_null() & frame["value_date"].is_not_null()
     if not missing.any():
         return empty_rejects()
     sub = frame.filter(missing)
     return reject_columns({
-        "table": table, "file": label, "line": None, "record_key": keys.filter(missing), "column": "value_usd",
+        "table": table, "file": sub["source_file"], "line": None, "record_key": keys.filter(missing), "column": "value_usd",
         "check": "fx_rate_found",
         "value": sub.select(pl.format("{} {} on {}", "value", "currency", "value_date")).to_series(),
         "reason": "no exchange rate within the window (ECB: 7 days before the value date; IMF: same year); value_usd left null",
         "severity": "warning"})
 
 
-def _cascade(children: pl.DataFrame, keys: pl.Series, reasons: pl.DataFrame, table: str,
-             label: str) -> tuple[pl.DataFrame, pl.Series, pl.DataFrame]:
+def _cascade(children: pl.DataFrame, keys: pl.Series, reasons: pl.DataFrame,
+             table: str) -> tuple[pl.DataFrame, pl.Series, pl.DataFrame]:
     """Remove the children of rejected activities, with a reject row saying so."""
     hit = children["activity_seq"].is_in(reasons["activity_seq"].implode())
     if not hit.any():
         return children, keys, empty_rejects()
-    dropped = children.filter(hit).select("activity_seq").with_columns(key=keys.filter(hit)).join(
+    dropped = children.filter(hit).select("activity_seq", "source_file").with_columns(key=keys.filter(hit)).join(
         reasons, on="activity_seq", how="left", maintain_order="left")
     rejects = reject_columns({
-        "table": table, "file": label, "line": None, "record_key": dropped["key"], "column": None,
+        "table": table, "file": dropped["source_file"], "line": None, "record_key": dropped["key"], "column": None,
         "check": "parent_rejected", "value": dropped["iati_identifier"],
         "reason": dropped.select(pl.format("activity rejected: {}", pl.col("reason"))).to_series(),
         "severity": "error"})
@@ -324,14 +342,15 @@ def transform_batch(batch: IatiBatch, label: str, snapshot: date, rates: FxRates
     """
     reader_rejects = rejects_frame(batch.rejects)
     activities, act_parse = _activities(batch, label, snapshot)
-    transactions, tr_parse = _transactions(batch, activities, label, snapshot, rates)
-    orgs, org_parse = _participating_orgs(batch, label, snapshot)
-    budgets, bu_parse = _budgets(batch, activities, label, snapshot, rates)
+    transactions, tr_parse = _transactions(batch, activities, snapshot, rates)
+    orgs, org_parse = _participating_orgs(batch, activities, snapshot)
+    budgets, bu_parse = _budgets(batch, activities, snapshot, rates)
 
     dup = activities["activity_seq"].is_in(sorted(duplicate_seqs or ()))
     dups = activities.filter(dup)
     dup_rejects = reject_columns({
-        "table": "iati_activities", "file": label, "line": dups["source_line"], "record_key": dups["iati_identifier"],
+        "table": "iati_activities", "file": dups["source_file"], "line": dups["source_line"],
+        "record_key": dups["iati_identifier"],
         "column": "iati_identifier", "check": "field_uniqueness", "value": dups["iati_identifier"],
         "reason": [f"duplicate iati-identifier; first published from {(first_seen or {}).get(k, 'an earlier activity')}"
                    for k in dups["iati_identifier"]],
@@ -359,12 +378,12 @@ def transform_batch(batch: IatiBatch, label: str, snapshot: date, rates: FxRates
         ("iati_budgets", budgets, "budget", "budget_index", IatiBudgets, bu_parse),
     ):
         keys = _child_keys(frame, element, index_col)
-        frame, keys, cascade = _cascade(frame, keys, reasons, table, label)
+        frame, keys, cascade = _cascade(frame, keys, reasons, table)
         parse_rejects = parse_rejects.filter(pl.col("record_key").is_in(keys.implode()))
         frame, keys = _without_parse_errors(frame, keys, parse_rejects)
         valid, rejected, bad = split_valid(frame, model, table=table, record_keys=keys, files=frame["source_file"])
         out_rejects += [parse_rejects, cascade, rejected]
         if "fx_rate" in valid.columns:
-            out_rejects.append(_fx_warnings(valid, table, keys.filter(~bad), label))
+            out_rejects.append(_fx_warnings(valid, table, keys.filter(~bad)))
         outputs[table] = valid
     return TransformedBatch(tables=outputs, rejects=pl.concat(out_rejects))
