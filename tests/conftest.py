@@ -19,16 +19,22 @@ def realdata() -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_run(tmp_path_factory) -> Path:
-    """The data dir of one whole run on the real files, shared by the tests that read its outputs
-    (none of them writes to it)."""
+def real_run_outcome(tmp_path_factory):
+    """(data dir, result) of one whole run on the real files, shared by the tests that read its
+    outputs (none of them writes to it)."""
     if not REALDATA.is_dir():
         pytest.skip(f"real third-party data not found at {REALDATA} (expected ../shared/realdata beside the project)")
     from tests.test_end_to_end import run
 
     data_dir = tmp_path_factory.mktemp("real")
-    assert run(data_dir, PROJECT / "config" / "sources.realdata.yaml").success
-    return data_dir
+    result = run(data_dir, PROJECT / "config" / "sources.realdata.yaml")
+    assert result.success
+    return data_dir, result
+
+
+@pytest.fixture(scope="session")
+def real_run(real_run_outcome) -> Path:
+    return real_run_outcome[0]
 
 
 @pytest.fixture(scope="session")

@@ -357,27 +357,26 @@ def test_reuse_landed_only_never_lands_todays_files_under_a_past_date(tmp_path, 
 
 
 @pytest.mark.realdata
-def test_whole_graph_on_real_data(realdata, tmp_path):
-    result = run(tmp_path, PROJECT / "config" / "sources.realdata.yaml", max_share=0.5)
-    assert result.success
+def test_whole_graph_on_real_data(real_run_outcome):
+    data_dir, result = real_run_outcome  # the shared run of the real files (the default reject threshold, 0.5)
     con = duckdb.connect()
     by_file = dict(con.execute(f"""select source_file, count(*) from
-        read_parquet('{tmp_path}/curated/iati_transactions/**/*.parquet', hive_partitioning=true) group by 1""").fetchall())
+        read_parquet('{data_dir}/curated/iati_transactions/**/*.parquet', hive_partitioning=true) group by 1""").fetchall())
     assert by_file["iom-XM-DAC-47066-real-577-activities-2.03.xml"] == 577
     assert by_file["nl-mfa-XM-DAC-7-real-13-activities-2.03.xml"] == 72
     assert by_file["gb-dfid-albania-real-8-activities-2.01.xml"] == 41
-    quarantined = con.execute(f"""select file, reason from read_parquet('{tmp_path}/quality/rejects/**/*.parquet',
+    quarantined = con.execute(f"""select file, reason from read_parquet('{data_dir}/quality/rejects/**/*.parquet',
         hive_partitioning=true) where "check" = 'readable_file'""").fetchall()
     assert quarantined == [("iati-official-organisation-example-annotated-2.03.xml",
                             "file quarantined: wrong root element <iati-organisations>, expected <iati-activities>")]
 
     def count(table):
-        return con.execute(f"select count(*) from read_parquet('{tmp_path}/curated/{table}/**/*.parquet', "
+        return con.execute(f"select count(*) from read_parquet('{data_dir}/curated/{table}/**/*.parquet', "
                            "hive_partitioning=true)").fetchone()[0]
 
     def rejected(source):
         return con.execute(f"""select count(distinct coalesce(record_key, file)) from read_parquet(
-            '{tmp_path}/quality/rejects/**/*.parquet', hive_partitioning=true)
+            '{data_dir}/quality/rejects/**/*.parquet', hive_partitioning=true)
             where source = '{source}' and severity = 'error'""").fetchone()[0]
 
     assert count("gc_participants") + rejected("ungc_participants") == 10229
@@ -387,11 +386,11 @@ def test_whole_graph_on_real_data(realdata, tmp_path):
     assert count("network_coverage") >= 76
     assert count("gc_participant_status_history") == count("gc_participants")
     assert count("sanctioned_entities") == 1018 + 877
-    changes = dict(con.execute(f"""select change, count(*) from read_parquet('{tmp_path}/curated/sanctions_changes/*.parquet')
+    changes = dict(con.execute(f"""select change, count(*) from read_parquet('{data_dir}/curated/sanctions_changes/*.parquet')
         group by 1""").fetchall())
     assert (changes["added"], changes["removed"]) == (45, 186)
     assert count("organizations") == count("partner_screening") > 10000
-    assert con.execute(f"""select count(*) from read_parquet('{tmp_path}/curated/partner_screening/**/*.parquet',
+    assert con.execute(f"""select count(*) from read_parquet('{data_dir}/curated/partner_screening/**/*.parquet',
         hive_partitioning=true) where risk_level = 'high' and list_contains(flags, 'sanctions_match')""").fetchone()[0] == 0
     checks = result.get_asset_check_evaluations()
     assert [c.asset_key.path[-1] for c in checks if c.check_name == "reconciles_with_facts" and not c.passed] == []
