@@ -105,6 +105,23 @@ def check_folders(environ: dict[str, str]) -> list[str]:
     return problems
 
 
+def check_url(name: str, url: str) -> str | None:
+    """Why a URL location cannot be requested at all (no host, a bad port), or None; the URL is
+    shown without its credentials and query."""
+    from urllib.parse import urlsplit
+
+    from pipelines.storage.fetch import redact
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        return f"source '{name}': location {redact(url)} cannot be requested: not a valid URL"
+    if not parts.hostname:
+        return f"source '{name}': location {redact(url)} cannot be requested: no host"
+    return None
+
+
 def check_sources(path: Path) -> list[str]:
     try:
         document = read_sources_document(path)
@@ -113,7 +130,9 @@ def check_sources(path: Path) -> list[str]:
     problems = []
     for name, value in document.items():
         try:
-            source_spec(path, name, value).resolve()
+            spec = source_spec(path, name, value)
+            problems += [why for url in spec.locations if spec.is_url(url) and (why := check_url(name, url))]
+            spec.resolve()
         except SourcesConfigError as error:
             problems.append(str(error))
     return problems

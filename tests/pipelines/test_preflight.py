@@ -99,18 +99,35 @@ def test_a_good_configuration_checks_ok(env, capsys):
     assert capsys.readouterr().out.strip() == "partnership: configuration ok"
 
 
-def test_the_command_line_says_its_version_commands_and_formats_without_a_traceback(env):
-    run = lambda *a: subprocess.run([sys.executable, "-m", "pipelines.cli", *a], capture_output=True, text=True,  # noqa: E731
-                                    cwd=PROJECT, timeout=120)
-    version = run("--version")
-    assert version.returncode == 0 and version.stdout.startswith("partnership ")
-    helped = run("--help").stdout
+def test_the_command_line_says_its_version_commands_and_formats_without_a_traceback(env, capsys):
+    def helped(*argv) -> str:
+        with pytest.raises(SystemExit) as exited:
+            main([*argv, "--help"])
+        assert exited.value.code == 0
+        return capsys.readouterr().out
+
     for command in ("run", "backfill", "check", "summary", "docs", "describe", "refresh-codelists"):
-        assert command in helped
-    assert "YYYY-MM-DD" in run("run", "--help").stdout and "YYYY-MM-DD" in run("backfill", "--help").stdout
-    bad = run("run", "--date", "2026-13-01")
+        assert command in helped()
+    assert "YYYY-MM-DD" in helped("run") and "YYYY-MM-DD" in helped("backfill")
+    # as a process: the version, and a bad date is two lines on stderr, no traceback
+    version = subprocess.run([sys.executable, "-m", "pipelines.cli", "--version"], capture_output=True, text=True,
+                             cwd=PROJECT, timeout=120)
+    assert version.returncode == 0 and version.stdout.startswith("partnership ")
+    bad = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--date", "2026-13-01"], capture_output=True,
+                         text=True, cwd=PROJECT, timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 2
+
+
+def test_a_url_that_cannot_be_requested_is_a_problem_named_without_its_secrets(env, capsys, monkeypatch):
+    sources = env / "sources.yaml"
+    sources.write_text("un_revenue: ['http://alice:s3cr3t@/r.csv?token=s3cr3t', 'http://127.0.0.1:port/x.csv']\n")
+    monkeypatch.setenv("PARTNERSHIP_SOURCES", str(sources))
+    status, lines = problems(capsys, ["check"])
+    assert status == 2 and lines == [
+        "partnership: source 'un_revenue': location http:///r.csv cannot be requested: no host",
+        "partnership: source 'un_revenue': location http://127.0.0.1:port/x.csv cannot be requested: not a valid URL",
+        "partnership: 2 problems found; nothing was run"]
 
 
 def test_summary_says_when_a_date_was_never_run(env, capsys):
