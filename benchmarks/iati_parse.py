@@ -31,23 +31,33 @@ _ACTIVITY = re.compile(rb"<iati-activity[ >].*?</iati-activity>", re.S)
 _IDENTIFIER = re.compile(rb"<iati-identifier>([^<]+)</iati-identifier>")
 
 
-def generate(path: Path, size_mb: int) -> int:
-    """Write an IATI 2.03 file of about ``size_mb`` MB; returns the number of activities."""
+def sample_activities() -> list[bytes]:
+    """The sample's activities, as templates."""
     templates = []
     for sample in sorted(SAMPLE.glob("*-activities-2.03.xml")):
         templates += _ACTIVITY.findall(sample.read_bytes())
-    target = size_mb * 1024 * 1024
-    written = count = 0
+    return templates
+
+
+def write_activities(path: Path, target_bytes: int, templates: list[bytes], first: int) -> int:
+    """Write an IATI 2.03 file of about ``target_bytes`` from ``templates``, each activity with a new
+    identifier numbered from ``first``; returns the next number."""
+    written, count = 0, first
     with open(path, "wb") as out:
         out.write(b'<?xml version="1.0" encoding="UTF-8"?>\n<iati-activities version="2.03">\n')
-        while written < target:
-            for template in templates:
-                block = _IDENTIFIER.sub(rb"<iati-identifier>\1-R%d</iati-identifier>" % count, template, count=1)
-                out.write(block + b"\n")
-                written += len(block) + 1
-                count += 1
+        while written < target_bytes:
+            template = templates[count % len(templates)]
+            block = _IDENTIFIER.sub(rb"<iati-identifier>\1-R%d</iati-identifier>" % count, template, count=1)
+            out.write(block + b"\n")
+            written += len(block) + 1
+            count += 1
         out.write(b"</iati-activities>\n")
     return count
+
+
+def generate(path: Path, size_mb: int) -> int:
+    """Write an IATI 2.03 file of about ``size_mb`` MB; returns the number of activities."""
+    return write_activities(path, size_mb * 1024 * 1024, sample_activities(), 0)
 
 
 def build_tables(paths: list[Path]):

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.iati_parse import _ACTIVITY, _IDENTIFIER, SAMPLE, build_tables  # noqa: E402
+from benchmarks.iati_parse import build_tables, sample_activities, write_activities  # noqa: E402
 from benchmarks.iati_parse import measure as run_child  # noqa: E402
 
 REGISTRY_GB, REGISTRY_FILES = 12, 10_000
@@ -42,21 +42,10 @@ def sizes(files: int, total_mb: float, seed: int) -> list[int]:
 
 
 def generate(folder: Path, byte_sizes: list[int]) -> int:
-    templates = []
-    for sample in sorted(SAMPLE.glob("*-activities-2.03.xml")):
-        templates += _ACTIVITY.findall(sample.read_bytes())
-    count = 0
+    """One file per size, ``publisher-<n>.xml``; returns the number of activities written."""
+    templates, count = sample_activities(), 0
     for index, target in enumerate(byte_sizes):
-        with open(folder / f"publisher-{index:05d}.xml", "wb") as out:
-            out.write(b'<?xml version="1.0" encoding="UTF-8"?>\n<iati-activities version="2.03">\n')
-            written = 0
-            while written < target:
-                template = templates[count % len(templates)]
-                block = _IDENTIFIER.sub(rb"<iati-identifier>\1-G%d</iati-identifier>" % count, template, count=1)
-                out.write(block + b"\n")
-                written += len(block) + 1
-                count += 1
-            out.write(b"</iati-activities>\n")
+        count = write_activities(folder / f"publisher-{index:05d}.xml", target, templates, count)
     return count
 
 
