@@ -134,12 +134,10 @@ def _print_where_to_look(store: DataStore) -> None:
 def build_docs(store: DataStore) -> None:
     """Rebuild the catalog and the data dictionary from what is published (what the run's
     ``catalog`` asset does), without running anything else."""
-    from assets.reporting.publication import build_dictionary_page
+    from assets.reporting.publication import rebuild_catalog_and_docs
     from pipelines.definitions import build_definitions
 
-    summary = store.write_catalog()
-    page, _ = build_dictionary_page(store, summary, build_definitions().get_repository_def().asset_graph)
-    store.publish_page("docs", "index.html", page)
+    rebuild_catalog_and_docs(store, build_definitions().get_repository_def().asset_graph)
 
 
 def describe_tables() -> str:
@@ -284,9 +282,9 @@ def failed_steps(result) -> list[str]:
 
 
 def _catalog_materialized(result) -> bool:
-    from assets.reporting.publication import CATALOG_KEY
+    from assets.reporting.publication import catalog_materialized
 
-    return any(e.asset_key == CATALOG_KEY for e in result.get_asset_materialization_events())
+    return catalog_materialized(e.asset_key for e in result.get_asset_materialization_events())
 
 
 def refused_checks(result) -> list[str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.reporting.publication import catalog_materialized, rebuild_catalog_and_docs
 from pipelines.console import root_cause
 from pipelines.jobs import nightly_job
 from pipelines.resources import StorageResource
@@ -61,11 +62,18 @@ def _record_from_instance(context: dg.RunStatusSensorContext, storage: StorageRe
     if not dates:
         return
     records = context.instance.get_records_for_run(
-        run.run_id, of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.ASSET_CHECK_EVALUATION}).records
+        run.run_id, of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+                             dg.DagsterEventType.ASSET_MATERIALIZATION}).records
     events = [r.event_log_entry.dagster_event for r in records if r.event_log_entry.dagster_event is not None]
     failed = failure_lines(e for e in events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
     checks = [e.event_specific_data for e in events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
-    record_outcome(storage.store(), dates, run.run_id, succeeded, failed, not_published_lines(checks))
+    store = storage.store()
+    record_outcome(store, dates, run.run_id, succeeded, failed, not_published_lines(checks))
+    materialized = (e.asset_key for e in events if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION)
+    if not catalog_materialized(materialized):
+        # the catalog step was skipped (a table it follows was not built): the tables that were
+        # published still get their catalog and dictionary, as after a command-line run
+        rebuild_catalog_and_docs(store, context.repository_def.asset_graph if context.repository_def else None)
 
 
 @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[nightly_job],
