@@ -148,6 +148,7 @@ def build_catalog(root: Path, folders: dict[str, str], rejects_folder: str, targ
     pinner = _Pinner(root, build)
     con = duckdb.connect(str(target))
     try:
+        con.execute("BEGIN TRANSACTION")  # one commit for hundreds of statements (each COMMENT is one)
         for name, spec in TABLES.items():
             layer_table = folders[name]
             descriptions = column_descriptions(name)
@@ -208,6 +209,7 @@ def build_catalog(root: Path, folders: dict[str, str], rejects_folder: str, targ
         _comment(con, "TABLE", "catalog_info", "Where the views read from and when the catalog was built.",
                  {"data_dir": f"Data dir the views read unless the variable {ROOT_VARIABLE} is set",
                   "built_at": "UTC time the catalog was built"})
+        con.execute("COMMIT")
         con.execute("CHECKPOINT")
     finally:
         con.close()
