@@ -4,12 +4,13 @@
 import argparse
 import os
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 
 from assets.validation import count_rejects
+from pipelines.partitions import date_range
 from pipelines.resources import resolved_resources
 from pipelines.sensors import (
     PARTITION_RANGE_END,
@@ -46,28 +47,23 @@ def _instance(data_dir: Path):
 
 def execute(start: str, end: str | None = None, *, raise_on_error: bool = False, data_dir: Path | None = None,
             resources: dict | None = None):
-    """Run the nightly job in this process for one partition or, in one run, a date range."""
+    """Run the nightly job in this process for one partition or, in one run, a date range; run history
+    beside ``data_dir`` (an ephemeral instance without one)."""
+    import dagster as dg
+
+    from pipelines.console import quiet_library_logs
     from pipelines.definitions import build_definitions
 
     job = build_definitions(resources).resolve_job_def("nightly_snapshot")
-    instance = _instance(data_dir) if data_dir is not None else dg_ephemeral()
-    steps = len(job.graph.nodes)
-    from pipelines.console import quiet_library_logs
-
-    quiet_library_logs(os.environ.get("PARTNERSHIP_LOG_LEVEL", "INFO"))
-    run_config = {"loggers": {"progress": {"config": {"log_level": os.environ.get("PARTNERSHIP_LOG_LEVEL", "INFO"),
-                                                      "steps": steps}}}}
+    instance = _instance(data_dir) if data_dir is not None else dg.DagsterInstance.ephemeral()
+    level = os.environ.get("PARTNERSHIP_LOG_LEVEL", "INFO")
+    quiet_library_logs(level)
+    run_config = {"loggers": {"progress": {"config": {"log_level": level, "steps": len(job.graph.nodes)}}}}
     if end is None or end == start:
         return job.execute_in_process(partition_key=start, instance=instance, raise_on_error=raise_on_error,
                                       run_config=run_config)
     return job.execute_in_process(tags={PARTITION_RANGE_START: start, PARTITION_RANGE_END: end},
                                   instance=instance, raise_on_error=raise_on_error, run_config=run_config)
-
-
-def dg_ephemeral():
-    import dagster as dg
-
-    return dg.DagsterInstance.ephemeral()
 
 
 def summarize(store: DataStore, snapshot_dates: list[str]) -> pl.DataFrame:
@@ -154,11 +150,6 @@ def describe_tables() -> str:
             lines.append(f"| `{column}` | {c.dtype} | {'yes' if c.nullable else 'no'} | {c.description or ''} |")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
-
-
-def _dates(start: str, end: str) -> list[str]:
-    first, last = date.fromisoformat(start), date.fromisoformat(end)
-    return [date.fromordinal(d).isoformat() for d in range(first.toordinal(), last.toordinal() + 1)]
 
 
 def _version() -> str:
@@ -258,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.end < args.start:
             print(f"partnership: --end {args.end} is before --start {args.start}; nothing was run", file=sys.stderr)
             return 2
-        dates = _dates(args.start, args.end)
+        dates = date_range(args.start, args.end)
     overrides = {}
     if args.reuse_landed_only:
         from pipelines.resources import SourcesResource

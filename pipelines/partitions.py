@@ -1,7 +1,7 @@
 """Daily snapshot partitions: one partition per snapshot date (UTC), today's included."""
 
 import warnings
-from datetime import timedelta
+from datetime import date, timedelta
 
 import dagster as dg
 
@@ -25,3 +25,9 @@ single_run_backfill = dg.BackfillPolicy.single_run()
 NIGHTLY_HOUR_UTC = 2
 nightly_freshness = dg.FreshnessPolicy.cron(deadline_cron="0 4 * * *", lower_bound_delta=timedelta(hours=2),
                                             timezone="UTC")
+
+
+def date_range(start: str, end: str) -> list[str]:
+    """Every snapshot date from ``start`` to ``end`` included, as YYYY-MM-DD."""
+    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    return [date.fromordinal(d).isoformat() for d in range(first.toordinal(), last.toordinal() + 1)]

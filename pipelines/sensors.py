@@ -3,7 +3,7 @@ hand: point the sources file at ``<drop folder>/...`` and drop the files there);
 each run of the nightly job started by the daemon or the UI ended, for ``partnership summary``."""
 
 import hashlib
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -11,6 +11,7 @@ import dagster as dg
 from assets.reporting.publication import catalog_materialized, rebuild_catalog_and_docs
 from pipelines.console import root_cause
 from pipelines.jobs import nightly_job
+from pipelines.partitions import date_range
 from pipelines.resources import StorageResource
 from pipelines.storage.store import DataStore
 
@@ -25,8 +26,7 @@ def run_dates(tags: dict) -> list[str]:
     end = tags.get(PARTITION_RANGE_END) or start
     if not start:
         return []
-    first, last = date.fromisoformat(start), date.fromisoformat(end)
-    return [date.fromordinal(d).isoformat() for d in range(first.toordinal(), last.toordinal() + 1)]
+    return date_range(start, end)
 
 
 def failure_lines(failure_events) -> list[str]:

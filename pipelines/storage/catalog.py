@@ -115,13 +115,6 @@ def _remove_old_builds(root: Path, keep: str) -> None:
             shutil.rmtree(build, ignore_errors=True)
 
 
-def _partitions(root: Path, folder: str) -> list[str]:
-    """The published partition folders of a table (relative to the data dir), in date order."""
-    if not (root / folder).is_dir():
-        return []
-    return [f"{folder}/{p.name}" for p in sorted((root / folder).glob("snapshot_date=*")) if any(p.glob("*.parquet"))]
-
-
 def _comment(con: duckdb.DuckDBPyConnection, kind: str, name: str, grain: str, descriptions: dict[str, str]) -> None:
     con.execute(f"COMMENT ON {kind} {name} IS {_quote(grain)}")
     present = {r[0] for r in con.execute(f"select column_name from duckdb_columns() where table_name = {_quote(name)}").fetchall()}
@@ -139,27 +132,22 @@ def _empty_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame)
     con.unregister("_empty")
 
 
-def build_catalog(root: Path, folders: dict[str, str], rejects_folder: str, target: Path, build: str) -> dict[str, dict]:
+def build_catalog(root: Path, folders: dict[str, list[str]], rejects: list[str], target: Path,
+                  build: str) -> dict[str, dict]:
     """Write the catalog of the data dir ``root`` to ``target`` (a new file), reading files pinned
-    under ``.catalog/<build>/``: ``folders`` gives each table's folder and ``rejects_folder`` the
-    rejects' (relative to ``root``). Returns per table {layer, partitioning, partitions, latest,
-    latest_rows}."""
+    under ``.catalog/<build>/``. ``folders`` gives each table's published folders (its partitions in
+    date order, or the folder of a whole table) and ``rejects`` the rejects' partitions, relative to
+    ``root``. Returns per table {layer, partitioning, partitions, latest, latest_rows}."""
     summary: dict[str, dict] = {}
     pinner = _Pinner(root, build)
     con = duckdb.connect(str(target))
     try:
         con.execute("BEGIN TRANSACTION")  # one commit for hundreds of statements (each COMMENT is one)
         for name, spec in TABLES.items():
-            layer_table = folders[name]
             descriptions = column_descriptions(name)
-            if spec.partitioning == WHOLE:
-                partitions = []
-                files = [f for f in [pinner.pin(layer_table) if (root / layer_table).is_dir() else None] if f]
-            else:
-                pinned = [(p, pinner.pin(p)) for p in _partitions(root, layer_table)]
-                pinned = [(p, f) for p, f in pinned if f]
-                partitions = [p for p, _ in pinned]
-                files = [f for _, f in pinned]
+            pinned = [(folder, files) for folder in folders[name] if (files := pinner.pin(folder))]
+            partitions = [] if spec.partitioning == WHOLE else [folder for folder, _ in pinned]
+            files = [files for _, files in pinned]
             if files:
                 body = (f"SELECT * FROM read_parquet({_files_expr(root, files)}, {_READ})" if spec.partitioning == WHOLE
                         else _union(root, files))
@@ -182,8 +170,7 @@ def build_catalog(root: Path, folders: dict[str, str], rejects_folder: str, targ
             summary[name] = {"layer": spec.layer, "partitioning": spec.partitioning, "partitions": len(partitions),
                              "latest": latest, "latest_rows": rows}
 
-        rejects = [f for f in (pinner.pin(str(p.relative_to(root)))
-                               for p in sorted((root / rejects_folder).glob("source=*/snapshot_date=*"))) if f]
+        rejects = [files for folder in rejects if (files := pinner.pin(folder))]
         if rejects:
             con.execute(f"CREATE VIEW rejects AS {_union(root, rejects, ('source', 'snapshot_date'))}")
         else:
@@ -216,7 +203,8 @@ def build_catalog(root: Path, folders: dict[str, str], rejects_folder: str, targ
     return summary
 
 
-def write_catalog(root: Path, folders: dict[str, str], rejects_folder: str, staging: Path) -> tuple[Path, dict[str, dict]]:
+def write_catalog(root: Path, folders: dict[str, list[str]], rejects: list[str],
+                  staging: Path) -> tuple[Path, dict[str, dict]]:
     """Build the catalog under ``staging`` and swap it into ``<root>/partnership.duckdb`` in one
     rename: an analyst who has the old file open keeps reading it; the next open sees the new one."""
     root = Path(root).resolve()
@@ -224,7 +212,7 @@ def write_catalog(root: Path, folders: dict[str, str], rejects_folder: str, stag
     temporary = staging / f"{owner_tag()}-{uuid.uuid4().hex}-catalog.duckdb"
     build = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"  # sorts by time
     try:
-        summary = build_catalog(root, folders, rejects_folder, temporary, build)
+        summary = build_catalog(root, folders, rejects, temporary, build)
         os.chmod(temporary, 0o644)
         target = root / CATALOG_FILE
         os.replace(temporary, target)

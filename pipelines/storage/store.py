@@ -243,8 +243,14 @@ class DataStore:
         """Rebuild ``partnership.duckdb`` over what is published now; returns per table its latest
         partition and rows (see :func:`pipelines.storage.catalog.build_catalog`)."""
         with self.lock("catalog"):
-            folders = {t: str(self.table_dir(t).relative_to(self.root)) for t in TABLES}
-            return write_catalog(self.root, folders, str(self.rejects.relative_to(self.root)), self.staging)[1]
+            def relative(path: Path) -> str:
+                return str(path.relative_to(self.root))
+
+            folders = {t: ([relative(self.table_dir(t))] if self.table_dir(t).is_dir() else [])
+                       if TABLES[t].partitioning == WHOLE
+                       else [relative(self.partition_dir(t, d)) for d in self.partition_dates(t)] for t in TABLES}
+            rejects = [relative(p) for p in sorted(self.rejects.glob(f"source=*/{PARTITION_COLUMN}=*"))]
+            return write_catalog(self.root, folders, rejects, self.staging)[1]
 
     def page_path(self, site: str, name: str) -> Path:
         assert site in ("docs", "report") and "/" not in name, (site, name)
