@@ -11,6 +11,7 @@ import json
 import re
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -39,25 +40,26 @@ class SourceFileError(ValueError):
         super().__init__(f"{file}{f', line {line}' if line else ''}: {reason}")
 
 
-def decode_lines(data: bytes, label: str) -> tuple[str, list[int]]:
+def decode_lines(data: bytes, label: str, *, file_start: bool = True) -> tuple[str, list[int]]:
     """(text, the 1-based numbers of the lines that are not UTF-8). UTF-8 (with or without BOM), or
     UTF-16 with BOM. A file that is not UTF-8 throughout is decoded line by line: UTF-8 where a line
     is UTF-8, Windows-1252 (Latin-1 for its five unassigned bytes) where it is not, so one pasted row
-    does not turn every other name into mojibake. NUL bytes near the start mean a binary file (or
-    UTF-16 without BOM) and are refused; a stray NUL later becomes U+FFFD, so the row stays and the
-    damage is visible in the value."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    does not turn every other name into mojibake. NUL bytes near the start of a file (``file_start``)
+    mean a binary file (or UTF-16 without BOM) and are refused; a stray NUL later becomes U+FFFD, so
+    the row stays and the damage is visible in the value."""
+    if file_start and data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return data.decode("utf-16"), []
-    if data.startswith(codecs.BOM_UTF8):
+    if file_start and data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8):]
-    if b"\x00" in data[:1024]:
+    if file_start and b"\x00" in data[:1024]:
         raise SourceFileError(label, "binary content (NUL bytes): not a text file (UTF-16 needs a byte-order mark)")
     try:
         return data.decode("utf-8").replace("\x00", "\ufffd"), []
     except UnicodeDecodeError:
         pass
     lines, fallback = [], []
-    for number, line in enumerate(data.splitlines(keepends=True), start=1):
+    # lines end at "\n" only, as the CSV readers count them (a lone "\r" inside a value is not a line end)
+    for number, line in enumerate(re.findall(rb"[^\n]*\n|[^\n]+$", data), start=1):
         try:
             lines.append(line.decode("utf-8"))
         except UnicodeDecodeError:
@@ -74,19 +76,20 @@ def decode_text(data: bytes, label: str) -> str:
     return decode_lines(data, label)[0]
 
 
-def utf8_bytes(data: bytes, label: str) -> tuple[bytes, list[int]]:
+def utf8_bytes(data: bytes, label: str, *, file_start: bool = True) -> tuple[bytes, list[int]]:
     """:func:`decode_lines` as UTF-8 bytes, without holding a decoded copy of a file that already is
     UTF-8 (the common case): the bytes are only checked, and handed on as they are."""
-    if data.startswith(codecs.BOM_UTF8):
+    if file_start and data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8):]
-    if not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and b"\x00" not in data[:1024]:
+    utf16 = file_start and data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    if not utf16 and not (file_start and b"\x00" in data[:1024]):
         try:
             data.decode("utf-8")
         except UnicodeDecodeError:
             pass
         else:
             return (data.replace(b"\x00", "\ufffd".encode()) if b"\x00" in data else data), []
-    text, fallback = decode_lines(data, label)
+    text, fallback = decode_lines(data, label, file_start=file_start)
     return text.encode("utf-8"), fallback
 
 
@@ -95,51 +98,154 @@ ENCODING_FALLBACK = "_not_utf8"
 
 
 def last_record_cut(text: str | bytes, header_fields: int) -> str | None:
-    """Why the last line of a text without a final newline is a record cut off mid-way (fewer
-    fields than the header, or a quote left open), or None."""
-    if isinstance(text, bytes):
-        if not text or text.endswith((b"\n", b"\r")):
-            return None
-        text = text[text.rfind(b"\n") + 1:].decode("utf-8", errors="replace")
-    if not text or text.endswith(("\n", "\r")):
+    """Why the last record of a text without a final newline is cut off mid-way (fewer fields than
+    the header, or a quote left open), or None. The last record starts after the last newline that
+    is outside quotes, so a complete record holding quoted newlines is not taken for a cut one."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    if not data or data.endswith((b"\n", b"\r")):
         return None
-    last = text[text.rfind("\n") + 1:]
-    if last.count('"') % 2:
+    last = data[max(_record_end(data), 0):]
+    if last.count(b'"') % 2:
         return "a quoted value left open"
-    fields = next(csv.reader([last]), [])
+    fields = next(csv.reader(io.StringIO(last.decode("utf-8", errors="replace"), newline="")), [])
     if len(fields) < header_fields:
         return f"{len(fields)} of {header_fields} fields"
     return None
 
 
-def read_csv_strings(path: Path, label: str, *, skip_rows: int = 0,
-                     max_bytes: int = DEFAULT_MAX_TABLE_BYTES) -> pl.DataFrame:
-    """Every column as text; cells such as ``=SUM(A1)`` stay text (nothing is ever evaluated).
+# Records of a CSV file are read, typed and validated in batches of about this many bytes, so memory
+# follows the batch, not the file.
+CSV_BATCH_BYTES = 8 << 20
 
-    Refused with a clear error: a file that ends in the middle of a record (a download cut short),
-    a header that names one column twice (also when only surrounding spaces differ). Records decoded
-    from lines that were not UTF-8 are marked in the :data:`ENCODING_FALLBACK` column."""
-    data = read_bounded(path, label, max_bytes)
-    if data[:4] == b"PK\x03\x04":
-        raise SourceFileError(label, "this is a ZIP/XLSX file, not CSV text")
-    data, fallback = utf8_bytes(data, label)
-    if not data or data.isspace():
-        raise SourceFileError(label, "empty file")
-    try:
-        frame = pl.read_csv(data, infer_schema=False, skip_rows=skip_rows, truncate_ragged_lines=False)
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, pl.exceptions.DuplicateError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        raise SourceFileError(label, f"not a readable CSV: {reason}") from None
-    names = [c.strip().lstrip("\ufeff") for c in frame.columns]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise SourceFileError(label, f"the header names a column more than once: {', '.join(map(repr, repeated))}")
-    cut = last_record_cut(data, frame.width)
-    if cut is not None:
-        raise SourceFileError(label, f"the file ends in the middle of a record (last line: {cut}, no final newline): "
-                                     "a truncated download?", line=skip_rows + frame.height + 1)
-    if fallback:  # records numbered as the readers number them: line = row index + 2
-        frame = frame.with_columns((pl.int_range(pl.len()) + 2 + skip_rows).is_in(fallback).alias(ENCODING_FALLBACK))
+
+def _record_end(buffer: bytes, start: int = 0) -> int:
+    """Offset just past the last newline of ``buffer[start:]`` that ends a record (an even number of
+    quotes since ``start``, which is a record boundary), or -1. Quote parity is exact for CSV that
+    polars reads at all: it refuses a quote inside an unquoted value."""
+    end = buffer.rfind(b"\n", start)
+    if end < 0:
+        return -1
+    quotes = buffer.count(b'"', start, end)
+    while quotes % 2:
+        previous = buffer.rfind(b"\n", start, end)
+        if previous < 0:
+            return -1
+        quotes -= buffer.count(b'"', previous, end)
+        end = previous
+    return end + 1
+
+
+def _records_of_lines(data: bytes, lines: list[int]) -> set[int]:
+    """The records (0-based, in order) that hold the given lines (1-based) of ``data``, a run of
+    whole records: a record holding a quoted newline spans several lines."""
+    wanted, found = set(lines), set()
+    record, line, quotes, position = 0, 1, 0, 0
+    while True:
+        if line in wanted:
+            found.add(record)
+        end = data.find(b"\n", position)
+        if end < 0:
+            return found
+        quotes += data.count(b'"', position, end)
+        if quotes % 2 == 0:
+            record += 1
+        position, line = end + 1, line + 1
+
+
+def _header_end(buffer: bytes) -> int:
+    """Offset just past the header record's newline, or -1 while it is not complete."""
+    end = buffer.find(b"\n")
+    while end >= 0 and buffer.count(b'"', 0, end) % 2:
+        end = buffer.find(b"\n", end + 1)
+    return end + 1 if end >= 0 else -1
+
+
+def _csv_chunks(path: Path, label: str, max_bytes: int, batch_bytes: int) -> Iterator[tuple[bytes, bytes, bool]]:
+    """(header, a run of whole records, is the last run) of a CSV file, as read from disk in blocks of
+    ``batch_bytes``; a record longer than a block makes its run longer. UTF-16 files are converted
+    whole (they cannot be cut on newline bytes)."""
+    size = Path(path).stat().st_size
+    if size > max_bytes:
+        raise SourceFileError(label, f"file is {size / (1 << 20):.0f} MB, over the {max_bytes >> 20} MB limit "
+                                     "for tabular sources (PARTNERSHIP_MAX_TABLE_MB)")
+    with Path(path).open("rb") as stream:
+        buffer = stream.read(batch_bytes)
+        eof = len(buffer) < batch_bytes
+        if buffer[:4] == b"PK\x03\x04":
+            raise SourceFileError(label, "this is a ZIP/XLSX file, not CSV text")
+        if buffer.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            stream = io.BytesIO(utf8_bytes(buffer + stream.read(), label)[0])
+            buffer = stream.read(batch_bytes)
+            eof = len(buffer) < batch_bytes
+        elif buffer.startswith(codecs.BOM_UTF8):
+            buffer = buffer[len(codecs.BOM_UTF8):]
+        if b"\x00" in buffer[:1024]:
+            raise SourceFileError(label, "binary content (NUL bytes): not a text file (UTF-16 needs a byte-order mark)")
+        header = None
+        while True:
+            if header is None and (cut := _header_end(buffer)) >= 0:
+                header, buffer = buffer[:cut], buffer[cut:]
+            end = len(buffer) if eof else _record_end(buffer)
+            if header is None and eof:
+                header, buffer, end = buffer, b"", 0
+            if header is not None and end >= 0:
+                yield header, buffer[:end], eof
+                if eof:
+                    return
+                buffer = buffer[end:]
+            block = stream.read(batch_bytes)
+            eof = len(block) < batch_bytes
+            buffer += block
+
+
+def read_csv_batches(path: Path, label: str, *, max_bytes: int = DEFAULT_MAX_TABLE_BYTES,
+                     batch_bytes: int | None = None) -> Iterator[tuple[pl.DataFrame, int]]:
+    """The records of a CSV file, every column as text, in batches of about ``batch_bytes``:
+    (frame, the row number of the frame's first record as the readers number rows: the header is
+    row 1). The file is never held whole, so memory follows the batch. A file with a header and no
+    record gives one empty frame with its columns.
+
+    Cells such as ``=SUM(A1)`` stay text (nothing is ever evaluated). Refused with a clear error: a
+    file that ends in the middle of a record (a download cut short), a header that names one column
+    twice (also when only surrounding spaces differ). Records decoded from lines that were not UTF-8
+    are marked in the :data:`ENCODING_FALLBACK` column."""
+    first_row, columns = 2, None
+    for header, records, last in _csv_chunks(path, label, max_bytes, batch_bytes or CSV_BATCH_BYTES):
+        if columns is None and not (header + records).strip():
+            raise SourceFileError(label, "empty file")
+        header_utf8, _ = utf8_bytes(header, label)
+        data, fallback = utf8_bytes(records, label, file_start=False)
+        if last and (cut := last_record_cut(data or header_utf8, header_utf8.count(b",") + 1)) is not None:
+            complete = data[:max(_record_end(data), 0)]
+            line = first_row + (max(_records_of_lines(complete + b"\n", [complete.count(b"\n") + 1])) if complete else 0)
+            raise SourceFileError(label, f"the file ends in the middle of a record (last line: {cut}, no final newline): "
+                                         "a truncated download?", line=line)
+        try:
+            frame = pl.read_csv(header_utf8 + data, infer_schema=False, truncate_ragged_lines=False)
+        except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, pl.exceptions.DuplicateError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+            where = f" (in the records from line {first_row})" if first_row > 2 else ""
+            raise SourceFileError(label, f"not a readable CSV{where}: {reason}") from None
+        if columns is None:
+            names = [c.strip().lstrip("\ufeff") for c in frame.columns]
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise SourceFileError(label, f"the header names a column more than once: {', '.join(map(repr, repeated))}")
+            columns = frame.columns
+        if fallback:
+            marked = _records_of_lines(data, fallback)
+            frame = frame.with_columns(pl.int_range(pl.len()).is_in(sorted(marked)).alias(ENCODING_FALLBACK))
+        if frame.height or first_row == 2:
+            yield frame, first_row
+        first_row += frame.height
+
+
+def read_csv_strings(path: Path, label: str, *, max_bytes: int = DEFAULT_MAX_TABLE_BYTES) -> pl.DataFrame:
+    """The whole of :func:`read_csv_batches` as one frame, for sources that are read whole."""
+    frames = [frame for frame, _ in read_csv_batches(path, label, max_bytes=max_bytes)]
+    frame = pl.concat(frames, how="diagonal") if len(frames) > 1 else frames[0]
+    if ENCODING_FALLBACK in frame.columns:
+        frame = frame.with_columns(pl.col(ENCODING_FALLBACK).fill_null(False))
     return frame
 
 

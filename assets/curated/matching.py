@@ -133,53 +133,86 @@ def same_organization(name_a: str, country_a: str | None, name_b: str, country_b
     return score >= settings()["fuzzy_threshold"] and tokens_align(a, b), float(score), "fuzzy"
 
 
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted in place (``np.unique`` hashes, at many times the memory)."""
+    values.sort()
+    keep = np.empty(values.size, dtype=bool)
+    keep[:1] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
+
+
 def candidate_pairs(names: pl.DataFrame) -> pl.DataFrame:
-    """Pairs (left, right) of row ids worth scoring. ``names``: ``id`` (int), ``key`` (normalized name)."""
+    """Pairs (left, right) of row ids worth scoring. ``names``: ``id`` (int), ``key`` (normalized name).
+
+    Three blockings, each built on its own and reduced to id pairs before the next (so only one
+    blocking's intermediate frames are held at once): the name's first letters, its last letters,
+    and its content words sorted (the same words in another order, "Netherlands Government" and
+    "Government of the Netherlands"). Blocks up to ``max_block_size`` give all their pairs; larger
+    blocks give each name's ``neighbourhood_window`` neighbours in the block's order."""
     compact = pl.col("key").str.replace_all(" ", "")
-    # the same words in another order ("Netherlands Government", "Government of the Netherlands")
-    # meet in a block on the name's content words sorted, and are neighbours in it
     sorted_words = _comparable_expr("key").str.split(" ").list.sort().list.join("")
-    # blocks are joined on a 64-bit hash of their text, not the text, to keep the joins small
-    blocks = pl.concat([
-        names.select("id", sort=compact, block=(pl.lit("p") + compact.str.slice(0, 5)).hash()),
-        names.select("id", sort=compact.str.reverse(), block=(pl.lit("s") + compact.str.slice(-5, 5)).hash()),
-        names.select("id", sort=sorted_words, block=(pl.lit("w") + sorted_words.str.slice(0, 8)).hash()),
-    ]).with_columns(pl.len().over("block").alias("size"))
+    blockings = [
+        (compact, pl.lit("p") + compact.str.slice(0, 5)),
+        (compact.str.reverse(), pl.lit("s") + compact.str.slice(-5, 5)),
+        (sorted_words, pl.lit("w") + sorted_words.str.slice(0, 8)),
+    ]
     cap, window = settings()["max_block_size"], settings()["neighbourhood_window"]
-    small = blocks.filter(pl.col("size") <= cap).select("block", "id")
-    pairs_small = small.join(small, on="block", suffix="_r").filter(pl.col("id") < pl.col("id_r"))
-    large = (blocks.filter(pl.col("size") > cap).sort("block", "sort", "id")
-             .with_columns(pl.int_range(pl.len()).over("block").alias("rank")).select("block", "id", "rank"))
-    neighbours = [large.join(large.with_columns(pl.col("rank") - k), on=["block", "rank"], suffix="_r")
-                  .select("id", "id_r") for k in range(1, window + 1)]
-    pairs = pl.concat([pairs_small.select("id", "id_r"), *neighbours])
-    return (pairs.select(pl.min_horizontal("id", "id_r").alias("left"), pl.max_horizontal("id", "id_r").alias("right"))
-            .filter(pl.col("left") != pl.col("right")).unique())
+    ids = names.select(pl.col("id").cast(pl.Int64), "key")
+    if ids.height and not (ids["id"].min() >= 0 and ids["id"].max() < 1 << 32):
+        raise ValueError("candidate_pairs needs ids in 0 .. 2**32 - 1")
+    # each pair is packed into one 64-bit number (left * 2**32 + right) and made unique by sorting in
+    # place: a two-column unique in polars held ten times the pairs' size
+    packed = np.empty(0, dtype=np.uint64)
+    for sort, block in blockings:
+        # blocks are joined on a 64-bit hash of their text, not the text, to keep the joins small
+        blocks = ids.select("id", sort=sort, block=block.hash()).with_columns(pl.len().over("block").alias("size"))
+        small = blocks.filter(pl.col("size") <= cap).select("block", "id")
+        found = [small.join(small, on="block", suffix="_r").filter(pl.col("id") < pl.col("id_r")).select("id", "id_r")]
+        large = (blocks.filter(pl.col("size") > cap).sort("block", "sort", "id")
+                 .select("block", "id", pl.int_range(pl.len()).over("block").alias("rank")))
+        del blocks, small
+        found.extend(large.join(large.with_columns(pl.col("rank") - k), on=["block", "rank"], suffix="_r").select("id", "id_r")
+                     for k in range(1, window + 1))
+        del large
+        pairs = pl.concat(found).select(
+            (pl.min_horizontal("id", "id_r").cast(pl.UInt64) * (1 << 32) + pl.max_horizontal("id", "id_r").cast(pl.UInt64))
+            .alias("pair"))
+        packed = _sorted_unique(np.concatenate([packed, pairs["pair"].to_numpy()]))
+    left, right = packed >> np.uint64(32), packed & np.uint64(0xFFFFFFFF)
+    return pl.DataFrame({"left": left.astype(np.int64), "right": right.astype(np.int64)}).filter(
+        pl.col("left") != pl.col("right"))
 
 
 def score_pairs(pairs: pl.DataFrame, names: pl.DataFrame) -> pl.DataFrame:
-    """Adds ``score`` (token_sort_ratio of the normalized names) to candidate pairs."""
-    keyed = pairs.join(names.select(pl.col("id").alias("left"), pl.col("key").alias("key_l")), on="left").join(
-        names.select(pl.col("id").alias("right"), pl.col("key").alias("key_r")), on="right")
+    """The candidate pairs whose ``score`` (token_sort_ratio of the normalized names) reaches the
+    fuzzy threshold, with both keys. Scored a slice of pairs at a time: only one slice's strings
+    (joined keys, their comparable forms, the scorer's Python lists) are held at once, never every
+    pair's, so memory follows the slice and the matches, not the candidate count."""
+    threshold = settings()["fuzzy_threshold"]
     # a ratio of at least t needs the shorter string to be at least t / (2 - t) of the longer one:
     # pairs further apart in length cannot reach the threshold and are not scored
-    t = settings()["fuzzy_threshold"] / 100
+    t = threshold / 100
     lengths = pl.col("key_l").str.len_chars(), pl.col("key_r").str.len_chars()
-    keyed = keyed.filter(pl.min_horizontal(*lengths) >= (t / (2 - t)) * pl.max_horizontal(*lengths))
-    if keyed.height == 0:
-        return keyed.with_columns(pl.lit(None, pl.Float64).alias("score"))
-    # scored a slice at a time: the pairs' strings go to the scorer as Python lists, so one slice's
-    # worth is held at once, not every pair's
-    scores = np.empty(keyed.height, dtype=np.float64)
-    for start in range(0, keyed.height, _SCORE_SLICE):
-        part = keyed.slice(start, _SCORE_SLICE).select(_comparable_expr("key_l").alias("l"), _comparable_expr("key_r").alias("r"))
-        scores[start:start + part.height] = cpdist(part["l"].to_list(), part["r"].to_list(), scorer=fuzz.token_sort_ratio,
-                                                   workers=-1)
-    # the same letters spaced differently ("WWF-International" and "WWF International" normalize to
-    # "wwfinternational" and "wwf international") are the same name
-    same_letters = keyed.select(pl.col("key_l").str.replace_all(" ", "") == pl.col("key_r").str.replace_all(" ", "")
-                                ).to_series().to_numpy()
-    return keyed.with_columns(pl.Series("score", np.where(same_letters, 100.0, scores), dtype=pl.Float64))
+    left = names.select(pl.col("id").alias("left"), pl.col("key").alias("key_l"))
+    right = names.select(pl.col("id").alias("right"), pl.col("key").alias("key_r"))
+    found = [pl.DataFrame(schema={"left": pl.Int64, "right": pl.Int64, "key_l": pl.Utf8, "key_r": pl.Utf8,
+                                  "score": pl.Float64})]
+    for start in range(0, pairs.height, _SCORE_SLICE):
+        keyed = (pairs.slice(start, _SCORE_SLICE).select(pl.col("left").cast(pl.Int64), pl.col("right").cast(pl.Int64))
+                 .join(left, on="left").join(right, on="right")
+                 .filter(pl.min_horizontal(*lengths) >= (t / (2 - t)) * pl.max_horizontal(*lengths)))
+        if keyed.height == 0:
+            continue
+        part = keyed.select(_comparable_expr("key_l").alias("l"), _comparable_expr("key_r").alias("r"))
+        scores = cpdist(part["l"].to_list(), part["r"].to_list(), scorer=fuzz.token_sort_ratio, workers=-1)
+        # the same letters spaced differently ("WWF-International" and "WWF International" normalize to
+        # "wwfinternational" and "wwf international") are the same name
+        same_letters = keyed.select(pl.col("key_l").str.replace_all(" ", "") == pl.col("key_r").str.replace_all(" ", "")
+                                    ).to_series().to_numpy()
+        keyed = keyed.with_columns(pl.Series("score", np.where(same_letters, 100.0, scores), dtype=pl.Float64))
+        found.append(keyed.filter(pl.col("score") >= threshold))
+    return pl.concat(found)
 
 
 def match_names(names: pl.DataFrame) -> pl.DataFrame:
@@ -196,7 +229,7 @@ def match_names(names: pl.DataFrame) -> pl.DataFrame:
     rows = rows.join(keys, on="key")
     kp = score_pairs(candidate_pairs(keys.select(pl.col("kid").alias("id"), "key")),
                      keys.select(pl.col("kid").alias("id"), "key"))
-    fuzzy = kp.filter(pl.col("score") >= settings()["fuzzy_threshold"]).select(
+    fuzzy = kp.select(
         pl.col("left").alias("kid"), pl.col("right").alias("kid_r"), "score", "key_l", "key_r")
     side = rows.select("kid", "id", "country", "strict")
     fuzzy = fuzzy.join(side, on="kid").join(side.rename(lambda c: f"{c}_r"), on="kid_r")

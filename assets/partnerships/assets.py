@@ -1,8 +1,9 @@
 """Dagster wiring of the partnerships domain: Global Compact participants and SDG partnerships."""
 
 
-from assets.partnerships.sdg_partnerships import read_partnerships
-from assets.partnerships.ungc_participants import read_participants, status_history
+from assets.partnerships.sdg_partnerships import TABLES as PARTNERSHIP_TABLES
+from assets.partnerships.sdg_partnerships import partnership_batches
+from assets.partnerships.ungc_participants import participant_batches, status_history
 from assets.wiring.derived import ALL, Built, DerivedTable, Input, Inputs, derived_asset
 from assets.wiring.landing import build_landing_asset
 from assets.wiring.tables import build_source_asset
@@ -17,17 +18,9 @@ landing_sdg_partnerships = build_landing_asset(
     description="SDG Actions platform partnership records (JSON, CSV or XLSX) as fetched.")
 
 gc_participants = build_source_asset(name="gc_participants_table", source="ungc_participants", group=GROUP,
-                                     tables=["gc_participants"], builder=read_participants)
-
-
-def _partnerships(files, fmt, snapshot, **limits):
-    initiatives, partners, sdgs, rejects = read_partnerships(files, fmt, snapshot, **limits)
-    return {"partnerships": initiatives, "partnership_partners": partners, "partnership_sdg_targets": sdgs}, rejects
-
-
+                                     tables=["gc_participants"], builder=participant_batches)
 sdg_partnership_tables = build_source_asset(name="sdg_partnership_tables", source="sdg_partnerships", group=GROUP,
-                                            tables=["partnerships", "partnership_partners", "partnership_sdg_targets"],
-                                            builder=_partnerships)
+                                            tables=list(PARTNERSHIP_TABLES), builder=partnership_batches)
 
 
 def _history(inputs: Inputs, _snapshot) -> Built:

@@ -13,6 +13,7 @@ The container is recognised from the file's first bytes, not its extension.
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import polars as pl
 from assets.io import (
     DEFAULT_MAX_TABLE_BYTES,
     SourceFileError,
-    read_csv_strings,
+    read_csv_batches,
     read_json_records,
     read_xlsx_strings,
     require_columns,
@@ -40,15 +41,25 @@ def sdg_target_codes() -> set[str]:
     return {f"{goal}.{t}" for goal, targets in config("sdg_targets.yaml")["targets"].items() for t in targets}
 
 
-def _read(path: Path, label: str, fmt: str | None, max_bytes: int) -> pl.DataFrame:
+# JSON and XLSX files are read whole by their engines; their rows are then typed and validated in
+# slices of this many rows, as CSV records are in batches.
+ROWS_PER_BATCH = 100_000
+
+
+def _raw_batches(path: Path, label: str, fmt: str | None, max_bytes: int) -> Iterator[tuple[pl.DataFrame, int]]:
+    """(raw rows, the row number of the first: the header is row 1)."""
     fmt = fmt or sniff_format(path)
-    if fmt == "xlsx":
-        return read_xlsx_strings(path, label, max_bytes=max_bytes)
-    if fmt == "json":
-        return read_json_records(path, label, max_bytes=max_bytes)
     if fmt == "csv":
-        return read_csv_strings(path, label, max_bytes=max_bytes)
-    raise SourceFileError(label, f"unknown sdg_partnerships format {fmt!r} (expected json, csv or xlsx)")
+        yield from read_csv_batches(path, label, max_bytes=max_bytes)
+        return
+    if fmt == "xlsx":
+        whole = read_xlsx_strings(path, label, max_bytes=max_bytes)
+    elif fmt == "json":
+        whole = read_json_records(path, label, max_bytes=max_bytes)
+    else:
+        raise SourceFileError(label, f"unknown sdg_partnerships format {fmt!r} (expected json, csv or xlsx)")
+    for offset in range(0, max(whole.height, 1), ROWS_PER_BATCH):
+        yield whole.slice(offset, ROWS_PER_BATCH), offset + 2
 
 
 def _as_list(text: str | None) -> list[str]:
@@ -88,31 +99,42 @@ def _split_lists(frame: pl.DataFrame, columns: dict[str, str]) -> pl.DataFrame:
 
 def read_partnerships(files: list[tuple[Path, str]], fmt: str | None, snapshot: date, *,
                       max_table_bytes: int = DEFAULT_MAX_TABLE_BYTES):
-    """Returns (partnerships, partners, sdg rows, rejects), typed, not yet validated."""
-    initiatives, partners, sdgs, rejects = [], [], [], []
+    """Returns (partnerships, partners, sdg rows, rejects), typed, not yet validated: the batches of
+    :func:`partnership_batches` together."""
+    batches = list(partnership_batches(files, fmt, snapshot, max_table_bytes=max_table_bytes))
+    return (*(pl.concat([frames[t] for frames, _ in batches], how="diagonal_relaxed") for t in TABLES),
+            pl.concat([empty_rejects(), *(rejects for _, rejects in batches)]))
+
+
+TABLES = ("partnerships", "partnership_partners", "partnership_sdg_targets")
+
+
+def partnership_batches(files: list[tuple[Path, str]], fmt: str | None, snapshot: date, *,
+                        max_table_bytes: int = DEFAULT_MAX_TABLE_BYTES) -> Iterator[tuple[dict[str, pl.DataFrame], pl.DataFrame]]:
+    """The initiatives, their partners and their SDG rows, typed and not yet validated, in batches of
+    the files' records: each ({table: rows}, rejects). An action id seen in an earlier row (of this
+    batch, an earlier batch or an earlier file) is rejected with its partners and SDG rows: the
+    first row wins."""
+    seen = pl.Series("action_id", [], pl.Utf8)
     for path, label in files:
-        raw = _read(path, label, fmt, max_table_bytes)
-        raw = raw.rename({c: c.strip() for c in raw.columns})
-        if all(c in raw.columns for c in ONE_HOT_COLUMNS):
-            parts = _from_one_hot(raw, label)
-        else:
-            require_columns(raw, RECORD_COLUMNS, label, "SDG Actions records (or Ocean commitments one-hot)")
-            parts = _from_records(raw, label)
-        for bucket, part in zip((initiatives, partners, sdgs, rejects), parts, strict=True):
-            bucket.append(part)
-    initiatives_frame = pl.concat(initiatives, how="diagonal_relaxed").with_columns(pl.lit(snapshot).alias("snapshot_date"))
-    rejects_frame = pl.concat([empty_rejects(), *rejects])
-    # action ids must be unique: the first row wins, later ones are rejected with their partners and SDGs
-    dup = initiatives_frame.filter(pl.int_range(pl.len()).over("action_id") > 0)
-    if dup.height:
-        rejects_frame = pl.concat([rejects_frame, reject_rows(
-            dup, table="partnerships", key=pl.col("action_id"), column="action_id", check="field_uniqueness",
-            value=pl.col("action_id"), reason="duplicate action id: the first row was kept")])
-    initiative_rejects = rejects_frame.filter(pl.col("table") == "partnerships")
-    keep = lambda frame: without_rejected(frame, initiative_rejects)  # noqa: E731
-    partners_frame = keep(pl.concat(partners, how="diagonal_relaxed")).with_columns(pl.lit(snapshot).alias("snapshot_date"))
-    sdg_frame = keep(pl.concat(sdgs, how="diagonal_relaxed")).with_columns(pl.lit(snapshot).alias("snapshot_date"))
-    return keep(initiatives_frame), partners_frame, sdg_frame, rejects_frame
+        for raw, first_row in _raw_batches(path, label, fmt, max_table_bytes):
+            raw = raw.rename({c: c.strip() for c in raw.columns})
+            if all(c in raw.columns for c in ONE_HOT_COLUMNS):
+                initiatives, partners, sdgs, rejects = _from_one_hot(raw, label, first_row)
+            else:
+                require_columns(raw, RECORD_COLUMNS, label, "SDG Actions records (or Ocean commitments one-hot)")
+                initiatives, partners, sdgs, rejects = _from_records(raw, label, first_row)
+            dup = initiatives.filter(pl.col("action_id").is_not_null() & (
+                pl.col("action_id").is_in(seen.implode()) | (pl.int_range(pl.len()).over("action_id") > 0)))
+            if dup.height:
+                rejects = pl.concat([rejects, reject_rows(
+                    dup, table="partnerships", key=pl.col("action_id"), column="action_id", check="field_uniqueness",
+                    value=pl.col("action_id"), reason="duplicate action id: the first row was kept")])
+            seen = pl.concat([seen, initiatives["action_id"].drop_nulls().unique()])
+            initiative_rejects = rejects.filter(pl.col("table") == "partnerships")
+            frames = zip(TABLES, (initiatives, partners, sdgs), strict=True)
+            yield ({table: without_rejected(frame, initiative_rejects).with_columns(pl.lit(snapshot).alias("snapshot_date"))
+                    for table, frame in frames}, pl.concat([empty_rejects(), rejects]))
 
 
 def _action_ids(frame: pl.DataFrame, column: str) -> pl.DataFrame:
@@ -143,7 +165,8 @@ def _partner_rows(frame: pl.DataFrame) -> pl.DataFrame:
             .with_columns(pl.col("name").str.strip_chars().alias("name_as_written"))
             .with_columns(normalize_name_expr("name_as_written").alias("name_normalized"))
             .drop("name")
-            .with_columns(pl.int_range(pl.len()).over("action_id").cast(pl.Int32).alias("partner_index")))
+            # numbered within the row: a repeated action id (rejected) does not shift the first row's numbers
+            .with_columns(pl.int_range(pl.len()).over("action_id", "source_file", "source_row").cast(pl.Int32).alias("partner_index")))
 
 
 def _sdg_rejects(rows: pl.DataFrame, valid_targets: set[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -155,8 +178,8 @@ def _sdg_rejects(rows: pl.DataFrame, valid_targets: set[str]) -> tuple[pl.DataFr
     return rows.filter(ok), bad
 
 
-def _from_one_hot(raw: pl.DataFrame, label: str):
-    frame = _action_ids(raw.with_row_index("source_row", offset=2).with_columns(pl.col("source_row").cast(pl.Int64)),
+def _from_one_hot(raw: pl.DataFrame, label: str, first_row: int):
+    frame = _action_ids(raw.with_row_index("source_row", offset=first_row).with_columns(pl.col("source_row").cast(pl.Int64)),
                         "ocean_action_id").with_columns(pl.lit(label).alias("source_file"))
     goal_cols = [c for c in frame.columns if re.fullmatch(r"sdg_\d+", c)]
     target_cols = [c for c in frame.columns if c.startswith("target_")]
@@ -188,11 +211,11 @@ def _from_one_hot(raw: pl.DataFrame, label: str):
     return initiatives, partners, sdg.filter(pl.col("action_id").is_not_null()), pl.concat([_id_rejects(frame), bad_sdg])
 
 
-def _from_records(raw: pl.DataFrame, label: str):
+def _from_records(raw: pl.DataFrame, label: str, first_row: int):
     def col(name: str) -> pl.Expr:
         return (pl.col(name).str.strip_chars() if name in raw.columns else pl.lit(None, pl.Utf8)).alias(name)
 
-    frame = _action_ids(raw.with_row_index("source_row", offset=2).with_columns(pl.col("source_row").cast(pl.Int64)),
+    frame = _action_ids(raw.with_row_index("source_row", offset=first_row).with_columns(pl.col("source_row").cast(pl.Int64)),
                         "id").with_columns(pl.lit(label).alias("source_file"))
     frame = frame.with_columns(*[col(c) for c in ("description", "lead_entity_type", "resources", "progress_status", "url",
                                                   "partners", "sdgs", "targets", "start_date", "end_date")])

@@ -10,6 +10,7 @@ by those names in the file names).
 layouts and across snapshots.
 """
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from assets.io import (
     SourceFileError,
     encoding_flag,
     encoding_warnings,
+    read_csv_batches,
     read_csv_strings,
     require_columns,
 )
@@ -55,26 +57,38 @@ def _unquote_name() -> pl.Expr:
 
 def read_participants(files: list[tuple[Path, str]], fmt: str | None, snapshot: date, *,
                       max_table_bytes: int = DEFAULT_MAX_TABLE_BYTES) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The participant rows of one snapshot (typed, not yet validated) and the rows already rejected."""
+    """The participant rows of one snapshot (typed, not yet validated) and the rows already rejected:
+    the batches of :func:`participant_batches` together."""
+    batches = list(participant_batches(files, fmt, snapshot, max_table_bytes=max_table_bytes))
+    return (pl.concat([frame for frame, _ in batches], how="vertical"),
+            pl.concat([rejects for _, rejects in batches], how="vertical"))
+
+
+def participant_batches(files: list[tuple[Path, str]], fmt: str | None, snapshot: date, *,
+                        max_table_bytes: int = DEFAULT_MAX_TABLE_BYTES) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+    """The participant rows of one snapshot in batches of the files' records, each (rows typed, not
+    yet validated; the rows already rejected). A participant repeated in a later batch or file is
+    rejected there, as within one batch: the first row wins."""
     fmt = fmt or "export"
     if fmt == "export":
-        frames = [_read_export(path, label, max_table_bytes) for path, label in files]
-        raw = pl.concat(frames, how="vertical") if frames else None
+        raws = (_export_rows(frame, label, first_row) for path, label in files
+                for frame, first_row in read_csv_batches(path, label, max_bytes=max_table_bytes))
     elif fmt == "legacy":
-        raw = _read_legacy(files, max_table_bytes)
+        raws = _read_legacy(files, max_table_bytes)
     else:
         raise SourceFileError(", ".join(label for _, label in files), f"unknown ungc_participants format {fmt!r} "
                                                                      "(expected export or legacy)")
-    if raw is None:
+    if not files:
         raise SourceFileError("ungc_participants", "no files")
-    return _finish(raw, snapshot)
+    finish = _Finisher(snapshot)
+    for raw in raws:
+        yield finish(raw)
 
 
-def _read_export(path: Path, label: str, max_bytes: int) -> pl.DataFrame:
-    frame = read_csv_strings(path, label, max_bytes=max_bytes)
+def _export_rows(frame: pl.DataFrame, label: str, first_row: int) -> pl.DataFrame:
     frame = frame.rename({c: c.strip() for c in frame.columns})
     require_columns(frame, EXPORT_COLUMNS, label, "UN Global Compact participant export")
-    return frame.with_row_index("source_row", offset=2).select(
+    return frame.with_row_index("source_row", offset=first_row).select(
         pl.col("source_row").cast(pl.Int64),
         pl.lit(None, pl.Utf8).alias("source_participant_id"),
         _strip("Participant").alias("participant_name"),
@@ -102,16 +116,15 @@ def _find(files: list[tuple[Path, str]], table: str) -> tuple[Path, str] | None:
     return next(((p, label) for p, label in files if table.upper() in label.upper()), None)
 
 
-def _read_legacy(files: list[tuple[Path, str]], max_bytes: int) -> pl.DataFrame:
+def _read_legacy(files: list[tuple[Path, str]], max_bytes: int) -> Iterator[pl.DataFrame]:
+    """R01_ORGANIZATION in batches, with its lookup tables (small, read whole) resolved."""
     found = {t: _find(files, t) for t in LEGACY_TABLES}
     missing = [t for t, f in found.items() if f is None]
     if missing:
         raise SourceFileError(", ".join(label for _, label in files) or "ungc_participants",
                               f"legacy layout needs files named after {', '.join(LEGACY_TABLES)}; missing {', '.join(missing)}")
-    tables = {t: read_csv_strings(*found[t], max_bytes=max_bytes) for t in LEGACY_TABLES}
+    tables = {t: read_csv_strings(*found[t], max_bytes=max_bytes) for t in LEGACY_TABLES if t != "R01_ORGANIZATION"}
     label = found["R01_ORGANIZATION"][1]
-    org = tables["R01_ORGANIZATION"]
-    require_columns(org, LEGACY_COLUMNS, label, "legacy R01_ORGANIZATION")
     for t, cols in (("TR01_COUNTRY", ["COUNTRY_ID", "COUNTRY_NAME"]), ("TR03_SECTOR", ["SECTOR_ID", "SECTOR_NAME"]),
                     ("TR09_LISTING_STATUS", ["Listing_ID", "Listing_Name"]),
                     ("TR11_REASON_FOR_REMOVAL", ["REASON_ID", "REASON_DESCRIPTION"])):
@@ -127,30 +140,32 @@ def _read_legacy(files: list[tuple[Path, str]], max_bytes: int) -> pl.DataFrame:
     reasons.pop("0", None)  # "Not applicable"
     cop = config("ungc.yaml")["legacy_cop_status"]
     active = pl.col("ORG_ACTIVE").str.strip_chars().str.to_lowercase()
-    return org.with_row_index("source_row", offset=2).select(
-        pl.col("source_row").cast(pl.Int64),
-        _strip("ID").alias("source_participant_id"),
-        _strip("ORG_NAME").alias("participant_name"),
-        _strip("TR02_TYPE").alias("participant_type"),
-        _strip("SECTOR_ID").replace_strict(sectors, default=None).alias("sector"),
-        # the source's own country table wins over ISO: its codes are its own (SE is Serbia, SW Sweden),
-        # so a code TR01 lists is resolved through TR01's name for it; other codes are read as ISO
-        pl.when(_strip("TR01_COUNTRY_ID").is_in(list(countries)))
-        .then(pl.concat_str([_strip("TR01_COUNTRY_ID").replace_strict(countries, default=""), _strip("TR01_COUNTRY_ID")],
-                            separator="\x1f"))
-        .otherwise(_strip("TR01_COUNTRY_ID")).alias("country_source"),
-        pl.col("ORG_DATE_JOINING").alias("joined_on_source"),
-        pl.col("ORG_STATUS_COP").alias("status_source"),
-        _strip("ORG_LISTED_STATUS").replace_strict(listing, default=None).alias("ownership"),
-        pl.col("ORG_NB_EMPLOY").alias("employees_source"),
-        pl.col("ORG_TODAY_COPDUE").alias("cop_due_on_source"),
-        pl.col("ORG_DATE_DELISTED").alias("delisted_on_source"),
-        _strip("TR11_REASON").replace_strict(reasons, default=None).alias("delisting_reason"),
-        pl.lit(label).alias("source_file"),
-        encoding_flag(org),
-        pl.when(active == "false").then(pl.lit("Delisted"))
-        .otherwise(_strip("ORG_STATUS_COP").replace_strict(cop, default=None)).alias("status"),
-    )
+    for org, first_row in read_csv_batches(*found["R01_ORGANIZATION"], max_bytes=max_bytes):
+        require_columns(org, LEGACY_COLUMNS, label, "legacy R01_ORGANIZATION")
+        yield org.with_row_index("source_row", offset=first_row).select(
+            pl.col("source_row").cast(pl.Int64),
+            _strip("ID").alias("source_participant_id"),
+            _strip("ORG_NAME").alias("participant_name"),
+            _strip("TR02_TYPE").alias("participant_type"),
+            _strip("SECTOR_ID").replace_strict(sectors, default=None).alias("sector"),
+            # the source's own country table wins over ISO: its codes are its own (SE is Serbia, SW Sweden),
+            # so a code TR01 lists is resolved through TR01's name for it; other codes are read as ISO
+            pl.when(_strip("TR01_COUNTRY_ID").is_in(list(countries)))
+            .then(pl.concat_str([_strip("TR01_COUNTRY_ID").replace_strict(countries, default=""), _strip("TR01_COUNTRY_ID")],
+                                separator="\x1f"))
+            .otherwise(_strip("TR01_COUNTRY_ID")).alias("country_source"),
+            pl.col("ORG_DATE_JOINING").alias("joined_on_source"),
+            pl.col("ORG_STATUS_COP").alias("status_source"),
+            _strip("ORG_LISTED_STATUS").replace_strict(listing, default=None).alias("ownership"),
+            pl.col("ORG_NB_EMPLOY").alias("employees_source"),
+            pl.col("ORG_TODAY_COPDUE").alias("cop_due_on_source"),
+            pl.col("ORG_DATE_DELISTED").alias("delisted_on_source"),
+            _strip("TR11_REASON").replace_strict(reasons, default=None).alias("delisting_reason"),
+            pl.lit(label).alias("source_file"),
+            encoding_flag(org),
+            pl.when(active == "false").then(pl.lit("Delisted"))
+            .otherwise(_strip("ORG_STATUS_COP").replace_strict(cop, default=None)).alias("status"),
+        )
 
 
 def _resolve_country(value: str | None) -> str | None:
@@ -162,10 +177,30 @@ def _resolve_country(value: str | None) -> str | None:
     return country_iso3(value.split("\x1f")[0])
 
 
-def _finish(raw: pl.DataFrame, snapshot: date) -> tuple[pl.DataFrame, pl.DataFrame]:
-    types = config("ungc.yaml")["participant_types"]
-    distinct = raw["country_source"].unique().drop_nulls().to_list()
-    iso3 = {v: _resolve_country(v) for v in distinct}
+class _Finisher:
+    """Types one batch of raw participant rows and flags its rejects; remembers what batches share:
+    the countries already resolved and the participants already seen (a repeat is rejected in
+    whichever batch it comes)."""
+
+    def __init__(self, snapshot: date):
+        self.snapshot = snapshot
+        self.types = config("ungc.yaml")["participant_types"]
+        self.iso3: dict[str, str | None] = {}
+        self.seen = pl.Series("participant_id", [], pl.Utf8)
+
+    def __call__(self, raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        out, rejects, ids = _finish(raw, self.snapshot, self.types, self.iso3, self.seen)
+        self.seen = pl.concat([self.seen, ids])
+        return out, rejects
+
+
+def _finish(raw: pl.DataFrame, snapshot: date, types: dict, iso3: dict[str, str | None],
+            seen: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series]:
+    """(rows, rejects, every participant id of the batch: a later repeat of a rejected row is a
+    repeat too)."""
+    for value in raw["country_source"].unique().drop_nulls().to_list():
+        if value not in iso3:
+            iso3[value] = _resolve_country(value)
     typed = raw.with_columns(
         _unquote_name(),
         pl.col("participant_type").replace_strict(types, default=None).alias("canonical_type"),
@@ -201,7 +236,8 @@ def _finish(raw: pl.DataFrame, snapshot: date) -> tuple[pl.DataFrame, pl.DataFra
          "country not resolved to ISO 3166 (pycountry and config/countries.yaml)", "warning")
     flag(pl.col("employees_source").is_not_null() & pl.col("employees").is_null(), "employees", "parse",
          pl.col("employees_source"), "employees is not a whole number; left null", "warning")
-    duplicate = pl.col("participant_id").is_not_null() & pl.col("participant_id").is_duplicated() & (pl.int_range(pl.len()).over("participant_id") > 0)
+    duplicate = pl.col("participant_id").is_not_null() & (
+        pl.col("participant_id").is_in(seen.implode()) | (pl.int_range(pl.len()).over("participant_id") > 0))
     flag(duplicate, "participant_id", "field_uniqueness", pl.col("participant_name"),
          "same name and country as an earlier row: kept the first", "error")
 
@@ -210,7 +246,7 @@ def _finish(raw: pl.DataFrame, snapshot: date) -> tuple[pl.DataFrame, pl.DataFra
     out = (without_rejected(typed.with_columns(pl.col("canonical_type").fill_null("other")), rejects_frame)
            .drop("_normalized", "status_source", "joined_on_source", "delisted_on_source", "cop_due_on_source",
                  "employees_source", "country_source", ENCODING_FALLBACK))
-    return out, rejects_frame.select(REJECT_SCHEMA.names())
+    return out, rejects_frame.select(REJECT_SCHEMA.names()), typed["participant_id"].drop_nulls().unique()
 
 
 def status_history(snapshots: pl.DataFrame) -> pl.DataFrame:

@@ -7,7 +7,8 @@ model, publishes rejects always and tables only when every table passes the gate
 :func:`report` reports checks and materializations the same way for every table.
 """
 
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -22,7 +23,7 @@ from pipelines.resources import QualityResource, SourcesResource, StorageResourc
 from pipelines.storage.reuse import fingerprint
 from pipelines.storage.store import DataStore
 from schemas.catalog import TABLES, TableSpec
-from schemas.quality import empty_rejects, rejects_frame
+from schemas.quality import REJECT_SCHEMA, empty_rejects, rejects_frame, validated_rejects
 
 REJECT_CHECK = "reject_share_within_threshold"
 # materialization metadata: the asset keys whose data the asset read in this run
@@ -168,37 +169,74 @@ def report(totals: RunTotals, store: DataStore, quality: QualityResource, source
 
 def validate_and_publish(frames: dict[str, pl.DataFrame], rejects: pl.DataFrame, tables: list[str], *,
                          store: DataStore, quality: QualityResource, source: str, snapshot_date: str,
-                         totals: RunTotals) -> dict[str, pl.DataFrame]:
-    """Validate each table, publish the rejects, then the tables unless the gate refuses one.
+                         totals: RunTotals) -> dict[str, int]:
+    """:func:`validate_and_publish_batches` for frames built whole."""
+    return validate_and_publish_batches([(frames, rejects)], tables, store=store, quality=quality, source=source,
+                                        snapshot_date=snapshot_date, totals=totals)
+
+
+# a batch of a source: its frames by table (or the one frame of a single-table source) and the rows
+# the builder already rejected
+Batch = tuple[dict[str, pl.DataFrame] | pl.DataFrame, pl.DataFrame]
+
+
+def validate_and_publish_batches(batches: Iterable[Batch], tables: list[str], *, store: DataStore,
+                                 quality: QualityResource, source: str, snapshot_date: str,
+                                 totals: RunTotals) -> dict[str, int]:
+    """Validate each batch's tables, write their valid rows and all rejects as part files as the
+    batches come (memory follows one batch), then publish the rejects always and the tables, as one
+    set, unless the gate refuses one. Returns the rows published (or refused) per table. An error
+    while building a batch (a file cut short in its last batch) publishes nothing and is raised.
     The writes hold the partition's lock, so two runs of one partition cannot interleave them."""
     with store.lock(f"{source}-{snapshot_date}"):
-        valid: dict[str, pl.DataFrame] = {}
-        all_rejects = [rejects]
-        for spec in (TABLES[t] for t in tables):
-            frame = frames[spec.name]
-            lines = frame["source_row"] if "source_row" in frame.columns else None
-            files = frame["source_file"] if "source_file" in frame.columns else pl.Series([None] * frame.height, dtype=pl.Utf8)
-            good, bad, _ = split_valid(frame, spec.model, table=spec.name, record_keys=spec.record_keys(frame),
-                                       files=files, lines=lines)
-            valid[spec.name] = good
-            all_rejects.append(bad)
-        rejects = pl.concat([empty_rejects(), *all_rejects])
-        store.publish_rejects(source, snapshot_date, rejects)
-        errors, warnings = count_rejects(rejects)
-        gated = gate_counts(rejects)
-        rows = {t: f.height for t, f in valid.items()}
-        refusals = over_threshold(snapshot_date, rows, gated, quality.max_reject_share)
+        writers = {t: store.table_writer(t, snapshot_date) for t in tables}
+        reject_writer = store.rejects_writer(source, snapshot_date)
+        rows, errors, warnings, gated = Counter(), Counter(), Counter(), Counter()
+        schemas: dict[str, pl.Schema] = {}
+        sample = empty_rejects()
+        try:
+            for number, (frames, rejects) in enumerate(batches):
+                if isinstance(frames, pl.DataFrame):
+                    frames = {tables[0]: frames}
+                part = f"part-{number:05d}-00000"
+                found = [rejects]
+                for spec in (TABLES[t] for t in tables):
+                    frame = frames[spec.name]
+                    lines = frame["source_row"] if "source_row" in frame.columns else None
+                    files = (frame["source_file"] if "source_file" in frame.columns
+                             else pl.Series([None] * frame.height, dtype=pl.Utf8))
+                    good, bad, _ = split_valid(frame, spec.model, table=spec.name, record_keys=spec.record_keys(frame),
+                                               files=files, lines=lines)
+                    writers[spec.name].write(good, part)
+                    schemas[spec.name] = good.schema
+                    rows[spec.name] += good.height
+                    found.append(bad)
+                batch_rejects = validated_rejects(pl.concat([empty_rejects(), *found]))
+                reject_writer.write(batch_rejects, part)
+                batch_errors, batch_warnings = count_rejects(batch_rejects)
+                errors.update(batch_errors)
+                warnings.update(batch_warnings)
+                gated.update(gate_counts(batch_rejects))
+                if sample.height < 50:
+                    sample = pl.concat([sample, batch_rejects.filter(pl.col("severity") == "error")]).head(50)
+            reject_writer.commit(empty_schema=REJECT_SCHEMA)  # rejects are published even when tables are not
+        except BaseException:
+            for writer in [*writers.values(), reject_writer]:
+                writer.abort()
+            raise
+        refusals = over_threshold(snapshot_date, dict(rows), dict(gated), quality.max_reject_share)
         totals.refuse(refusals)
         if not refusals:
-            store.publish_tables(valid, snapshot_date)  # the tables of one date become visible as one set
-            for table in valid:
+            store.publish_writers(writers, schemas)  # the tables of one date become visible as one set
+            for table in tables:
                 store.clear_refused(table, snapshot_date)
         else:
+            for writer in writers.values():
+                writer.abort()
             for table in tables:
                 store.mark_refused(table, snapshot_date, "; ".join(str(r) for r in refusals))
-        totals.add(snapshot_date, rows, errors, warnings, rejects.filter(pl.col("severity") == "error").head(50),
-                   gated=gated)
-        return valid
+        totals.add(snapshot_date, {t: rows[t] for t in tables}, dict(errors), dict(warnings), sample, gated=dict(gated))
+        return {t: rows[t] for t in tables}
 
 
 def refuse_file(exc: SourceFileError, table: str, *, store: DataStore, source: str, snapshot_date: str,
@@ -236,9 +274,9 @@ def remember(name: str, print_: str, snapshot_date: str, store: DataStore, total
         store.remember(name, snapshot_date, print_, totals.per_date[snapshot_date])
 
 
-# (files, format, snapshot date, max_table_bytes=...) -> (frames by table, or the one frame of a
-# single-table source; rejects)
-Builder = Callable[..., tuple[dict[str, pl.DataFrame], pl.DataFrame]]
+# (files, format, snapshot date, max_table_bytes=...) -> one Batch, or an iterable of them (a source
+# read in batches)
+Builder = Callable[..., Batch | Iterable[Batch]]
 
 
 def build_source_asset(*, name: str, source: str, group: str, tables: list[str], builder: Builder) -> dg.AssetsDefinition:
@@ -261,16 +299,15 @@ def build_source_asset(*, name: str, source: str, group: str, tables: list[str],
             if try_reuse(name, print_, snapshot_date, list(tables), [source], store, totals, context):
                 continue
             try:
-                frames, rejects = builder(landed.files, landed.format, date.fromisoformat(snapshot_date),
-                                          max_table_bytes=sources.max_table_bytes)
-                if isinstance(frames, pl.DataFrame):  # a single-table source
-                    frames = {tables[0]: frames}
+                built = builder(landed.files, landed.format, date.fromisoformat(snapshot_date),
+                                max_table_bytes=sources.max_table_bytes)
+                validate_and_publish_batches([built] if isinstance(built, tuple) else built, list(tables),
+                                             store=store, quality=quality, source=source,
+                                             snapshot_date=snapshot_date, totals=totals)
             except SourceFileError as exc:
                 refuse_file(exc, tables[0], store=store, source=source, snapshot_date=snapshot_date, totals=totals,
                             context=context, tables=list(tables))
                 continue
-            validate_and_publish(frames, rejects, list(tables), store=store, quality=quality, source=source,
-                                 snapshot_date=snapshot_date, totals=totals)
             remember(name, print_, snapshot_date, store, totals)
             detail(context, f"{snapshot_date}: " + ", ".join(
                 f"{t} {totals.rows[t]} rows / {totals.rejected[t]} rejected" for t in totals.tables))
