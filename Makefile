@@ -46,7 +46,7 @@ test: $(STAMP) browser
 
 dev: $(STAMP)
 	mkdir -p $(DEV_DAGSTER_HOME)
-	test -f $(DEV_DAGSTER_HOME)/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > $(DEV_DAGSTER_HOME)/dagster.yaml
+	$(BIN)/python -m pipelines.instance $(DEV_DAGSTER_HOME)
 	DAGSTER_HOME=$(DEV_DAGSTER_HOME) $(BIN)/dagster dev -w workspace.yaml
 
 lint: $(STAMP)

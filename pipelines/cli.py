@@ -29,11 +29,10 @@ def dagster_home(data_dir: Path) -> Path:
     that runs over different data dirs never share one history by accident."""
     if os.environ.get("DAGSTER_HOME"):
         return Path(os.environ["DAGSTER_HOME"])
+    from pipelines.instance import ensure_instance_settings
+
     home = Path(data_dir).resolve() / ".dagster"
-    home.mkdir(parents=True, exist_ok=True)
-    settings = home / "dagster.yaml"
-    if not settings.exists():
-        settings.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    ensure_instance_settings(home)
     return home
 
 
