@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DATA_DIR := $(or $(PARTNERSHIP_DATA_DIR),data)
 DEV_DAGSTER_HOME := $(or $(DAGSTER_HOME),$(abspath $(DATA_DIR))/.dagster)
 
-.PHONY: run test install dev backfill lint bench bench-registry clean browser docs
+.PHONY: run test install dev backfill lint bench bench-registry clean browser redis docs test-distributed
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: Python 3.11 is required"; exit 1; }
@@ -30,18 +30,26 @@ backfill: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/partnership docs
 
-# The report's browser test needs Debian's chromium; installed here where apt-get can run as root,
-# otherwise that test skips and says why.
-browser:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
-	{ if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing chromium (Debian) for the report's browser test"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 || \
-	    { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1; } || \
-	    echo "chromium could not be installed: the browser test will skip"; \
-	  else echo "chromium not found and apt-get not usable: the browser test will skip"; fi; }
+# Debian packages some tests need (chromium for the report's browser test, redis-server for the
+# Celery executor's test), installed where apt-get can run as root; otherwise those tests skip and
+# say why. $(call debian_package,<command>,<package>,<what needs it>)
+define debian_package
+@command -v $(1) >/dev/null 2>&1 || \
+{ if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+    echo "installing $(2) (Debian) for $(3)"; \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(2) >/dev/null 2>&1 || \
+    { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(2) >/dev/null 2>&1; } || \
+    echo "$(2) could not be installed: $(3) will skip"; \
+  else echo "$(1) not found and apt-get not usable: $(3) will skip"; fi; }
+endef
 
-test: $(STAMP) browser
+browser:
+	$(call debian_package,chromium,chromium,the report's browser test)
+
+redis:
+	$(call debian_package,redis-server,redis-server,the Celery executor's test)
+
+test: $(STAMP) browser redis
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 dev: $(STAMP)
@@ -63,6 +71,12 @@ bench: $(STAMP)
 # a registry-shaped run (1,000 generated files, heavy-tailed sizes): minutes, so not part of bench
 bench-registry: $(STAMP)
 	$(BIN)/python benchmarks/registry.py
+
+# the nightly job on Celery: Redis and workers started on 127.0.0.1 and stopped, one worker against
+# two, every table compared with an in-process run (the Celery test of `make test` does the same
+# with two workers)
+test-distributed: $(STAMP) redis
+	$(BIN)/python benchmarks/distributed.py
 
 clean:
 	rm -rf $(VENV)

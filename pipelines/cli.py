@@ -23,6 +23,8 @@ from pipelines.storage.store import DataStore
 from schemas.base import column_order
 from schemas.catalog import LIST_DATE, SNAPSHOT, TABLES
 
+PROJECT = Path(__file__).resolve().parent.parent
+
 
 def dagster_home(data_dir: Path) -> Path:
     """Where run history is kept: ``$DAGSTER_HOME`` where it is set, else ``<data dir>/.dagster``, so
@@ -58,6 +60,20 @@ def execute(start: str, end: str | None = None, *, raise_on_error: bool = False,
     level = os.environ.get("PARTNERSHIP_LOG_LEVEL", "INFO")
     quiet_library_logs(level)
     run_config = {"loggers": {"progress": {"config": {"log_level": level, "steps": len(job.graph.nodes)}}}}
+    tags = ({"dagster/partition": start} if end is None or end == start
+            else {PARTITION_RANGE_START: start, PARTITION_RANGE_END: end})
+    if os.environ.get("PARTNERSHIP_EXECUTOR", "in_process") != "in_process":
+        # steps run elsewhere (Celery workers): they load the job from its module, so the run is
+        # launched from there too, and its run history must be a persistent instance they share
+        if resources or data_dir is None:
+            raise ValueError("a run on PARTNERSHIP_EXECUTOR needs the environment's resources and a data dir")
+        from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+        recon = ReconstructableRepository.for_module("pipelines.definitions", "defs", working_directory=str(PROJECT)
+                                                     ).get_reconstructable_job("nightly_snapshot")
+        with dg.execute_job(recon, instance=instance, tags=tags, run_config=run_config,
+                            raise_on_error=raise_on_error) as result:
+            return result
     if end is None or end == start:
         return job.execute_in_process(partition_key=start, instance=instance, raise_on_error=raise_on_error,
                                       run_config=run_config)

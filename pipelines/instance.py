@@ -84,7 +84,7 @@ def instance_settings(home: Path) -> str:
     the usual place under ``home``."""
     return (f"{MARKER}telemetry:\n  enabled: false\n"
             "event_log_storage:\n"
-            f"  module: {__name__}\n"
+            "  module: pipelines.instance\n"
             f"  class: {PooledSqliteEventLogStorage.__name__}\n"
             "  config:\n"
             f"    base_dir: {str(Path(home).resolve() / 'history' / 'runs')!r}\n")

@@ -1,0 +1,33 @@
+"""The nightly job on Dagster's Celery executor, with Redis and two workers started here: the run
+succeeds, both workers take steps, and every table equals, row for row, the in-process run of the
+same sample (the session's ``sample`` data dir)."""
+
+import shutil
+import sys
+
+import pytest
+
+from tests.conftest import PROJECT
+from tests.test_end_to_end import DAY, SAMPLE_SOURCES
+
+sys.path.insert(0, str(PROJECT / "benchmarks"))
+from distributed import cluster, published, run_cli, tasks_done  # noqa: E402
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("redis-server") is None,
+    reason="redis-server not installed: `make test` installs Debian's redis-server where apt-get runs as root")
+
+
+def test_the_nightly_job_on_two_celery_workers_publishes_what_the_in_process_run_publishes(tmp_path, sample):
+    settings = {"PARTNERSHIP_SOURCES": str(SAMPLE_SOURCES), "PARTNERSHIP_DATA_DIR": str(tmp_path / "data")}
+    with cluster(tmp_path / "cluster", workers=2, env=settings) as env:
+        _, done = run_cli({**settings, **env}, DAY)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    steps = [tasks_done(tmp_path / "cluster" / f"worker-{n}.log") for n in (1, 2)]
+    from pipelines.definitions import defs
+
+    assert sum(steps) == len(defs.resolve_job_def("nightly_snapshot").graph.nodes) and min(steps) > 0, steps
+    expected, got = published(sample), published(tmp_path / "data")
+    assert sorted(got) == sorted(expected)
+    different = [partition for partition in expected if not got[partition].equals(expected[partition])]
+    assert not different
