@@ -15,7 +15,12 @@ from typing import Protocol
 import polars as pl
 
 from assets.financing.fx import FxRates
-from assets.financing.iati_reader import DEFAULT_BATCH_SIZE, IatiBatch, IatiFileError, iter_iati_batches
+from assets.financing.iati_reader import (
+    DEFAULT_BATCH_SIZE,
+    IatiBatch,
+    IatiFileError,
+    iter_iati_batches_parallel,
+)
 from assets.financing.iati_transform import TABLES, transform_batch
 from assets.validation import count_rejects, gate_counts, reject_share
 from schemas.quality import empty_rejects, rejects_frame
@@ -153,7 +158,8 @@ def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRa
         file_samples: list[pl.DataFrame] = []
         registered: list[str] = []
         try:
-            for batch_index, batch in enumerate(iter_iati_batches(path, source_file=label, batch_size=batch_size)):
+            batches = iter_iati_batches_parallel(path, source_file=label, batch_size=batch_size)
+            for batch_index, batch in enumerate(batches):
                 outcome.activities_seen += batch.activities_seen
                 if batch_index == 0 and batch.activities_seen < batch_size:
                     # the reader yields a batch smaller than batch_size only at the end of a file

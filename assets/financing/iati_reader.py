@@ -15,8 +15,16 @@ not map one to one onto 2.0x codelists.
 """
 
 import gzip
+import io
+import mmap
+import multiprocessing
+import os
+import re
 import zlib
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,6 +79,9 @@ class IatiFileError(ValueError):
         self.file, self.reason, self.line = file, reason, line
         where = f"{file}, line {line}" if line else file
         super().__init__(f"{where}: {reason}")
+
+    def __reduce__(self):  # raised in a parsing process, re-raised in the caller's
+        return type(self), (self.file, self.reason, self.line)
 
 
 @dataclass
@@ -155,18 +166,22 @@ def iter_iati_batches(path: str | Path, *, source_file: str | None = None,
     broken file too; the caller decides what to do with them (the pipeline quarantines the file).
     """
     path = Path(path)
-    label = source_file or path.name
+    yield from _iter_batches(lambda: _open(path), source_file or path.name, batch_size)
+
+
+def _iter_batches(open_stream, label: str, batch_size: int) -> Iterator[IatiBatch]:
+    """:func:`iter_iati_batches` over the stream ``open_stream()`` returns (opened twice)."""
     batch = IatiBatch()
     checked_root = False
     seq = 0  # position of the activity in the file; keys child rows to their activity
     try:
         # the root is checked before anything else is read: a file of another kind (another root, a
         # DOCTYPE) is refused at its first element, not after its whole tree was built
-        with _open(path) as fh:
+        with open_stream() as fh:
             first = xml_first_element(XmlInput(fh, label))
             if first is not None:
                 _check_document(first.getroottree(), label)
-        with _open(path) as fh:
+        with open_stream() as fh:
             source = XmlInput(fh, label, records=("iati-activity",))
             context = etree.iterparse(
                 source, events=("start", "end"), tag=("iati-activities", "iati-activity"),
@@ -205,6 +220,154 @@ def iter_iati_batches(path: str | Path, *, source_file: str | None = None,
     except (EOFError, OSError, zlib.error) as exc:
         raise IatiFileError(label, f"cannot be read: {exc}") from None
     yield batch
+
+
+# A file larger than this is parsed in byte ranges by several processes (one per core), each range a
+# run of whole activities of about RANGE_BYTES; the ranges' batches come back in file order.
+PARALLEL_MIN_BYTES = 64 << 20
+RANGE_BYTES = 16 << 20
+_ACTIVITY_START = re.compile(rb"<iati-activity[\s>/]")
+
+
+@dataclass(frozen=True)
+class _Range:
+    start: int
+    end: int
+    lines_before: int  # newlines of the file before ``start``
+
+
+def _cut_points(path: Path, range_bytes: int) -> tuple[bytes, list[_Range]] | None:
+    """(the bytes before the first activity, ranges of whole activities) or None where the file is
+    better read in one piece: compressed, no activity, a DOCTYPE, or too small to cut. A range
+    starts at an ``<iati-activity`` start tag that is not inside a comment or a CDATA section."""
+    with open(path, "rb") as fh:
+        if fh.read(2) == b"\x1f\x8b":
+            return None
+        fh.seek(0)
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            first = _ACTIVITY_START.search(data)
+            closing = data.rfind(b"</iati-activities>")
+            if first is None or closing < first.start():
+                return None
+            prologue = data[:first.start()]
+            if b"<!DOCTYPE" in prologue or b"<!ENTITY" in prologue or b"encoding=\"UTF-16" in prologue.upper():
+                return None
+            cuts = [first.start()]
+            position = first.start() + range_bytes
+            while position < closing:
+                found = _ACTIVITY_START.search(data, position, closing)
+                if found is None:
+                    break
+                at = found.start()
+                inside_comment = data.rfind(b"<!--", 0, at) > data.rfind(b"-->", 0, at)
+                inside_cdata = data.rfind(b"<![CDATA[", 0, at) > data.rfind(b"]]>", 0, at)
+                if not (inside_comment or inside_cdata):
+                    cuts.append(at)
+                    position = at + range_bytes
+                else:
+                    position = at + 1
+            if len(cuts) < 2:
+                return None
+            cuts.append(closing)
+            ranges, lines = [], 0
+            for previous, start, end in zip([0, *cuts[:-2]], cuts[:-1], cuts[1:], strict=True):
+                lines += data[previous:start].count(b"\n")  # one range copied at a time
+                ranges.append(_Range(start, end, lines))
+            return bytes(prologue), ranges
+
+
+def _parse_range(path: str, label: str, prologue: bytes, start: int, end: int, batch_size: int) -> list[IatiBatch]:
+    """The batches of one range, read as a document of its own: the file's prologue (XML
+    declaration, root start tag) + the range + the root's end tag."""
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        document = prologue + fh.read(end - start) + b"</iati-activities>"
+    return list(_iter_batches(lambda: io.BytesIO(document), label, batch_size))
+
+
+def _rebase(batch: IatiBatch, seq: int, line_offset: int) -> IatiBatch:
+    """A range's batch with the file's activity positions and line numbers."""
+    offset = seq - batch.first_seq
+    for name in ("activities", "transactions", "participating_orgs", "budgets", "classifications"):
+        values = getattr(batch, name)["activity_seq"]
+        values[:] = [v + offset for v in values]
+    lines = batch.activities["source_line"]
+    lines[:] = [line + line_offset if line is not None else None for line in lines]
+    for reject in batch.rejects:
+        if reject.get("line") is not None:
+            reject["line"] += line_offset
+    batch.first_seq = seq
+    return batch
+
+
+def iter_iati_batches_parallel(path: str | Path, *, source_file: str | None = None,
+                               batch_size: int = DEFAULT_BATCH_SIZE, workers: int | None = None,
+                               min_bytes: int = PARALLEL_MIN_BYTES, range_bytes: int = RANGE_BYTES) -> Iterator[IatiBatch]:
+    """:func:`iter_iati_batches`, with a file of ``min_bytes`` or more parsed in ranges by
+    ``workers`` processes (default: one per core) while the caller types, validates and writes the
+    batches already read: the same batches' rows, in the same order, with the same line numbers.
+    An error in a range is raised when its turn comes, with the file's line number."""
+    path = Path(path)
+    label = source_file or path.name
+    workers = workers or os.cpu_count() or 1
+    plan = _cut_points(path, range_bytes) if workers > 1 and path.stat().st_size >= min_bytes else None
+    if plan is None:
+        yield from iter_iati_batches(path, source_file=label, batch_size=batch_size)
+        return
+    prologue, ranges = plan
+    prologue_lines = prologue.count(b"\n")
+    # forkserver: the workers do not inherit the caller's threads and open files (a Dagster run)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
+        pending: deque = deque()
+        queued = iter(ranges)
+        seq = 0
+
+        def submit() -> None:
+            part = next(queued, None)
+            if part is not None:
+                pending.append((part, pool.submit(_parse_range, str(path), label, prologue, part.start, part.end,
+                                                  batch_size)))
+
+        for _ in range(workers + 1):  # at most this many ranges read ahead: memory stays bounded
+            submit()
+        # the first batch is a full one (as a sequential read's is), merged from the first ranges'
+        # batches where they are smaller: a smaller first batch means a whole small file to callers
+        head: list[IatiBatch] | None = []
+        broken = False
+        try:
+            while pending:
+                part, future = pending.popleft()
+                try:
+                    batches = future.result()
+                except BrokenProcessPool:
+                    if head is None or head:
+                        raise
+                    broken = True  # no process could start (a sandbox without shared memory)
+                    break
+                except IatiFileError as exc:  # its line numbers (also those libxml2 quotes) made the file's
+                    offset = part.lines_before - prologue_lines
+                    reason = re.sub(r"\bline (\d+)", lambda m, by=offset: f"line {int(m[1]) + by}", exc.reason)
+                    raise IatiFileError(label, reason, exc.line + offset if exc.line else None) from None
+                submit()
+                for batch in batches:
+                    if not (batch.activities_seen or batch.rejects):
+                        continue
+                    batch = _rebase(batch, seq, part.lines_before - prologue_lines)
+                    seq += batch.activities_seen
+                    if head is None:
+                        yield batch
+                        continue
+                    head.append(batch)
+                    if seq >= batch_size:
+                        yield IatiBatch.merge([(label, b) for b in head])
+                        head = None
+            if head:
+                yield IatiBatch.merge([(label, b) for b in head])
+        finally:
+            for _, future in pending:
+                future.cancel()
+    if broken:  # read in one piece instead
+        yield from iter_iati_batches(path, source_file=label, batch_size=batch_size)
 
 
 def _check_document(tree, label: str) -> None:
