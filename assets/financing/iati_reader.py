@@ -225,7 +225,7 @@ def _iter_batches(open_stream, label: str, batch_size: int) -> Iterator[IatiBatc
 # A file larger than this is parsed in byte ranges by several processes (one per core), each range a
 # run of whole activities of about RANGE_BYTES; the ranges' batches come back in file order.
 PARALLEL_MIN_BYTES = 64 << 20
-RANGE_BYTES = 16 << 20
+RANGE_BYTES = 4 << 20
 _ACTIVITY_START = re.compile(rb"<iati-activity[\s>/]")
 
 
@@ -259,8 +259,11 @@ def _cut_points(path: Path, range_bytes: int) -> tuple[bytes, list[_Range]] | No
                 if found is None:
                     break
                 at = found.start()
-                inside_comment = data.rfind(b"<!--", 0, at) > data.rfind(b"-->", 0, at)
-                inside_cdata = data.rfind(b"<![CDATA[", 0, at) > data.rfind(b"]]>", 0, at)
+                # a comment or CDATA section holding ``at`` starts after the last cut (which is outside
+                # any), so only the bytes since that cut are searched
+                since = cuts[-1]
+                inside_comment = data.rfind(b"<!--", since, at) > data.rfind(b"-->", since, at)
+                inside_cdata = data.rfind(b"<![CDATA[", since, at) > data.rfind(b"]]>", since, at)
                 if not (inside_comment or inside_cdata):
                     cuts.append(at)
                     position = at + range_bytes
