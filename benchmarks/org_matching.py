@@ -5,7 +5,8 @@
 Names are generated (seeded) from syllables, legal suffixes and countries, with a share of
 near-duplicates (case, punctuation, suffix, one transposed letter) so that blocks and matches look
 like real data. Each size runs in a fresh process; the time covers normalization, candidate pairs,
-scoring and clustering (``build_organizations``). Target: 10x more names costs at most 15x more time.
+scoring and clustering (``build_organizations``), and the process's peak RSS (generation included).
+Target: 10x more names costs at most 15x more time.
 """
 
 import random
@@ -54,14 +55,18 @@ def _measure(n: int) -> dict:
     started = time.perf_counter()
     organizations, links = build_organizations(records, date(2026, 1, 1))
     seconds = time.perf_counter() - started
+    import resource
+
     return {"names": n, "seconds": seconds, "organizations": organizations.height,
-            "fuzzy_links": links.filter(pl.col("match_method") == "fuzzy").height}
+            "fuzzy_links": links.filter(pl.col("match_method") == "fuzzy").height,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def main() -> None:
     run_benchmark(__file__, __doc__, _measure, "10000,100000,1000000", lambda r: (
         f"{r['names']:>9,} names  {r['seconds']:8.2f} s  {r['organizations']:>9,} organisations  "
-        f"{r['fuzzy_links']:>8,} fuzzy links  {r['names'] / r['seconds']:10,.0f} names/s"), "names", "names")
+        f"{r['fuzzy_links']:>8,} fuzzy links  {r['names'] / r['seconds']:10,.0f} names/s  "
+        f"peak RSS {r['peak_rss_mb']:6,.0f} MB"), "names", "names")
 
 if __name__ == "__main__":
     main()
