@@ -24,11 +24,15 @@ from schemas.quality import empty_rejects, reject_rows
 DEFAULT_MAX_TABLE_BYTES = 256 << 20
 
 
-def read_bounded(path: Path, label: str, max_bytes: int = DEFAULT_MAX_TABLE_BYTES) -> bytes:
+def check_size(path: Path, label: str, max_bytes: int = DEFAULT_MAX_TABLE_BYTES) -> None:
     size = Path(path).stat().st_size
     if size > max_bytes:
         raise SourceFileError(label, f"file is {size / (1 << 20):.0f} MB, over the {max_bytes >> 20} MB limit "
                                      "for tabular sources (PARTNERSHIP_MAX_TABLE_MB)")
+
+
+def read_bounded(path: Path, label: str, max_bytes: int = DEFAULT_MAX_TABLE_BYTES) -> bytes:
+    check_size(path, label, max_bytes)
     return Path(path).read_bytes()
 
 
@@ -135,21 +139,17 @@ def _record_end(buffer: bytes, start: int = 0) -> int:
     return end + 1
 
 
-def _records_of_lines(data: bytes, lines: list[int]) -> set[int]:
-    """The records (0-based, in order) that hold the given lines (1-based) of ``data``, a run of
-    whole records: a record holding a quoted newline spans several lines."""
-    wanted, found = set(lines), set()
-    record, line, quotes, position = 0, 1, 0, 0
-    while True:
-        if line in wanted:
-            found.add(record)
-        end = data.find(b"\n", position)
-        if end < 0:
-            return found
+def _line_records(data: bytes) -> list[int]:
+    """For each line of ``data`` (a run of whole records), the record (0-based) it belongs to, and a
+    last entry for what follows the last newline: a record holding a quoted newline spans lines."""
+    records, record, quotes, position = [], 0, 0, 0
+    while (end := data.find(b"\n", position)) >= 0:
+        records.append(record)
         quotes += data.count(b'"', position, end)
         if quotes % 2 == 0:
             record += 1
-        position, line = end + 1, line + 1
+        position = end + 1
+    return [*records, record]
 
 
 def _header_end(buffer: bytes) -> int:
@@ -164,10 +164,7 @@ def _csv_chunks(path: Path, label: str, max_bytes: int, batch_bytes: int) -> Ite
     """(header, a run of whole records, is the last run) of a CSV file, as read from disk in blocks of
     ``batch_bytes``; a record longer than a block makes its run longer. UTF-16 files are converted
     whole (they cannot be cut on newline bytes)."""
-    size = Path(path).stat().st_size
-    if size > max_bytes:
-        raise SourceFileError(label, f"file is {size / (1 << 20):.0f} MB, over the {max_bytes >> 20} MB limit "
-                                     "for tabular sources (PARTNERSHIP_MAX_TABLE_MB)")
+    check_size(path, label, max_bytes)
     with Path(path).open("rb") as stream:
         buffer = stream.read(batch_bytes)
         eof = len(buffer) < batch_bytes
@@ -215,11 +212,11 @@ def read_csv_batches(path: Path, label: str, *, max_bytes: int = DEFAULT_MAX_TAB
             raise SourceFileError(label, "empty file")
         header_utf8, _ = utf8_bytes(header, label)
         data, fallback = utf8_bytes(records, label, file_start=False)
-        if last and (cut := last_record_cut(data or header_utf8, header_utf8.count(b",") + 1)) is not None:
-            complete = data[:max(_record_end(data), 0)]
-            line = first_row + (max(_records_of_lines(complete + b"\n", [complete.count(b"\n") + 1])) if complete else 0)
+        header_fields = len(next(csv.reader(io.StringIO(header_utf8.decode("utf-8", errors="replace"))), []))
+        if last and (cut := last_record_cut(data or header_utf8, header_fields)) is not None:
+            complete = _line_records(data[:max(_record_end(data), 0)])[-1]  # records before the cut one
             raise SourceFileError(label, f"the file ends in the middle of a record (last line: {cut}, no final newline): "
-                                         "a truncated download?", line=line)
+                                         "a truncated download?", line=first_row + complete)
         try:
             frame = pl.read_csv(header_utf8 + data, infer_schema=False, truncate_ragged_lines=False)
         except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, pl.exceptions.DuplicateError) as exc:
@@ -233,7 +230,8 @@ def read_csv_batches(path: Path, label: str, *, max_bytes: int = DEFAULT_MAX_TAB
                 raise SourceFileError(label, f"the header names a column more than once: {', '.join(map(repr, repeated))}")
             columns = frame.columns
         if fallback:
-            marked = _records_of_lines(data, fallback)
+            records = _line_records(data)
+            marked = {records[line - 1] for line in fallback}
             frame = frame.with_columns(pl.int_range(pl.len()).is_in(sorted(marked)).alias(ENCODING_FALLBACK))
         if frame.height or first_row == 2:
             yield frame, first_row

@@ -223,3 +223,18 @@ def test_memory_follows_the_batch_not_the_file(tmp_path):
             peaks[mode, mb] = json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mb"]
         growth = peaks[mode, 18] - peaks[mode, 3]
         assert growth < 2 * 15, f"{mode}: peak memory grew {growth:.0f} MB for 15 MB more input ({peaks})"
+
+
+def test_a_header_with_a_quoted_comma_counts_its_fields_as_csv_does(tmp_path):
+    """The cut-record check compares the last record with the header's fields, counted as CSV (a
+    quoted comma is inside one field): a complete last line is read, a short one is refused."""
+    header = '"name, in full",country\n'
+    assert len(next(csv.reader(io.StringIO(header)))) == 2
+    complete = tmp_path / "complete.csv"
+    complete.write_text(header + "Acme,France\nBeta,Chile")
+    frame = pl.concat([f for f, _ in read_csv_batches(complete, "complete.csv", batch_bytes=16)])
+    assert frame.rows() == [("Acme", "France"), ("Beta", "Chile")]
+    cut = tmp_path / "cut.csv"
+    cut.write_text(header + "Acme,France\nBet")
+    with pytest.raises(SourceFileError, match=r"cut.csv, line 3: .*1 of 2 fields"):
+        list(read_csv_batches(cut, "cut.csv", batch_bytes=16))

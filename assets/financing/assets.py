@@ -7,7 +7,6 @@ import dagster as dg
 from assets.financing.fx import FxRates, load_rates
 from assets.financing.iati import IatiBuild, build_iati_tables
 from assets.financing.un_revenue import read_revenue
-from assets.validation import over_threshold
 from assets.wiring.landing import build_landing_asset
 from assets.wiring.tables import (
     RunTotals,
@@ -16,6 +15,7 @@ from assets.wiring.tables import (
     inputs_read,
     remember,
     report,
+    settle,
     table_asset,
     try_reuse,
 )
@@ -107,18 +107,9 @@ def _publish_snapshot(files, snapshot: date, rates: FxRates, store: DataStore, q
     try:
         build = build_iati_tables(files, snapshot, rates, writers, reject_writer, progress=progress)
         reject_writer.commit(empty_schema=REJECT_SCHEMA)  # rejects are published even when tables are not
-        refusals = over_threshold(snapshot_date, build.rows, {t: build.gated_records(t) for t in IATI_TABLES},
-                                  quality.max_reject_share)
-        if refusals:
-            for writer in writers.values():
-                writer.abort()
-            totals.refuse(refusals)
-            for table in IATI_TABLES:
-                store.mark_refused(table, snapshot_date, "; ".join(str(r) for r in refusals))
-        else:
-            store.publish_writers(writers, {t: polars_schema(TABLES[t].model) for t in writers})
-            for table in writers:
-                store.clear_refused(table, snapshot_date)
+        settle(writers, {t: polars_schema(TABLES[t].model) for t in writers}, build.rows,
+               {t: build.gated_records(t) for t in IATI_TABLES}, store=store, quality=quality,
+               snapshot_date=snapshot_date, totals=totals)
         return build
     except BaseException:
         for writer in [*writers.values(), reject_writer]:

@@ -20,6 +20,7 @@ from assets.validation import Refusal, count_rejects, gate_counts, over_threshol
 from pipelines.metadata import rejects_sample, table_schema
 from pipelines.partitions import daily_snapshot_partitions, nightly_freshness, single_run_backfill
 from pipelines.resources import QualityResource, SourcesResource, StorageResource
+from pipelines.storage.publish import PartitionWriter
 from pipelines.storage.reuse import fingerprint
 from pipelines.storage.store import DataStore
 from schemas.catalog import TABLES, TableSpec
@@ -224,19 +225,29 @@ def validate_and_publish_batches(batches: Iterable[Batch], tables: list[str], *,
             for writer in [*writers.values(), reject_writer]:
                 writer.abort()
             raise
-        refusals = over_threshold(snapshot_date, dict(rows), dict(gated), quality.max_reject_share)
-        totals.refuse(refusals)
-        if not refusals:
-            store.publish_writers(writers, schemas)  # the tables of one date become visible as one set
-            for table in tables:
-                store.clear_refused(table, snapshot_date)
-        else:
-            for writer in writers.values():
-                writer.abort()
-            for table in tables:
-                store.mark_refused(table, snapshot_date, "; ".join(str(r) for r in refusals))
+        settle(writers, schemas, dict(rows), dict(gated), store=store, quality=quality, snapshot_date=snapshot_date,
+               totals=totals)
         totals.add(snapshot_date, {t: rows[t] for t in tables}, dict(errors), dict(warnings), sample, gated=dict(gated))
         return {t: rows[t] for t in tables}
+
+
+def settle(writers: dict[str, PartitionWriter], schemas: dict, rows: dict[str, int], gated: dict[str, int], *,
+           store: DataStore, quality: QualityResource, snapshot_date: str, totals: RunTotals) -> list[Refusal]:
+    """The publication gate over written partitions: publish them as one set (the tables of one date
+    become visible together) or, when a table's reject share is over the threshold, abort them all
+    and record why. Returns the refusals."""
+    refusals = over_threshold(snapshot_date, rows, gated, quality.max_reject_share)
+    totals.refuse(refusals)
+    if not refusals:
+        store.publish_writers(writers, schemas)
+        for table in writers:
+            store.clear_refused(table, snapshot_date)
+    else:
+        for writer in writers.values():
+            writer.abort()
+        for table in writers:
+            store.mark_refused(table, snapshot_date, "; ".join(str(r) for r in refusals))
+    return refusals
 
 
 def refuse_file(exc: SourceFileError, table: str, *, store: DataStore, source: str, snapshot_date: str,
