@@ -2,26 +2,17 @@
 ``partnership docs``, ``partnership describe``, ``partnership refresh-codelists``."""
 
 import argparse
+import gc
 import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-import polars as pl
+# Dagster, Pandera and Polars take seconds to import: they are imported by the commands that use
+# them, so --help, --version and check answer at once.
+from pipelines.calendar import PARTITION_RANGE_END, PARTITION_RANGE_START, date_range
 
-from assets.validation import count_rejects
-from pipelines.partitions import date_range
-from pipelines.resources import resolved_resources
-from pipelines.sensors import (
-    PARTITION_RANGE_END,
-    PARTITION_RANGE_START,
-    failure_lines,
-    not_published_lines,
-    record_outcome,
-)
-from pipelines.storage.store import DataStore
-from schemas.base import column_order
-from schemas.catalog import LIST_DATE, SNAPSHOT, TABLES
+__all__ = ["PARTITION_RANGE_END", "PARTITION_RANGE_START", "entry", "execute", "main", "summarize"]
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -81,10 +72,15 @@ def execute(start: str, end: str | None = None, *, raise_on_error: bool = False,
                                   instance=instance, raise_on_error=raise_on_error, run_config=run_config)
 
 
-def summarize(store: DataStore, snapshot_dates: list[str]) -> pl.DataFrame:
-    """Rows, rejected records and warnings per published table for the given snapshot dates. A table
-    published under the source's own dates (a sanctions list's dateGenerated) shows its latest
-    partition on or before the last date; a whole table shows all of it."""
+def summarize(store, snapshot_dates: list[str]):
+    """Rows, rejected records and warnings per published table for the given snapshot dates (a
+    DataFrame). A table published under the source's own dates (a sanctions list's dateGenerated)
+    shows its latest partition on or before the last date; a whole table shows all of it."""
+    import polars as pl
+
+    from assets.validation import count_rejects
+    from schemas.catalog import LIST_DATE, SNAPSHOT, TABLES
+
     rejects = store.read_rejects(snapshot_dates)
     errors, warnings = count_rejects(rejects)
     rows = []
@@ -117,6 +113,8 @@ def _outcome(record: dict | None) -> str:
 
 
 def _print_summary(resources: dict, dates: list[str], record: dict | None) -> None:
+    import polars as pl
+
     store = resources["storage"].store()
     summary = summarize(store, dates)
     label = dates[0] if len(dates) == 1 else f"{dates[0]}..{dates[-1]}"
@@ -134,7 +132,7 @@ def _print_summary(resources: dict, dates: list[str], record: dict | None) -> No
     _print_where_to_look(store)
 
 
-def _print_where_to_look(store: DataStore) -> None:
+def _print_where_to_look(store) -> None:
     if store.catalog_path.is_file():
         print(f"catalog: {store.catalog_path} (DuckDB: a view per table, latest_<table> for the latest snapshot)")
     for site, what in (("docs", "data dictionary"), ("report", "transparency report")):
@@ -142,7 +140,7 @@ def _print_where_to_look(store: DataStore) -> None:
             print(f"{what}: {store.page_path(site, 'index.html')}")
 
 
-def build_docs(store: DataStore) -> None:
+def build_docs(store) -> None:
     """Rebuild the catalog and the data dictionary from what is published (what the run's
     ``catalog`` asset does), without running anything else."""
     from assets.reporting.publication import rebuild_catalog_and_docs
@@ -153,6 +151,8 @@ def build_docs(store: DataStore) -> None:
 
 def describe_tables() -> str:
     """Markdown documentation of every curated table and of the rejects table, from the Pandera models."""
+    from schemas.base import column_order
+    from schemas.catalog import TABLES
     from schemas.quality import Rejects
 
     blocks = []
@@ -239,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         print("partnership: configuration ok")
         return 0
+    from pipelines.resources import resolved_resources
+
     resources = resolved_resources()
     if args.command == "refresh-codelists":
         from pipelines.storage.fetch import read_location
@@ -277,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         # the catalog step is skipped when a table it follows was skipped (a source not configured):
         # the tables that were published still get their catalog and dictionary
         build_docs(store)
+    from pipelines.sensors import record_outcome
+
     status = record_outcome(store, dates, result.run_id, result.success, failed_steps(result), refused_checks(result))
     _print_summary(resources, dates, store.run_record(dates[-1]))
     return 0 if status == "succeeded" else 1
@@ -284,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def failed_steps(result) -> list[str]:
     """One line per step that failed: the step and the root cause, once."""
+    from pipelines.sensors import failure_lines
+
     return failure_lines(result.get_step_failure_events())
 
 
@@ -295,8 +301,19 @@ def _catalog_materialized(result) -> bool:
 
 def refused_checks(result) -> list[str]:
     """What a run that succeeded as a whole still refused, one line per check that did not pass."""
+    from pipelines.sensors import not_published_lines
+
     return not_published_lines(result.get_asset_check_evaluations())
 
 
+def entry() -> int:
+    """The ``partnership`` command. The objects a run leaves are not collected one by one at exit
+    (gc.freeze): the process ends, and the collection took a second of every command."""
+    try:
+        return main()
+    finally:
+        gc.freeze()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

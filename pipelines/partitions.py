@@ -1,17 +1,18 @@
 """Daily snapshot partitions: one partition per snapshot date (UTC), today's included."""
 
 import warnings
-from datetime import date, timedelta
+from datetime import timedelta
 
 import dagster as dg
+
+from pipelines.calendar import FIRST_SNAPSHOT, NIGHTLY_HOUR_UTC, date_range
+
+__all__ = ["FIRST_SNAPSHOT", "NIGHTLY_HOUR_UTC", "date_range", "daily_snapshot_partitions", "nightly_freshness",
+           "single_run_backfill"]
 
 # Single-run backfill policies are marked beta by Dagster; the project relies on them knowingly
 # (a backfill is one run over the range), so the warning is not repeated on every start.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
-
-# The first snapshot date. A snapshot lands the sources as they are on its day: a date before the
-# platform ran has nothing of its own to show, so the partitions start here.
-FIRST_SNAPSHOT = "2026-01-01"
 
 # end_offset=1 makes today's partition available, so the 02:00 UTC run snapshots the sources of the day.
 daily_snapshot_partitions = dg.DailyPartitionsDefinition(start_date=FIRST_SNAPSHOT, end_offset=1, timezone="UTC")
@@ -22,12 +23,5 @@ single_run_backfill = dg.BackfillPolicy.single_run()
 # The nightly schedule starts at 02:00 UTC; a run of the real sources takes minutes. Curated tables
 # and marts are expected fresh by 04:00 UTC every day, from a run started after 02:00: a missed or
 # failed nightly run shows in the UI as an asset that is not fresh.
-NIGHTLY_HOUR_UTC = 2
 nightly_freshness = dg.FreshnessPolicy.cron(deadline_cron="0 4 * * *", lower_bound_delta=timedelta(hours=2),
                                             timezone="UTC")
-
-
-def date_range(start: str, end: str) -> list[str]:
-    """Every snapshot date from ``start`` to ``end`` included, as YYYY-MM-DD."""
-    first, last = date.fromisoformat(start), date.fromisoformat(end)
-    return [date.fromordinal(d).isoformat() for d in range(first.toordinal(), last.toordinal() + 1)]

@@ -7,7 +7,7 @@ import tempfile
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from pipelines.partitions import FIRST_SNAPSHOT
+from pipelines.calendar import FIRST_SNAPSHOT
 from pipelines.storage.settings import (
     DEFAULT_DATA_DIR,
     DEFAULT_SOURCES_FILE,

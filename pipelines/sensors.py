@@ -9,15 +9,13 @@ from pathlib import Path
 import dagster as dg
 
 from assets.reporting.publication import catalog_materialized, rebuild_catalog_and_docs
+from pipelines.calendar import PARTITION_RANGE_END, PARTITION_RANGE_START, date_range
 from pipelines.console import root_cause
 from pipelines.jobs import nightly_job
-from pipelines.partitions import date_range
 from pipelines.resources import StorageResource
 from pipelines.storage.store import DataStore
 
 PARTITION_TAG = "dagster/partition"
-PARTITION_RANGE_START = "dagster/asset_partition_range_start"
-PARTITION_RANGE_END = "dagster/asset_partition_range_end"
 
 
 def run_dates(tags: dict) -> list[str]:

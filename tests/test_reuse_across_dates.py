@@ -30,3 +30,32 @@ def test_a_reused_date_publishes_exactly_what_a_fresh_build_of_it_would(sample, 
         assert left is not None and right is not None, table
         key = [c for c in left.columns if left[c].dtype != pl.List(pl.Utf8) and not isinstance(left[c].dtype, (pl.List, pl.Struct))]
         assert left.sort(key).equals(right.sort(key)), table
+
+
+def test_reference_tables_are_kept_until_a_package_they_come_from_changes(tmp_path, monkeypatch):
+    """The reference tables hold the data of pycountry and country_converter: a run keeps the
+    published files while the packages' versions (and the code) are the same, and builds them again,
+    to the same rows, when a version changes."""
+    import dagster as dg
+
+    import assets.curated.assets as curated
+    from pipelines.resources import QualityResource, StorageResource
+
+    resources = {"storage": StorageResource(data_dir=str(tmp_path)), "quality": QualityResource()}
+    store = DataStore(tmp_path)
+
+    def materialize() -> dict[str, tuple[list[int], pl.DataFrame]]:
+        assert dg.materialize([curated.reference_tables_asset], resources=resources).success
+        return {t: ([f.stat().st_ino for f in sorted(store.table_dir(t).glob("*.parquet"))], store.read_partition(t, None))
+                for t in curated.REFERENCE_TABLES}
+
+    first = materialize()
+    assert first["ref_countries"][1].height >= 249  # ISO 3166-1 has 249 codes
+    kept = materialize()
+    assert {t: inodes for t, (inodes, _) in kept.items()} == {t: inodes for t, (inodes, _) in first.items()}
+    versions = curated.data_versions()
+    monkeypatch.setattr(curated, "data_versions", lambda: {**versions, "pycountry": versions["pycountry"] + ".post1"})
+    rebuilt = materialize()
+    for table in curated.REFERENCE_TABLES:
+        assert rebuilt[table][0] != first[table][0], f"{table} was not built again"
+        assert rebuilt[table][1].equals(first[table][1]), table

@@ -7,10 +7,19 @@ import dagster as dg
 from assets.curated.flows import financing_flows
 from assets.curated.funders import activity_funders
 from assets.curated.organizations import build_organizations, source_records
-from assets.curated.reference_tables import reference_tables
+from assets.curated.reference_tables import data_versions, reference_tables
 from assets.wiring.derived import Built, DerivedTable, Input, Inputs, derived_asset
-from assets.wiring.tables import RunTotals, inputs_read, report, table_asset, validate_and_publish
+from assets.wiring.tables import (
+    RunTotals,
+    inputs_read,
+    remember,
+    report,
+    table_asset,
+    try_reuse,
+    validate_and_publish,
+)
 from pipelines.resources import QualityResource, StorageResource
+from pipelines.storage.reuse import fingerprint
 from schemas.quality import empty_rejects
 
 GROUP = "curated"
@@ -71,12 +80,16 @@ REFERENCE_TABLES = ["ref_countries", "ref_organisation_types", "ref_transaction_
 @table_asset("reference_tables", REFERENCE_TABLES, group=GROUP, deps=[], partitioned=False)
 def reference_tables_asset(context: dg.AssetExecutionContext, storage: StorageResource, quality: QualityResource):
     """What the codes stand for: countries with UN M49 regions, organisation, transaction and revenue
-    types, SDG goals and targets with titles; rebuilt whole from the packages and carried codelists."""
+    types, SDG goals and targets with titles; built whole from the packages and carried codelists, and
+    kept as they are while neither the code, the configuration nor the packages' versions change."""
     store = storage.store()
     totals = RunTotals(tables=list(REFERENCE_TABLES))
     label = datetime.now(UTC).date().isoformat()  # reference tables are one dataset; rejects go under the run day
-    validate_and_publish(reference_tables(), empty_rejects(), list(REFERENCE_TABLES), store=store, quality=quality,
-                         source="reference", snapshot_date=label, totals=totals)
+    print_ = fingerprint("reference_tables", data_versions(), quality.max_reject_share)
+    if not try_reuse("reference_tables", print_, label, list(REFERENCE_TABLES), ["reference"], store, totals, context):
+        validate_and_publish(reference_tables(), empty_rejects(), list(REFERENCE_TABLES), store=store, quality=quality,
+                             source="reference", snapshot_date=label, totals=totals)
+        remember("reference_tables", print_, label, store, totals)
     yield from report(totals, store, quality, "reference", extra_metadata=inputs_read([]))
 
 

@@ -60,6 +60,17 @@ def ref_sdg_targets() -> pl.DataFrame:
             nulls_last=True)
 
 
+# The packages whose data the tables hold: a new version of either may change them.
+DATA_PACKAGES = ("pycountry", "country_converter")
+
+
+def data_versions() -> dict[str, str]:
+    """The installed version of each package the tables are built from."""
+    from importlib.metadata import version
+
+    return {package: version(package) for package in DATA_PACKAGES}
+
+
 def reference_tables() -> dict[str, pl.DataFrame]:
     return {"ref_countries": ref_countries(), "ref_organisation_types": ref_organisation_types(),
             "ref_transaction_types": ref_transaction_types(), "ref_sdg_targets": ref_sdg_targets()}

@@ -133,3 +133,17 @@ def test_a_url_that_cannot_be_requested_is_a_problem_named_without_its_secrets(e
 def test_summary_says_when_a_date_was_never_run(env, capsys):
     assert main(["summary", "--date", "2026-11-19"]) == 1
     assert "Snapshot 2026-11-19: never run from this data dir" in capsys.readouterr().out
+
+
+def test_help_version_and_check_load_no_heavy_library(env):
+    """--help, --version and check answer without importing Dagster, Pandera, pandas or Polars (the
+    seconds those take are the cost of a command that runs something)."""
+    probe = ("import sys\nfrom pipelines.cli import main\n"
+             "for argv in ([], ['--help'], ['--version']):\n"
+             "    try:\n        main(['check'] if not argv else argv)\n    except SystemExit:\n        pass\n"
+             "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'dagster', 'pandera', 'pandas', 'polars'})\n"
+             "print('heavy:', ','.join(heavy))\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=PROJECT, timeout=120,
+                          env={**os.environ})
+    assert "configuration ok" in done.stdout, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "heavy:", done.stdout
