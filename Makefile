@@ -67,6 +67,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/screening.py
 	$(BIN)/python benchmarks/reader_memory.py
 	$(BIN)/python benchmarks/backfill.py
+	$(BIN)/python benchmarks/nightly.py
 
 # a registry-shaped run (1,000 generated files, heavy-tailed sizes): minutes, so not part of bench
 bench-registry: $(STAMP)
