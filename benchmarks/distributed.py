@@ -1,6 +1,7 @@
-"""The nightly job on Dagster's Celery executor: Redis on 127.0.0.1 and Celery workers started
-here, stopped on exit. Measures one worker against two on the same inputs, and checks that both
-runs published the same rows as an in-process run.
+"""The nightly job on Dagster's Celery executor: Redis on 127.0.0.1, Celery workers and an S3 server
+(moto's) started here, stopped on exit. Measures one worker against two on the same inputs, and
+checks that both runs published the same rows as an in-process run, in the data dir and in the
+published copy on S3 (PARTNERSHIP_PUBLISH_URL).
 
     python benchmarks/distributed.py [--sources config/sources.yaml] [--date 2026-11-20]
 
@@ -102,6 +103,54 @@ def cluster(folder: Path, *, workers: int, env: dict[str, str]) -> Iterator[dict
         _stop(redis, grace=5)
 
 
+@contextmanager
+def object_store(bucket: str = "published") -> Iterator[dict[str, str]]:
+    """moto's S3 server on a free port of 127.0.0.1 with one bucket; yields the environment that
+    sends a run's published copy there (PARTNERSHIP_PUBLISH_URL and the AWS_* settings)."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+               "AWS_ENDPOINT_URL": f"http://{host}:{port}"}
+        boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], aws_access_key_id="test", aws_secret_access_key="test",
+                     region_name="us-east-1").create_bucket(Bucket=bucket)
+        yield {**env, "PARTNERSHIP_PUBLISH_URL": f"s3://{bucket}/partnership"}
+    finally:
+        server.stop()
+
+
+def published_copy(env: dict[str, str]) -> dict[str, "object"]:
+    """Every curated and mart table's rows (sorted) in the published copy, by partition folder as in
+    the data dir; read with boto3 and polars from the manifest, not with the copy's own code."""
+    import io
+    import json
+    from urllib.parse import urlsplit
+
+    import boto3
+    import polars as pl
+
+    place = urlsplit(env["PARTNERSHIP_PUBLISH_URL"])
+    bucket, prefix = place.hostname, place.path.strip("/")
+    client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name=env["AWS_DEFAULT_REGION"])
+
+    def get(key: str) -> bytes:
+        return client.get_object(Bucket=bucket, Key=f"{prefix}/{key}")["Body"].read()
+
+    tables = {}
+    for table, entry in json.loads(get("_published.json"))["tables"].items():
+        for part in entry["partitions"]:
+            if part["objects"]:
+                folder = "/".join([entry["layer"], table, *(f"{k}={v}" for k, v in part["values"].items())])
+                frame = pl.concat([pl.read_parquet(io.BytesIO(get(o))) for o in part["objects"]], how="diagonal_relaxed")
+                tables[folder] = frame.sort(pl.all())
+    return tables
+
+
 def tasks_done(log: Path) -> int:
     """Steps a worker finished, from its log."""
     return sum(1 for line in log.read_text(errors="replace").splitlines()
@@ -146,17 +195,21 @@ def main() -> None:
         for workers in (1, 2):
             folder = Path(tmp) / f"celery-{workers}"
             data = folder / "data"
-            # the workers build the resources from their environment: the same sources and data dir
-            settings = {**base, "PARTNERSHIP_DATA_DIR": str(data)}
-            with cluster(folder, workers=workers, env=settings) as env:
-                seconds, done = run_cli({**settings, **env}, args.date)
-            assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+            with object_store() as s3:
+                # the workers build the resources from their environment: the same sources, data dir
+                # and published copy's place
+                settings = {**base, "PARTNERSHIP_DATA_DIR": str(data), **s3}
+                with cluster(folder, workers=workers, env=settings) as env:
+                    seconds, done = run_cli({**settings, **env}, args.date)
+                assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+                copied = published_copy(s3)
             got = published(data)
             same = got.keys() == expected.keys() and all(got[k].equals(expected[k]) for k in expected)
+            same_copy = copied.keys() == expected.keys() and all(copied[k].equals(expected[k]) for k in expected)
             steps = [tasks_done(folder / f"worker-{n}.log") for n in range(1, workers + 1)]
             times[workers] = seconds
-            print(f"celery, {workers} worker(s): {seconds:6.1f} s; steps per worker {steps}; "
-                  f"every table equal to the in-process run: {same}")
+            print(f"celery, {workers} worker(s): {seconds:6.1f} s; steps per worker {steps}; every table equal to "
+                  f"the in-process run: {same}; in the published copy on S3: {same_copy}")
         print(f"speed-up of two workers over one: {times[1] / times[2]:.2f}x")
 
 

@@ -275,15 +275,25 @@ def main(argv: list[str] | None = None) -> int:
         overrides["sources"] = SourcesResource(sources_file=current.sources_file, max_table_mb=current.max_table_mb,
                                                reuse_landed_only=True)
     result = execute(dates[0], dates[-1], data_dir=store.root, resources=overrides)
+    copy_failed = False
     if not _catalog_materialized(result):
         # the catalog step is skipped when a table it follows was skipped (a source not configured):
-        # the tables that were published still get their catalog and dictionary
-        build_docs(store)
+        # the tables that were published still get their catalog, dictionary and published copy
+        from assets.reporting.publication import publish_after_run
+        from pipelines.definitions import build_definitions
+        from pipelines.storage.objects import PublishedCopyError
+
+        try:
+            publish_after_run(store, build_definitions().get_repository_def().asset_graph,
+                              resources["storage"].publish_url)
+        except PublishedCopyError as error:
+            print(f"partnership: {error}", file=sys.stderr)
+            copy_failed = True
     from pipelines.sensors import record_outcome
 
     status = record_outcome(store, dates, result.run_id, result.success, failed_steps(result), refused_checks(result))
     _print_summary(resources, dates, store.run_record(dates[-1]))
-    return 0 if status == "succeeded" else 1
+    return 0 if status == "succeeded" and not copy_failed else 1
 
 
 def failed_steps(result) -> list[str]:

@@ -83,6 +83,12 @@ def check_settings(environ: dict[str, str]) -> list[str]:
     decisions = environ.get("PARTNERSHIP_DECISIONS")
     if decisions and not Path(decisions).is_file():
         problems.append(f"PARTNERSHIP_DECISIONS={decisions}: no such file")
+    publish = environ.get("PARTNERSHIP_PUBLISH_URL")
+    if publish:
+        from pipelines.storage.objects import check_url as check_publish_url
+
+        if why := check_publish_url(publish):
+            problems.append(f"PARTNERSHIP_PUBLISH_URL: {why}")
     token = environ.get("PARTNERSHIP_HTTP_TOKEN")
     if token:
         from pipelines.storage.fetch import check_bearer_token

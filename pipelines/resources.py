@@ -58,6 +58,9 @@ class StorageResource(dg.ConfigurableResource):
                                                   "(PARTNERSHIP_LOCK_TIMEOUT)")
     drop_folder: str | None = Field(default=None, description="Folder watched by the drop-folder sensor "
                                                               "(PARTNERSHIP_DROP_FOLDER; default <data_dir>/drop)")
+    publish_url: str | None = Field(default=None, description="Object storage (s3://bucket/prefix, gs://, file://) "
+                                                              "that each run's tables, rejects and pages are copied to, "
+                                                              "behind one manifest (PARTNERSHIP_PUBLISH_URL)")
 
     def store(self) -> DataStore:
         return DataStore(self.data_dir, lock_timeout_seconds=self.lock_timeout_seconds)
@@ -123,7 +126,8 @@ def default_resources(*, resolve: bool = False) -> dict[str, dg.ConfigurableReso
                                    max_table_mb=_env("PARTNERSHIP_MAX_TABLE_MB", DEFAULT_MAX_TABLE_MB, int)),
         "storage": StorageResource(data_dir=_env("PARTNERSHIP_DATA_DIR", str(DEFAULT_DATA_DIR)),
                                    lock_timeout_seconds=_env("PARTNERSHIP_LOCK_TIMEOUT", int(DEFAULT_LOCK_TIMEOUT_SECONDS), int),
-                                   drop_folder=_env("PARTNERSHIP_DROP_FOLDER", None)),
+                                   drop_folder=_env("PARTNERSHIP_DROP_FOLDER", None),
+                                   publish_url=_env("PARTNERSHIP_PUBLISH_URL", None)),
         "quality": QualityResource(max_reject_share=float(share) if share else 0.5),
         "screening": ScreeningResource(decisions_file=_env("PARTNERSHIP_DECISIONS", str(CONFIG_DIR / "reviewed_decisions.csv"))),
         "http": HttpResource(bearer_token=_env("PARTNERSHIP_HTTP_TOKEN", None)),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.reporting.publication import catalog_materialized, rebuild_catalog_and_docs
+from assets.reporting.publication import catalog_materialized, publish_after_run
 from pipelines.calendar import PARTITION_RANGE_END, PARTITION_RANGE_START, date_range
 from pipelines.console import root_cause
 from pipelines.jobs import nightly_job
@@ -71,7 +71,8 @@ def _record_from_instance(context: dg.RunStatusSensorContext, storage: StorageRe
     if not catalog_materialized(materialized):
         # the catalog step was skipped (a table it follows was not built): the tables that were
         # published still get their catalog and dictionary, as after a command-line run
-        rebuild_catalog_and_docs(store, context.repository_def.asset_graph if context.repository_def else None)
+        publish_after_run(store, context.repository_def.asset_graph if context.repository_def else None,
+                          storage.publish_url, context.log.info)
 
 
 @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[nightly_job],

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from assets.reporting.publication import CATALOG_KEY, COOKBOOK_CHECK, REPORT_KEY
+from assets.reporting.publication import CATALOG_KEY, COOKBOOK_CHECK, COPY_KEY, REPORT_KEY
 from pipelines.definitions import defs
 from pipelines.storage.settings import KNOWN_SOURCES
 from schemas.catalog import CURATED_TABLES as CURATED_MODELS
@@ -31,7 +31,7 @@ def test_every_asset_has_a_description_a_group_and_curated_ones_a_column_schema(
         assert node.description, key
         assert node.group_name in {"financing", "partnerships", "networks", "due_diligence", "curated", "reporting"}, key
         assert key.path[0] in {"landing", "raw", "curated", "mart"}, key
-        if key.path[0] in ("curated", "mart") and key not in (CATALOG_KEY, REPORT_KEY):
+        if key.path[0] in ("curated", "mart") and key not in (CATALOG_KEY, REPORT_KEY, COPY_KEY):
             schema = node.metadata["dagster/column_schema"]
             names = [c.name for c in schema.columns]
             # a partitioned table ends with its partition column (a whole table may carry dates as data)
@@ -39,6 +39,18 @@ def test_every_asset_has_a_description_a_group_and_curated_ones_a_column_schema(
             assert all(c.description for c in schema.columns), key
             assert len(schema.columns) == len(CURATED_MODELS[key.path[1]].to_schema().columns)
             assert {"polars", "parquet"} <= set(node.kinds)
+
+
+def test_the_published_copy_is_in_the_graph_where_its_place_is_set(tmp_path):
+    from pipelines.definitions import build_definitions
+    from pipelines.resources import StorageResource
+
+    assert COPY_KEY not in defs.get_repository_def().asset_graph.get_all_asset_keys()
+    repo = build_definitions({"storage": StorageResource(data_dir=str(tmp_path), publish_url="s3://bucket/p")}
+                             ).get_repository_def()
+    node = repo.asset_graph.get(COPY_KEY)
+    assert node.parent_keys == {CATALOG_KEY, REPORT_KEY} and node.freshness_policy.deadline_cron == "0 4 * * *"
+    assert COPY_KEY in repo.get_job("nightly_snapshot").asset_layer.asset_graph.get_all_asset_keys()
 
 
 def test_nightly_schedule_runs_at_0200_utc_for_the_day_partition():

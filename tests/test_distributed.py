@@ -1,6 +1,7 @@
-"""The nightly job on Dagster's Celery executor, with Redis and two workers started here: the run
-succeeds, both workers take steps, and every table equals, row for row, the in-process run of the
-same sample (the session's ``sample`` data dir)."""
+"""The nightly job on Dagster's Celery executor, with Redis, two workers and an S3 server (moto's)
+started here: the run succeeds, both workers take steps, and every table equals, row for row, the
+in-process run of the same sample (the session's ``sample`` data dir), in the data dir and in the
+published copy on S3."""
 
 import shutil
 import sys
@@ -11,7 +12,7 @@ from tests.conftest import PROJECT
 from tests.test_end_to_end import DAY, SAMPLE_SOURCES
 
 sys.path.insert(0, str(PROJECT / "benchmarks"))
-from distributed import cluster, published, run_cli, tasks_done  # noqa: E402
+from distributed import cluster, object_store, published, published_copy, run_cli, tasks_done  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     shutil.which("redis-server") is None,
@@ -19,10 +20,13 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_the_nightly_job_on_two_celery_workers_publishes_what_the_in_process_run_publishes(tmp_path, sample):
-    settings = {"PARTNERSHIP_SOURCES": str(SAMPLE_SOURCES), "PARTNERSHIP_DATA_DIR": str(tmp_path / "data")}
-    with cluster(tmp_path / "cluster", workers=2, env=settings) as env:
-        _, done = run_cli({**settings, **env}, DAY)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    pytest.importorskip("moto.server", reason="moto (a dev dependency: pip install -e '.[dev]') is needed")
+    with object_store() as s3:
+        settings = {"PARTNERSHIP_SOURCES": str(SAMPLE_SOURCES), "PARTNERSHIP_DATA_DIR": str(tmp_path / "data"), **s3}
+        with cluster(tmp_path / "cluster", workers=2, env=settings) as env:
+            _, done = run_cli({**settings, **env}, DAY)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        copied = published_copy(s3)
     steps = [tasks_done(tmp_path / "cluster" / f"worker-{n}.log") for n in (1, 2)]
     from pipelines.definitions import defs
 
@@ -31,3 +35,5 @@ def test_the_nightly_job_on_two_celery_workers_publishes_what_the_in_process_run
     assert sorted(got) == sorted(expected)
     different = [partition for partition in expected if not got[partition].equals(expected[partition])]
     assert not different
+    assert sorted(copied) == sorted(expected)
+    assert not [partition for partition in expected if not copied[partition].equals(expected[partition])]

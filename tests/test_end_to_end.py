@@ -2,6 +2,7 @@
 
 import csv
 import hashlib
+import json
 from datetime import date
 from pathlib import Path
 from xml.etree import ElementTree
@@ -27,10 +28,11 @@ DAY = "2026-11-20"
 TABLES = ("iati_activities", "iati_transactions", "iati_participating_orgs", "iati_budgets")
 
 
-def run(data_dir: Path, sources: Path, *, partition: str | None = DAY, start=None, end=None, max_share=0.5):
+def run(data_dir: Path, sources: Path, *, partition: str | None = DAY, start=None, end=None, max_share=0.5,
+        publish_url: str | None = None):
     defs = build_definitions({
         "sources": SourcesResource(sources_file=str(sources)),
-        "storage": StorageResource(data_dir=str(data_dir)),
+        "storage": StorageResource(data_dir=str(data_dir), publish_url=publish_url),
         "quality": QualityResource(max_reject_share=max_share),
         "http": HttpResource(),
     })
@@ -54,10 +56,30 @@ SAMPLE_SOURCES = PROJECT / "config" / "sources.yaml"
 
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory):
+    """The sample's run, with its published copy in a folder beside the data dir (file://)."""
     data_dir = tmp_path_factory.mktemp("data")
-    result = run(data_dir, SAMPLE_SOURCES)
+    result = run(data_dir, SAMPLE_SOURCES, publish_url=f"file://{data_dir.parent}/published")
     assert result.success
     return data_dir, result
+
+
+def test_the_run_ends_with_its_published_copy(sample_run):
+    """The copy step lists every published partition of the data dir with its files' content
+    (PARTNERSHIP_PUBLISH_URL; the copy itself is tested against S3 in tests/pipelines)."""
+    data_dir, result = sample_run
+    manifest = json.loads((data_dir.parent / "published" / "_published.json").read_text())
+    copied = {"/".join([e["layer"], t, *(f"{k}={v}" for k, v in p["values"].items())]):
+              sorted(o.split("/")[1].split(".")[0] for o in p["objects"])
+              for t, e in manifest["tables"].items() for p in e["partitions"]}
+    local = {}
+    for layer in ("curated", "mart"):
+        for folder in (data_dir / layer).glob("**/"):
+            files = sorted(folder.glob("*.parquet"))
+            if files:
+                local[str(folder.relative_to(data_dir))] = sorted(hashlib.sha256(f.read_bytes()).hexdigest() for f in files)
+    assert copied == local
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key.path == ["mart", "published_copy"]]
+    assert event.materialization.metadata["partitions"].value == len(local)
 
 
 def test_sample_graph_publishes_every_table_readable_by_duckdb(sample_run):
@@ -165,7 +187,9 @@ def test_every_record_of_every_iati_file_is_published_or_rejected(sample_run):
 
 def test_every_asset_reads_exactly_the_inputs_its_lineage_shows(sample_run):
     data_dir, result = sample_run
-    graph = build_definitions().get_repository_def().asset_graph
+    # the graph of the run: with the published copy, whose place the sample run sets
+    graph = build_definitions({"storage": StorageResource(data_dir=str(data_dir), publish_url="file:///copy")}
+                              ).get_repository_def().asset_graph
     checked = set()
     for event in result.get_asset_materialization_events():
         metadata = event.materialization.metadata

@@ -15,6 +15,7 @@ from schemas.catalog import TABLES
 
 CATALOG_KEY = dg.AssetKey(["mart", "catalog"])
 REPORT_KEY = dg.AssetKey(["mart", "transparency_report"])
+COPY_KEY = dg.AssetKey(["mart", "published_copy"])
 REPORT_TABLES = [*MARTS, "financing_flows"]
 COOKBOOK_CHECK = "cookbook_queries_run"
 
@@ -70,6 +71,25 @@ def rebuild_catalog_and_docs(store: DataStore, asset_graph) -> tuple[dict[str, d
 
 def catalog_materialized(keys) -> bool:
     return CATALOG_KEY in set(keys)
+
+
+def copy_and_say(store: DataStore, url: str, log) -> dict:
+    """The published copy to ``url``, told in one line; returns its figures."""
+    result = store.publish_copy(url)
+    log(f"published copy {result.url}: {result.tables} tables, {result.partitions} partitions, {result.objects} "
+        f"objects ({result.uploaded} uploaded, {result.uploaded_bytes / 1e6:.1f} MB; {result.deleted} no longer "
+        f"referenced, deleted), {len(result.pages)} pages")
+    return {"url": result.url, "tables": result.tables, "partitions": result.partitions, "objects": result.objects,
+            "uploaded": result.uploaded, "uploaded_bytes": result.uploaded_bytes, "deleted": result.deleted,
+            "pages": len(result.pages)}
+
+
+def publish_after_run(store: DataStore, asset_graph, publish_url: str | None, log=print) -> None:
+    """What a run whose catalog step was skipped (a table it follows was not built) still gets: the
+    catalog and dictionary of the tables that were published, and their published copy."""
+    rebuild_catalog_and_docs(store, asset_graph)
+    if publish_url:
+        copy_and_say(store, publish_url, log)
 
 
 @dg.asset(key=CATALOG_KEY, group_name=GROUP, kinds={"duckdb", "html"},
@@ -131,4 +151,16 @@ def transparency_report(context: dg.AssetExecutionContext, storage: StorageResou
                                           "index": dg.MetadataValue.path(str(store.page_path("report", "index.html")))})
 
 
-publication_assets = [catalog, transparency_report]
+@dg.asset(key=COPY_KEY, group_name=GROUP, kinds={"s3"}, deps=[CATALOG_KEY, REPORT_KEY],
+          partitions_def=daily_snapshot_partitions, backfill_policy=single_run_backfill, freshness_policy=nightly_freshness,
+          description="The published copy on object storage (PARTNERSHIP_PUBLISH_URL): the catalog's set of tables "
+                      "and rejects as content-named Parquet objects, DuckDB views over them and the pages, behind "
+                      "one manifest (_published.json) switched last. Part of the graph where the setting is set.")
+def published_copy(context: dg.AssetExecutionContext, storage: StorageResource):
+    figures = copy_and_say(storage.store(), storage.publish_url, context.log.info)
+    # what it reads: the files the catalog pinned, and the report's pages
+    yield dg.MaterializeResult(metadata={**figures, INPUTS_READ: dg.MetadataValue.json(
+        sorted(k.to_user_string() for k in (CATALOG_KEY, REPORT_KEY)))})
+
+
+publication_assets = [catalog, transparency_report]  # and published_copy, where its place is set

@@ -24,6 +24,7 @@ the catalog was built in otherwise. After moving or copying the data dir, either
 catalog (``partnership catalog``) or ``SET VARIABLE partnership_data_dir = '<new place>'``.
 """
 
+import json
 import os
 import shutil
 import time
@@ -34,29 +35,35 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.storage.publish import owner_tag
+from pipelines.storage.publish import owner_tag, write_json_atomic
 from schemas.base import empty_frame
 from schemas.catalog import TABLES, WHOLE, column_descriptions
 from schemas.quality import Rejects
 
 CATALOG_FILE = "partnership.duckdb"
+PINS_FILE = "pins.json"  # in each build's folder, written once the build is the catalog: what it pinned
 PINNED = ".catalog"  # <data_dir>/.catalog/<build>/<layer>/<table>/...: the files a catalog build reads
 KEEP_BUILDS = 2
 ROOT_VARIABLE = "partnership_data_dir"
 # Partition values are given as constants per partition, not parsed from the paths: a data dir
 # whose own path holds "name=value" would otherwise add a column "name" to every view; and a
 # constant lets DuckDB skip the partitions a "where snapshot_date = ..." excludes.
-_READ = "hive_partitioning = false, union_by_name = true"
+PARQUET_OPTIONS = "hive_partitioning = false, union_by_name = true"
 
 
-def _quote(text: str) -> str:
+def partition_values(folder: str) -> dict[str, str]:
+    """The ``name=value`` segments of a published folder, in order ({} for a whole table's)."""
+    return dict(part.split("=", 1) for part in folder.split("/") if "=" in part)
+
+
+def sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
 def _files_expr(root: Path, patterns: list[str]) -> str:
     """A list of globs under the data dir, each prefixed by the data dir the reader chooses."""
-    prefix = f"coalesce(getvariable('{ROOT_VARIABLE}'), {_quote(str(root))})"
-    return "[" + ", ".join(f"{prefix} || {_quote('/' + p)}" for p in patterns) + "]"
+    prefix = f"coalesce(getvariable('{ROOT_VARIABLE}'), {sql_string(str(root))})"
+    return "[" + ", ".join(f"{prefix} || {sql_string('/' + p)}" for p in patterns) + "]"
 
 
 def _partition_value(pattern: str, key: str) -> str:
@@ -69,9 +76,9 @@ def _union(root: Path, patterns: list[str], keys: tuple[str, ...] = ("snapshot_d
     selects = []
     for pattern in patterns:
         constants = ", ".join(
-            (f"DATE {_quote(_partition_value(pattern, key))}" if key == "snapshot_date"
-             else _quote(_partition_value(pattern, key))) + f" AS {key}" for key in keys)
-        selects.append(f"SELECT *, {constants} FROM read_parquet({_files_expr(root, [pattern])}, {_READ})")
+            (f"DATE {sql_string(_partition_value(pattern, key))}" if key == "snapshot_date"
+             else sql_string(_partition_value(pattern, key))) + f" AS {key}" for key in keys)
+        selects.append(f"SELECT *, {constants} FROM read_parquet({_files_expr(root, [pattern])}, {PARQUET_OPTIONS})")
     return "\nUNION ALL BY NAME\n".join(selects)
 
 
@@ -80,6 +87,7 @@ class _Pinner:
 
     def __init__(self, root: Path, build: str):
         self.root, self.build = root, build
+        self.pinned: dict[str, list[str]] = {}  # folder -> names of its pinned files
 
     def pin(self, folder: str) -> str | None:
         """The glob of ``folder``'s pinned files (relative to the data dir), or None where it has none.
@@ -100,11 +108,19 @@ class _Pinner:
                             raise
                         shutil.copy2(source / name, target / name)  # no hard links on this file system
                 if source.stat().st_ino == before:
+                    self.pinned[folder] = names
                     return f"{PINNED}/{self.build}/{folder}/*.parquet" if names else None
             except FileNotFoundError:
                 if not source.exists():
                     return None
         raise RuntimeError(f"{source}: replaced continuously while the catalog was built")
+
+
+def latest_pins(root: Path) -> dict | None:
+    """What the newest complete catalog build pinned (see :func:`build_catalog`), or None."""
+    folder = Path(root) / PINNED
+    builds = sorted(b for b in folder.iterdir() if (b / PINS_FILE).is_file()) if folder.is_dir() else []
+    return json.loads((builds[-1] / PINS_FILE).read_text(encoding="utf-8")) if builds else None
 
 
 def _remove_old_builds(root: Path, keep: str) -> None:
@@ -116,11 +132,11 @@ def _remove_old_builds(root: Path, keep: str) -> None:
 
 
 def _comment(con: duckdb.DuckDBPyConnection, kind: str, name: str, grain: str, descriptions: dict[str, str]) -> None:
-    con.execute(f"COMMENT ON {kind} {name} IS {_quote(grain)}")
-    present = {r[0] for r in con.execute(f"select column_name from duckdb_columns() where table_name = {_quote(name)}").fetchall()}
+    con.execute(f"COMMENT ON {kind} {name} IS {sql_string(grain)}")
+    present = {r[0] for r in con.execute(f"select column_name from duckdb_columns() where table_name = {sql_string(name)}").fetchall()}
     for column, description in descriptions.items():
         if column in present and description:
-            con.execute(f"COMMENT ON COLUMN {name}.{column} IS {_quote(description)}")
+            con.execute(f"COMMENT ON COLUMN {name}.{column} IS {sql_string(description)}")
     if "snapshot_date" in present and "snapshot_date" not in descriptions:
         con.execute(f"COMMENT ON COLUMN {name}.snapshot_date IS 'Snapshot date (the hive partition of the file)'")
 
@@ -133,11 +149,12 @@ def _empty_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame)
 
 
 def build_catalog(root: Path, folders: dict[str, list[str]], rejects: list[str], target: Path,
-                  build: str) -> dict[str, dict]:
+                  build: str, pins: dict | None = None) -> dict[str, dict]:
     """Write the catalog of the data dir ``root`` to ``target`` (a new file), reading files pinned
     under ``.catalog/<build>/``. ``folders`` gives each table's published folders (its partitions in
     date order, or the folder of a whole table) and ``rejects`` the rejects' partitions, relative to
-    ``root``. Returns per table {layer, partitioning, partitions, latest, latest_rows}."""
+    ``root``. Returns per table {layer, partitioning, partitions, latest, latest_rows}; ``pins``, where
+    given, receives the folders pinned per table and for the rejects, each with its file names."""
     summary: dict[str, dict] = {}
     pinner = _Pinner(root, build)
     con = duckdb.connect(str(target))
@@ -149,7 +166,7 @@ def build_catalog(root: Path, folders: dict[str, list[str]], rejects: list[str],
             partitions = [] if spec.partitioning == WHOLE else [folder for folder, _ in pinned]
             files = [files for _, files in pinned]
             if files:
-                body = (f"SELECT * FROM read_parquet({_files_expr(root, files)}, {_READ})" if spec.partitioning == WHOLE
+                body = (f"SELECT * FROM read_parquet({_files_expr(root, files)}, {PARQUET_OPTIONS})" if spec.partitioning == WHOLE
                         else _union(root, files))
                 con.execute(f"CREATE VIEW {name} AS {body}")
             else:
@@ -170,6 +187,7 @@ def build_catalog(root: Path, folders: dict[str, list[str]], rejects: list[str],
             summary[name] = {"layer": spec.layer, "partitioning": spec.partitioning, "partitions": len(partitions),
                              "latest": latest, "latest_rows": rows}
 
+        rejects_folders = rejects
         rejects = [files for folder in rejects if (files := pinner.pin(folder))]
         if rejects:
             con.execute(f"CREATE VIEW rejects AS {_union(root, rejects, ('source', 'snapshot_date'))}")
@@ -200,6 +218,9 @@ def build_catalog(root: Path, folders: dict[str, list[str]], rejects: list[str],
         con.execute("CHECKPOINT")
     finally:
         con.close()
+    if pins is not None:
+        pins["tables"] = {t: [[f, pinner.pinned[f]] for f in folders[t] if f in pinner.pinned] for t in TABLES}
+        pins["rejects"] = [[f, pinner.pinned[f]] for f in rejects_folders if f in pinner.pinned]
     return summary
 
 
@@ -211,11 +232,13 @@ def write_catalog(root: Path, folders: dict[str, list[str]], rejects: list[str],
     staging.mkdir(parents=True, exist_ok=True)
     temporary = staging / f"{owner_tag()}-{uuid.uuid4().hex}-catalog.duckdb"
     build = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"  # sorts by time
+    pins: dict = {}
     try:
-        summary = build_catalog(root, folders, rejects, temporary, build)
+        summary = build_catalog(root, folders, rejects, temporary, build, pins)
         os.chmod(temporary, 0o644)
         target = root / CATALOG_FILE
         os.replace(temporary, target)
+        write_json_atomic(root / PINNED / build / PINS_FILE, {"build": build, **pins}, indent=None)
         _remove_old_builds(root, keep=build)
     except BaseException:
         shutil.rmtree(root / PINNED / build, ignore_errors=True)

@@ -30,7 +30,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.storage import reuse
-from pipelines.storage.catalog import CATALOG_FILE, write_catalog
+from pipelines.storage.catalog import CATALOG_FILE, latest_pins, write_catalog
 from pipelines.storage.fetch import HttpFetcher
 from pipelines.storage.landed import LandingResult, land_source, read_manifest
 from pipelines.storage.locks import DEFAULT_LOCK_TIMEOUT_SECONDS, partition_lock
@@ -251,6 +251,19 @@ class DataStore:
                        else [relative(self.partition_dir(t, d)) for d in self.partition_dates(t)] for t in TABLES}
             rejects = [relative(p) for p in sorted(self.rejects.glob(f"source=*/{PARTITION_COLUMN}=*"))]
             return write_catalog(self.root, folders, rejects, self.staging)[1]
+
+    def publish_copy(self, url: str):
+        """Copy the catalog's newest set (every table's partitions and the rejects, as of the end of
+        one run) and the pages to object storage at ``url``, behind one manifest: see
+        :mod:`pipelines.storage.objects`. Returns its :class:`~pipelines.storage.objects.CopyResult`."""
+        from pipelines.storage import objects
+
+        with self.lock("catalog"):  # no catalog build removes the pinned files while they are copied
+            pins = latest_pins(self.root)
+            if pins is None:
+                raise objects.PublishedCopyError(f"no catalog was built in {self.root}: nothing to copy")
+            pages = [self.page_path("docs", "index.html"), *(self.page_path("report", n) for n in self.pages("report"))]
+            return objects.publish_copy(self.root, pins, url, [p for p in pages if p.is_file()])
 
     def page_path(self, site: str, name: str) -> Path:
         assert site in ("docs", "report") and "/" not in name, (site, name)
