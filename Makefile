@@ -49,6 +49,8 @@ browser:
 redis:
 	$(call debian_package,redis-server,redis-server,the Celery executor's test)
 
+# two pytest workers (pytest-xdist): the suite's long tests are mostly waiting on subprocesses
+PYTEST_ARGS ?= -n 2
 test: $(STAMP) browser redis
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

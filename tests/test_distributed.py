@@ -28,9 +28,13 @@ def test_the_nightly_job_on_two_celery_workers_publishes_what_the_in_process_run
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         copied = published_copy(s3)
     steps = [tasks_done(tmp_path / "cluster" / f"worker-{n}.log") for n in (1, 2)]
-    from pipelines.definitions import defs
+    from pipelines.definitions import build_definitions
+    from pipelines.resources import StorageResource
 
-    assert sum(steps) == len(defs.resolve_job_def("nightly_snapshot").graph.nodes) and min(steps) > 0, steps
+    # the job the workers ran: with the published copy's step, as PARTNERSHIP_PUBLISH_URL is set
+    job = build_definitions({"storage": StorageResource(publish_url=s3["PARTNERSHIP_PUBLISH_URL"])}
+                            ).resolve_job_def("nightly_snapshot")
+    assert sum(steps) == len(job.graph.nodes) and min(steps) > 0, steps
     expected, got = published(sample), published(tmp_path / "data")
     assert sorted(got) == sorted(expected)
     different = [partition for partition in expected if not got[partition].equals(expected[partition])]

@@ -93,7 +93,7 @@ def read_manifest(directory: Path) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _sha256_of(path: str) -> str:
+def sha256_of_file(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as src:
         while chunk := src.read(_CHUNK):
@@ -184,7 +184,7 @@ def land_source(
                 size = tmp.stat().st_size
             else:
                 try:
-                    sha = _sha256_of(location)  # hashed first: content already stored is not copied again
+                    sha = sha256_of_file(location)  # hashed first: content already stored is not copied again
                     size = os.stat(location).st_size
                     if _object_path(landing_root, sha).is_file():
                         os.close(fd)

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 from pipelines.storage.catalog import PARQUET_OPTIONS, partition_values, sql_string
 from pipelines.storage.fetch import redact
+from pipelines.storage.landed import sha256_of_file
 from schemas.catalog import TABLES, WHOLE
 
 MANIFEST = "_published.json"
@@ -75,14 +76,6 @@ def _place(url: str):
     parts = urlsplit(url)
     readable = path if parts.scheme == "file" else f"{parts.scheme}://{path}"
     return fs, path, readable
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(COPY_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass
@@ -188,7 +181,7 @@ def publish_copy(root: Path, pins: dict, url: str, pages: list[Path]) -> CopyRes
             keys = []
             for name in names:
                 file = root / ".catalog" / pins["build"] / folder / name
-                key = f"{_sha256(file)}.parquet"
+                key = f"{sha256_of_file(file)}.parquet"
                 size = file.stat().st_size
                 if present.get(key) != size:  # absent, or a copy cut short by a crash
                     _upload(fs, file, f"{base}/{OBJECTS}/{key}", atomic_local=local)

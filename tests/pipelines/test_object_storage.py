@@ -167,7 +167,7 @@ def test_a_copy_cut_short_changes_nothing_readers_see_and_unneeded_objects_go(s3
     assert keys(s3, "objects/") == {f"objects/{h}.parquet" for h in referenced}
 
 
-def test_a_place_that_is_not_object_storage_is_one_clear_line(data, tmp_path):
+def test_a_place_that_is_not_object_storage_is_one_clear_line(tmp_path):
     from pipelines.preflight import check_settings
 
     assert check_settings({"PARTNERSHIP_PUBLISH_URL": "https://user:secret@example.org/x"}) == [
