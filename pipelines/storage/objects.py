@@ -16,6 +16,9 @@ rejects, as of the end of one run) is copied to ``<url>``:
   a mix, and a copy that fails part-way changes nothing a reader sees.
 - ``_published.previous.json``: the manifest before it. Objects referenced by neither are deleted
   once the new manifest is in place, so a reader who read the previous manifest can still finish.
+- ``landing/<sha256>``: every landed source file, once, as fetched; the manifest lists each
+  source's snapshots with their files' names, origins and sha256 (the raw bytes behind every
+  partition, for audit).
 - ``docs/index.html``, ``report/*.html``: the data dictionary and the report pages.
 
 Reading: :func:`open_published` returns a DuckDB connection with the views (through the same
@@ -39,7 +42,7 @@ from schemas.catalog import TABLES, WHOLE
 
 MANIFEST = "_published.json"
 PREVIOUS = "_published.previous.json"
-OBJECTS, SQL = "objects", "catalog"
+OBJECTS, SQL, LANDING = "objects", "catalog", "landing"
 FORMAT = 1
 URL_VARIABLE = "partnership_published"
 SCHEMES = ("s3", "gs", "file")
@@ -133,6 +136,8 @@ def _referenced(manifest: dict | None) -> set[str]:
     for parts in [*manifest["tables"].values(), manifest["rejects"]]:
         for part in parts if isinstance(parts, list) else parts["partitions"]:
             keys.update(part["objects"])
+    for snapshots in manifest.get("landing", {}).values():
+        keys.update(f["object"] for files in snapshots.values() for f in files["files"])
     return keys
 
 
@@ -166,30 +171,39 @@ def catalog_sql(manifest: dict, base: str) -> str:
     return ";\n".join(statements) + ";\n"
 
 
-def publish_copy(root: Path, pins: dict, url: str, pages: list[Path]) -> CopyResult:
-    """Copy what ``pins`` (a catalog build's pinned folders, under ``root``) holds to ``url``, then
+def publish_copy(root: Path, pins: dict, url: str, pages: list[Path], landed: list = ()) -> CopyResult:
+    """Copy what ``pins`` (a catalog build's pinned folders, under ``root``) holds, the ``pages`` and
+    the ``landed`` snapshots (:class:`~pipelines.storage.store.LandedSnapshot`) to ``url``, then
     switch the manifest; see the module's description."""
     fs, base, readable = _place(url)
     local = urlsplit(url).scheme == "file"
     result = CopyResult(url=redact(url))
     try:
-        for folder in (OBJECTS, SQL, *sorted({p.parent.name for p in pages})):
+        for folder in (OBJECTS, SQL, LANDING, *sorted({p.parent.name for p in pages})):
             fs.create_dir(f"{base}/{folder}", recursive=True)
-        present = _existing(fs, f"{base}/{OBJECTS}")
+        present = {f"{OBJECTS}/{k}": n for k, n in _existing(fs, f"{base}/{OBJECTS}").items()}
+        present.update({f"{LANDING}/{k}": n for k, n in _existing(fs, f"{base}/{LANDING}").items()})
+
+        def put(file: Path, key: str) -> str:
+            size = file.stat().st_size
+            if present.get(key) != size:  # absent, or a copy cut short by a crash
+                _upload(fs, file, f"{base}/{key}", atomic_local=local)
+                present[key] = size
+                result.uploaded += 1
+                result.uploaded_bytes += size
+            return key
 
         def objects(folder: str, names: list[str]) -> list[str]:
-            keys = []
-            for name in names:
-                file = root / ".catalog" / pins["build"] / folder / name
-                key = f"{sha256_of_file(file)}.parquet"
-                size = file.stat().st_size
-                if present.get(key) != size:  # absent, or a copy cut short by a crash
-                    _upload(fs, file, f"{base}/{OBJECTS}/{key}", atomic_local=local)
-                    present[key] = size
-                    result.uploaded += 1
-                    result.uploaded_bytes += size
-                keys.append(f"{OBJECTS}/{key}")
-            return keys
+            files = [root / ".catalog" / pins["build"] / folder / name for name in names]
+            return [put(file, f"{OBJECTS}/{sha256_of_file(file)}.parquet") for file in files]
+
+        landing: dict[str, dict] = {}
+        for snapshot in landed:  # landed files are immutable; the manifest gives their sha256
+            files = [{**{k: entry[k] for k in ("name", "origin", "sha256", "bytes") if k in entry},
+                      "object": put(snapshot.folder / entry["name"], f"{LANDING}/{entry['sha256']}")}
+                     for entry in snapshot.manifest["files"]]
+            landing.setdefault(snapshot.source, {})[snapshot.snapshot_date] = {
+                "files": files, **({"format": snapshot.format} if snapshot.format else {})}
 
         tables = {}
         for table, folders in pins["tables"].items():
@@ -201,7 +215,7 @@ def publish_copy(root: Path, pins: dict, url: str, pages: list[Path]) -> CopyRes
         rejects = [{"values": partition_values(folder), "objects": objects(folder, names)}
                    for folder, names in pins["rejects"]]
         manifest = {"format": FORMAT, "published_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
-                    "build": pins["build"], "tables": tables, "rejects": rejects}
+                    "build": pins["build"], "tables": tables, "rejects": rejects, "landing": landing}
         sql = catalog_sql(manifest, readable).encode("utf-8")
         manifest["catalog_sql"] = f"{SQL}/{hashlib.sha256(sql).hexdigest()}.sql"
         _write(fs, f"{base}/{manifest['catalog_sql']}", sql, atomic_local=local)
@@ -216,8 +230,8 @@ def publish_copy(root: Path, pins: dict, url: str, pages: list[Path]) -> CopyRes
         _write(fs, f"{base}/{MANIFEST}", json.dumps(manifest, indent=1).encode(), atomic_local=local)
 
         keep = _referenced(manifest) | _referenced(previous)
-        result.objects = len(_referenced(manifest)) - 1
-        for folder in (OBJECTS, SQL):
+        result.objects = len(_referenced(manifest)) - 1  # not the SQL
+        for folder in (OBJECTS, SQL, LANDING):
             for name in _existing(fs, f"{base}/{folder}"):
                 if f"{folder}/{name}" not in keep:
                     fs.delete_file(f"{base}/{folder}/{name}")

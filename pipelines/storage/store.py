@@ -263,7 +263,14 @@ class DataStore:
             if pins is None:
                 raise objects.PublishedCopyError(f"no catalog was built in {self.root}: nothing to copy")
             pages = [self.page_path("docs", "index.html"), *(self.page_path("report", n) for n in self.pages("report"))]
-            return objects.publish_copy(self.root, pins, url, [p for p in pages if p.is_file()])
+            return objects.publish_copy(self.root, pins, url, [p for p in pages if p.is_file()], self.landed_all())
+
+    def landed_all(self) -> list[LandedSnapshot]:
+        """Every landed snapshot of every source, by source and date."""
+        sources = sorted(p.name for p in self.landing.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+            if self.landing.is_dir() else []
+        return [snapshot for source in sources for day in self.landed_dates(source)
+                if (snapshot := self.landed(source, day)) is not None]
 
     def page_path(self, site: str, name: str) -> Path:
         assert site in ("docs", "report") and "/" not in name, (site, name)

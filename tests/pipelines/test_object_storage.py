@@ -70,6 +70,12 @@ def local_partitions(data: Path) -> dict[str, list[str]]:
     return found
 
 
+def local_landing(data: Path) -> dict[tuple[str, str, str], str]:
+    """(source, date, file name) -> sha256 of every landed file."""
+    return {(f.parent.parent.name, f.parent.name, f.name): hashlib.sha256(f.read_bytes()).hexdigest()
+            for f in (data / "landing").glob("*/*/*") if f.name != "_manifest.json" and not f.parent.parent.name.startswith(".")}
+
+
 def manifest_partitions(document: dict) -> dict[str, list[str]]:
     found = {}
     for table, entry in document["tables"].items():
@@ -103,12 +109,16 @@ def copy_counts() -> dict[str, int]:
 def test_the_copy_holds_every_published_file_once_and_reads_as_the_local_catalog(s3, data):
     store = DataStore(data)
     result = store.publish_copy(URL)
-    expected = local_partitions(data)
+    expected, landed = local_partitions(data), local_landing(data)
     hashes = {h for files in expected.values() for h in files}
     assert len(expected) > 40 and keys(s3, "objects/") == {f"objects/{h}.parquet" for h in hashes}
-    assert result.uploaded == len(hashes) == result.objects  # identical partitions are one object
+    assert len(landed) >= 7 and keys(s3, "landing/") == {f"landing/{h}" for h in landed.values()}
+    # identical partitions (and identical landed files) are one object each
+    assert result.uploaded == len(hashes) + len(set(landed.values())) == result.objects
     document = manifest(s3)
     assert manifest_partitions(document) == expected
+    assert {(source, day, f["name"]): f["object"].removeprefix("landing/") for source, days in document["landing"].items()
+            for day, snapshot in days.items() for f in snapshot["files"]} == landed
     assert keys(s3, "catalog/") == {document["catalog_sql"]}
     # rows, read object by object with pyarrow, against the local catalog's views
     rows = {}
