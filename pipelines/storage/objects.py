@@ -65,6 +65,15 @@ def check_url(url: str) -> str | None:
     return None
 
 
+def _scrubbed(text: str, url: str) -> str:
+    """``text`` without the credentials ``url`` may carry (user:password@)."""
+    parts = urlsplit(url)
+    for secret in (parts.password, parts.username):
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
 def _place(url: str):
     """(pyarrow file system, base path, base as readers write it)."""
     import pyarrow.fs as pafs
@@ -74,7 +83,7 @@ def _place(url: str):
     try:
         fs, path = pafs.FileSystem.from_uri(url)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises ArrowInvalid, OSError, ...
-        raise PublishedCopyError(f"{redact(url)}: {exc}") from None
+        raise PublishedCopyError(_scrubbed(f"{redact(url)}: {exc}", url)) from None
     path = path.rstrip("/")
     parts = urlsplit(url)
     readable = path if parts.scheme == "file" else f"{parts.scheme}://{path}"
@@ -239,7 +248,7 @@ def publish_copy(root: Path, pins: dict, url: str, pages: list[Path], landed: li
     except PublishedCopyError:
         raise
     except Exception as exc:  # noqa: BLE001 - pyarrow raises OSError and its own errors
-        raise PublishedCopyError(f"{redact(url)}: the published copy was not switched: {exc}") from None
+        raise PublishedCopyError(_scrubbed(f"{redact(url)}: the published copy was not switched: {exc}", url)) from None
     return result
 
 

@@ -135,6 +135,11 @@ def test_the_copy_holds_every_published_file_once_and_reads_as_the_local_catalog
     assert (again.uploaded, again.deleted) == (0, 0)
     assert manifest_partitions(manifest(s3)) == expected
     assert manifest_partitions(manifest(s3, "_published.previous.json")) == expected
+    # a place that fails is named without the credentials its URL carries
+    with pytest.raises(PublishedCopyError) as failed:
+        store.publish_copy("s3://AKIAEXAMPLE:s3cr3t-key@missing-bucket/partnership")
+    assert "missing-bucket" in str(failed.value) and "s3cr3t" not in str(failed.value)
+    assert "AKIAEXAMPLE" not in str(failed.value)
 
 
 def test_a_copy_cut_short_changes_nothing_readers_see_and_unneeded_objects_go(s3, data, monkeypatch):
