@@ -107,9 +107,12 @@ def cluster(folder: Path, *, workers: int, env: dict[str, str]) -> Iterator[dict
 def object_store(bucket: str = "published") -> Iterator[dict[str, str]]:
     """moto's S3 server on a free port of 127.0.0.1 with one bucket; yields the environment that
     sends a run's published copy there (PARTNERSHIP_PUBLISH_URL and the AWS_* settings)."""
+    import logging
+
     import boto3
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
