@@ -17,9 +17,9 @@ import polars as pl
 from assets.financing.fx import FxRates
 from assets.financing.iati_reader import (
     DEFAULT_BATCH_SIZE,
+    FileBatches,
     IatiBatch,
     IatiFileError,
-    iter_iati_batches_parallel,
 )
 from assets.financing.iati_transform import TABLES, transform_batch
 from assets.validation import count_rejects, gate_counts, reject_share
@@ -145,60 +145,61 @@ def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRa
         merged_parts += 1
         pending.clear()
 
-    for file_index, (path, label) in enumerate(files):
-        if progress is not None and file_index:
-            progress(file_index, len(files), files[file_index - 1][1])
-        outcome = FileOutcome(file=label)
-        build.files.append(outcome)
-        prefix = f"part-{file_index:05d}-"
-        file_rows = dict.fromkeys(TABLES, 0)
-        file_rejected = dict.fromkeys(TABLES, 0)
-        file_gated = dict.fromkeys(TABLES, 0)
-        file_warnings = dict.fromkeys(TABLES, 0)
-        file_samples: list[pl.DataFrame] = []
-        registered: list[str] = []
-        try:
-            batches = iter_iati_batches_parallel(path, source_file=label, batch_size=batch_size)
-            for batch_index, batch in enumerate(batches):
-                outcome.activities_seen += batch.activities_seen
-                if batch_index == 0 and batch.activities_seen < batch_size:
-                    # the reader yields a batch smaller than batch_size only at the end of a file
-                    # it read without error: the whole file, to merge with the next small files
-                    pending.append((label, batch))
-                    if sum(len(b) for _, b in pending) >= batch_size:
-                        flush()
-                    continue
-                if batch_index == 0:
-                    flush()  # the small files before this one are written first: they were read first
-                result = transform_and_write(batch, label, f"{prefix}{batch_index:05d}", registered)
-                count(result, file_rows, file_rejected, file_gated, file_warnings, file_samples)
-        except IatiFileError as exc:
-            outcome.quarantined, outcome.reason, outcome.line = True, exc.reason, exc.line
+    with FileBatches(files, batch_size=batch_size) as parsed:  # small files parsed ahead, on every core
+        for file_index, (_, label) in enumerate(files):
+            if progress is not None and file_index:
+                progress(file_index, len(files), files[file_index - 1][1])
+            outcome = FileOutcome(file=label)
+            build.files.append(outcome)
+            prefix = f"part-{file_index:05d}-"
+            file_rows = dict.fromkeys(TABLES, 0)
+            file_rejected = dict.fromkeys(TABLES, 0)
+            file_gated = dict.fromkeys(TABLES, 0)
+            file_warnings = dict.fromkeys(TABLES, 0)
+            file_samples: list[pl.DataFrame] = []
+            registered: list[str] = []
+            try:
+                batches = parsed.of(file_index)
+                for batch_index, batch in enumerate(batches):
+                    outcome.activities_seen += batch.activities_seen
+                    if batch_index == 0 and batch.activities_seen < batch_size:
+                        # the reader yields a batch smaller than batch_size only at the end of a file
+                        # it read without error: the whole file, to merge with the next small files
+                        pending.append((label, batch))
+                        if sum(len(b) for _, b in pending) >= batch_size:
+                            flush()
+                        continue
+                    if batch_index == 0:
+                        flush()  # the small files before this one are written first: they were read first
+                    result = transform_and_write(batch, label, f"{prefix}{batch_index:05d}", registered)
+                    count(result, file_rows, file_rejected, file_gated, file_warnings, file_samples)
+            except IatiFileError as exc:
+                outcome.quarantined, outcome.reason, outcome.line = True, exc.reason, exc.line
+                for table in TABLES:
+                    discarded = writers[table].discard(prefix)
+                    if table != "iati_activities":
+                        build.quarantined_rows[table] += discarded
+                reject_writer.discard(prefix)
+                # every activity of the file is lost with it; a file that failed before its first
+                # activity still counts as one lost record
+                build.quarantined_rows["iati_activities"] += max(outcome.activities_seen, 1)
+                for identifier in registered:
+                    first_seen.pop(identifier, None)
+                quarantine = rejects_frame([{
+                    "table": "iati_activities", "file": label, "line": exc.line, "record_key": None, "column": None,
+                    "check": "readable_file", "value": None,
+                    "reason": f"file quarantined: {exc.reason}", "severity": "error",
+                }])
+                reject_writer.write(quarantine, f"{prefix}quarantined")
+                build._keep_sample(quarantine)
+                continue
             for table in TABLES:
-                discarded = writers[table].discard(prefix)
-                if table != "iati_activities":
-                    build.quarantined_rows[table] += discarded
-            reject_writer.discard(prefix)
-            # every activity of the file is lost with it; a file that failed before its first
-            # activity still counts as one lost record
-            build.quarantined_rows["iati_activities"] += max(outcome.activities_seen, 1)
-            for identifier in registered:
-                first_seen.pop(identifier, None)
-            quarantine = rejects_frame([{
-                "table": "iati_activities", "file": label, "line": exc.line, "record_key": None, "column": None,
-                "check": "readable_file", "value": None,
-                "reason": f"file quarantined: {exc.reason}", "severity": "error",
-            }])
-            reject_writer.write(quarantine, f"{prefix}quarantined")
-            build._keep_sample(quarantine)
-            continue
-        for table in TABLES:
-            build.rows[table] += file_rows[table]
-            build.rejected[table] += file_rejected[table]
-            build.gated[table] += file_gated[table]
-            build.warning_counts[table] += file_warnings[table]
-        for sample in file_samples:
-            build._keep_sample(sample)
+                build.rows[table] += file_rows[table]
+                build.rejected[table] += file_rejected[table]
+                build.gated[table] += file_gated[table]
+                build.warning_counts[table] += file_warnings[table]
+            for sample in file_samples:
+                build._keep_sample(sample)
     flush()
     if progress is not None and files:
         progress(len(files), len(files), files[-1][1])

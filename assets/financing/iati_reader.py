@@ -526,3 +526,111 @@ def _read_transaction(tr, identifier: str, index: int, lang) -> tuple:
             description = _narrative(child, lang)
     return (identifier, index, _attr(tr, "ref"), type_code, date, value, currency, value_date, _attr(tr, "humanitarian"),
             *provider, *receiver, flow, finance, aid, description)
+
+
+# Files smaller than PARALLEL_MIN_BYTES are parsed ahead of their turn in worker processes, grouped
+# into tasks of about TASK_BYTES, with at most AHEAD_BYTES of files in flight: a registry of
+# thousands of small files is parsed on every core while the caller types, validates and writes.
+TASK_BYTES = 2 << 20
+AHEAD_BYTES = 24 << 20
+PREFETCH_MIN_BYTES = 8 << 20  # below this in all, starting the processes costs more than it saves
+
+
+def _parse_files(files: list[tuple[str, str]], batch_size: int) -> list[tuple[list[IatiBatch], IatiFileError | None]]:
+    """Each file's batches as a sequential read yields them, and the error that ended the read."""
+    results = []
+    for path, label in files:
+        batches: list[IatiBatch] = []
+        try:
+            for batch in iter_iati_batches(path, source_file=label, batch_size=batch_size):
+                batches.append(batch)
+        except IatiFileError as exc:
+            results.append((batches, exc))
+            continue
+        results.append((batches, None))
+    return results
+
+
+class FileBatches:
+    """The batches of each of ``files`` ((path, label) in order), as :func:`iter_iati_batches_parallel`
+    yields them: one file after the other through :meth:`of`. Small files are parsed ahead, in
+    worker processes (one per core), while the caller works on the files before them; a file's
+    batches and the error that ends it (a broken file) come in the same order as a sequential read's.
+    Use as a context manager: the processes stop on exit."""
+
+    def __init__(self, files: list[tuple[Path, str]], *, batch_size: int = DEFAULT_BATCH_SIZE,
+                 workers: int | None = None, min_bytes: int | None = None, prefetch_min_bytes: int | None = None,
+                 task_bytes: int | None = None, ahead_bytes: int | None = None):
+        # the module's settings are read here, when the files are, so that they can be changed
+        min_bytes = PARALLEL_MIN_BYTES if min_bytes is None else min_bytes
+        prefetch_min_bytes = PREFETCH_MIN_BYTES if prefetch_min_bytes is None else prefetch_min_bytes
+        self.files, self.batch_size, self.min_bytes = [(Path(p), label) for p, label in files], batch_size, min_bytes
+        self.workers = workers or os.cpu_count() or 1
+        self.task_bytes = TASK_BYTES if task_bytes is None else task_bytes
+        self.ahead_bytes = AHEAD_BYTES if ahead_bytes is None else ahead_bytes
+        self.sizes = [p.stat().st_size if p.is_file() else 0 for p, _ in self.files]
+        small = [i for i, n in enumerate(self.sizes) if n < min_bytes]
+        self.ahead = self.workers > 1 and sum(self.sizes[i] for i in small) >= prefetch_min_bytes
+        self._small = deque(small)
+        self._tasks: deque = deque()  # (file indexes, future), in file order
+        self._done: dict[int, tuple[list[IatiBatch], IatiFileError | None]] = {}
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> "FileBatches":
+        if self.ahead:
+            # forkserver: the workers do not inherit the caller's threads and open files (a Dagster run)
+            try:
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("forkserver"))
+                self._fill()
+            except (OSError, BrokenProcessPool):  # no processes here: every file is read in this one
+                self.__exit__()
+        return self
+
+    def __exit__(self, *_) -> None:
+        if self._pool is not None:
+            for _, future in self._tasks:
+                future.cancel()
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _in_flight(self) -> int:
+        return sum(self.sizes[i] for indexes, _ in self._tasks for i in indexes)
+
+    def _fill(self) -> None:
+        while self._small and self._in_flight() < self.ahead_bytes:
+            indexes, size = [], 0
+            while self._small and (not indexes or size + self.sizes[self._small[0]] <= self.task_bytes):
+                index = self._small.popleft()
+                indexes.append(index)
+                size += self.sizes[index]
+            files = [(str(self.files[i][0]), self.files[i][1]) for i in indexes]
+            self._tasks.append((indexes, self._pool.submit(_parse_files, files, self.batch_size)))
+
+    def _result(self, index: int) -> tuple[list[IatiBatch], IatiFileError | None] | None:
+        """The parsed file, or None where it is to be read here (not parsed ahead, or the processes
+        could not run: a sandbox without shared memory)."""
+        while index not in self._done and self._tasks and self._tasks[0][0][0] <= index:
+            indexes, future = self._tasks.popleft()
+            try:
+                results = future.result()
+            except BrokenProcessPool:
+                self._pool, self._tasks, self.ahead = None, deque(), False  # read here from now on
+                return None
+            self._done.update(zip(indexes, results, strict=True))
+            self._fill()
+        return self._done.pop(index, None)
+
+    def of(self, index: int) -> Iterator[IatiBatch]:
+        """The batches of file ``index``; raises its :class:`IatiFileError` after the batches read
+        before the error, as a sequential read does."""
+        path, label = self.files[index]
+        parsed = self._result(index) if self._pool is not None else None
+        if parsed is None:
+            yield from iter_iati_batches_parallel(path, source_file=label, batch_size=self.batch_size,
+                                                  workers=self.workers, min_bytes=self.min_bytes)
+            return
+        batches, error = parsed
+        yield from batches
+        if error is not None:
+            raise error
+

@@ -102,3 +102,30 @@ def test_merging_publishes_and_rejects_exactly_what_reading_file_by_file_does(fi
         assert merged_result.rejected_records(table) == single_result.rejected_records(table)
     columns = ["table", "file", "line", "record_key", "column", "check", "severity"]
     assert merged_rejects.frame().select(columns).sort(columns).equals(single_rejects.frame().select(columns).sort(columns))
+
+
+def test_small_files_parsed_ahead_in_processes_publish_and_reject_what_one_process_does(files, monkeypatch):
+    """With the small files parsed ahead by worker processes (forced here: a few KB are enough, two
+    files per task), the tables and rejects are those of every file read in this process."""
+    import assets.financing.iati_reader as reader
+
+    monkeypatch.setattr(reader, "PREFETCH_MIN_BYTES", 0)
+    monkeypatch.setattr(reader, "TASK_BYTES", 2 * max(p.stat().st_size for p in files))
+    monkeypatch.setattr(reader, "AHEAD_BYTES", 5 * max(p.stat().st_size for p in files))
+    monkeypatch.setattr(reader.os, "cpu_count", lambda: 2)
+    spawned = []
+    real_pool = reader.ProcessPoolExecutor
+    monkeypatch.setattr(reader, "ProcessPoolExecutor", lambda *a, **k: spawned.append(1) or real_pool(*a, **k))
+    ahead_result, ahead, ahead_rejects = build(files, batch_size=10)
+    assert spawned == [1]
+    monkeypatch.setattr(reader.os, "cpu_count", lambda: 1)  # one core: nothing parsed ahead
+    here_result, here, here_rejects = build(files, batch_size=10)
+    assert spawned == [1]
+    for table in TABLES:
+        assert list(ahead[table].parts) == list(here[table].parts), table
+        assert ahead[table].frame().equals(here[table].frame()), table
+        assert ahead_result.rows[table] == here_result.rows[table]
+    assert ahead_rejects.frame().equals(here_rejects.frame())
+    assert [(f.file, f.quarantined, f.line, f.activities_seen) for f in ahead_result.files] == \
+        [(f.file, f.quarantined, f.line, f.activities_seen) for f in here_result.files]
+    assert [f.file for f in ahead_result.files if f.quarantined] == ["publisher-10.xml"]
