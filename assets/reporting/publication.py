@@ -155,7 +155,7 @@ def transparency_report(context: dg.AssetExecutionContext, storage: StorageResou
           partitions_def=daily_snapshot_partitions, backfill_policy=single_run_backfill, freshness_policy=nightly_freshness,
           description="The published copy on object storage (PARTNERSHIP_PUBLISH_URL): the catalog's set of tables "
                       "and rejects as content-named Parquet objects, DuckDB views over them and the pages, behind "
-                      "one manifest (_published.json) switched last. Part of the graph where the setting is set.")
+                      "one manifest (_published.json) switched once every object it names is in place. Part of the graph where the setting is set.")
 def published_copy(context: dg.AssetExecutionContext, storage: StorageResource):
     figures = copy_and_say(storage.store(), storage.publish_url, context.log.info)
     # what it reads: the files the catalog pinned, and the report's pages

@@ -11,7 +11,7 @@ rejects, as of the end of one run) is copied to ``<url>``:
 - ``catalog/<sha256>.sql``: DuckDB views over the objects (``<table>``, ``latest_<table>``,
   ``rejects``), with the partition values as columns, as in ``partnership.duckdb``.
 - ``_published.json``: the manifest, the pointer readers follow: per table its partitions and their
-  objects, the rejects', the SQL's name. It is written last, in one PUT (object stores replace an
+  objects, the rejects', the SQL's name. It is written once every object it names is in place, in one PUT (object stores replace an
   object whole; on a file system, one rename), so a reader sees the previous copy or this one, never
   a mix, and a copy that fails part-way changes nothing a reader sees.
 - ``_published.previous.json``: the manifest before it. Objects referenced by neither are deleted
@@ -187,6 +187,7 @@ def publish_copy(root: Path, pins: dict, url: str, pages: list[Path], landed: li
     fs, base, readable = _place(url)
     local = urlsplit(url).scheme == "file"
     result = CopyResult(url=redact(url))
+    switched = False
     try:
         for folder in (OBJECTS, SQL, LANDING, *sorted({p.parent.name for p in pages})):
             fs.create_dir(f"{base}/{folder}", recursive=True)
@@ -228,15 +229,16 @@ def publish_copy(root: Path, pins: dict, url: str, pages: list[Path], landed: li
         sql = catalog_sql(manifest, readable).encode("utf-8")
         manifest["catalog_sql"] = f"{SQL}/{hashlib.sha256(sql).hexdigest()}.sql"
         _write(fs, f"{base}/{manifest['catalog_sql']}", sql, atomic_local=local)
-        for page in pages:
-            relative = f"{page.parent.name}/{page.name}"
-            _write(fs, f"{base}/{relative}", page.read_bytes(), atomic_local=local)
-            result.pages.append(relative)
 
         previous = _read_json(fs, f"{base}/{MANIFEST}")
         if previous is not None:
             _write(fs, f"{base}/{PREVIOUS}", json.dumps(previous).encode(), atomic_local=local)
         _write(fs, f"{base}/{MANIFEST}", json.dumps(manifest, indent=1).encode(), atomic_local=local)
+        switched = True
+        for page in pages:  # the pages of what the manifest now names
+            relative = f"{page.parent.name}/{page.name}"
+            _write(fs, f"{base}/{relative}", page.read_bytes(), atomic_local=local)
+            result.pages.append(relative)
 
         keep = _referenced(manifest) | _referenced(previous)
         result.objects = len(_referenced(manifest)) - 1  # not the SQL
@@ -248,7 +250,9 @@ def publish_copy(root: Path, pins: dict, url: str, pages: list[Path], landed: li
     except PublishedCopyError:
         raise
     except Exception as exc:  # noqa: BLE001 - pyarrow raises OSError and its own errors
-        raise PublishedCopyError(_scrubbed(f"{redact(url)}: the published copy was not switched: {exc}", url)) from None
+        what = ("the manifest was switched, but the pages or the removal of unneeded objects failed" if switched
+                else "the published copy was not switched")
+        raise PublishedCopyError(_scrubbed(f"{redact(url)}: {what}: {exc}", url)) from None
     return result
 
 
