@@ -11,9 +11,10 @@ rejects, as of the end of one run) is copied to ``<url>``:
 - ``catalog/<sha256>.sql``: DuckDB views over the objects (``<table>``, ``latest_<table>``,
   ``rejects``), with the partition values as columns, as in ``partnership.duckdb``.
 - ``_published.json``: the manifest, the pointer readers follow: per table its partitions and their
-  objects, the rejects', the SQL's name. It is written once every object it names is in place, in one PUT (object stores replace an
-  object whole; on a file system, one rename), so a reader sees the previous copy or this one, never
-  a mix, and a copy that fails part-way changes nothing a reader sees.
+  objects, the rejects', the SQL's name. It is written once every object it names is in place, in
+  one PUT (object stores replace an object whole; on a file system, one rename), so a reader sees
+  the previous copy or this one, never a mix, and a copy that fails part-way changes nothing a
+  reader sees.
 - ``_published.previous.json``: the manifest before it. Objects referenced by neither are deleted
   once the new manifest is in place, so a reader who read the previous manifest can still finish.
 - ``landing/<sha256>``: every landed source file, once, as fetched; the manifest lists each
