@@ -230,3 +230,22 @@ def test_the_run_wrote_the_catalog_dictionary_and_report_readable_by_all(sample)
         assert path.is_file() and oct(path.stat().st_mode & 0o777) == "0o644", path
     assert (sample / "report" / "index.html").read_bytes() == (sample / "report" / f"{DAY}.html").read_bytes()
     assert os.access(sample / "partnership.duckdb", os.R_OK)
+
+
+def test_partition_values_come_from_the_partition_folders_even_under_a_path_that_holds_one(sample, tmp_path):
+    """Each row's snapshot_date is its partition folder's, also under a data dir whose own path holds
+    "snapshot_date=...", and the latest view is the latest folder's."""
+    data_dir = tmp_path / "snapshot_date=1999-01-01" / "data"
+    shutil.copytree(sample, data_dir, symlinks=True)
+    table_dir = data_dir / "curated" / "financing_flows"
+    dates = [DAY, "2026-11-18", "2026-11-19"]
+    for day in dates[1:]:
+        shutil.copytree(table_dir / f"snapshot_date={DAY}", table_dir / f"snapshot_date={day}")
+    DataStore(data_dir).write_catalog()
+    con = duckdb.connect(str(data_dir / "partnership.duckdb"), read_only=True)
+    counts = dict(con.execute("select strftime(snapshot_date, '%Y-%m-%d'), count(*) from financing_flows "
+                              "group by all").fetchall())
+    assert counts == {day: parquet_rows(table_dir / f"snapshot_date={day}") for day in dates}
+    assert con.execute("select distinct strftime(snapshot_date, '%Y-%m-%d') from latest_financing_flows").fetchall() \
+        == [(max(dates),)]
+    con.close()
