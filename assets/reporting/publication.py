@@ -1,6 +1,8 @@
 """Dagster wiring of what analysts open first: the DuckDB catalog with the data dictionary, and the
 transparency report. Both run last in every run, after the tables they read are published."""
 
+from dataclasses import asdict
+
 import dagster as dg
 import polars as pl
 
@@ -79,9 +81,7 @@ def copy_and_say(store: DataStore, url: str, log) -> dict:
     log(f"published copy {result.url}: {result.tables} tables, {result.partitions} partitions, {result.objects} "
         f"objects ({result.uploaded} uploaded, {result.uploaded_bytes / 1e6:.1f} MB; {result.deleted} no longer "
         f"referenced, deleted), {len(result.pages)} pages")
-    return {"url": result.url, "tables": result.tables, "partitions": result.partitions, "objects": result.objects,
-            "uploaded": result.uploaded, "uploaded_bytes": result.uploaded_bytes, "deleted": result.deleted,
-            "pages": len(result.pages)}
+    return {**asdict(result), "pages": len(result.pages)}
 
 
 def publish_after_run(store: DataStore, asset_graph, publish_url: str | None, log=print) -> None:
@@ -155,7 +155,8 @@ def transparency_report(context: dg.AssetExecutionContext, storage: StorageResou
           partitions_def=daily_snapshot_partitions, backfill_policy=single_run_backfill, freshness_policy=nightly_freshness,
           description="The published copy on object storage (PARTNERSHIP_PUBLISH_URL): the catalog's set of tables "
                       "and rejects as content-named Parquet objects, DuckDB views over them and the pages, behind "
-                      "one manifest (_published.json) switched once every object it names is in place. Part of the graph where the setting is set.")
+                      "one manifest (_published.json) switched once every object it names is in place. Part of the "
+                      "graph where the setting is set.")
 def published_copy(context: dg.AssetExecutionContext, storage: StorageResource):
     figures = copy_and_say(storage.store(), storage.publish_url, context.log.info)
     # what it reads: the files the catalog pinned, and the report's pages

@@ -188,14 +188,13 @@ def build_catalog(root: Path, folders: dict[str, list[str]], rejects: list[str],
             summary[name] = {"layer": spec.layer, "partitioning": spec.partitioning, "partitions": len(partitions),
                              "latest": latest, "latest_rows": rows}
 
-        rejects_folders = rejects
-        rejects = [files for folder in rejects if (files := pinner.pin(folder))]
-        if rejects:
-            con.execute(f"CREATE VIEW rejects AS {_union(root, rejects, ('source', 'snapshot_date'))}")
+        reject_files = [files for folder in rejects if (files := pinner.pin(folder))]
+        if reject_files:
+            con.execute(f"CREATE VIEW rejects AS {_union(root, reject_files, ('source', 'snapshot_date'))}")
         else:
             _empty_table(con, "rejects", empty_frame(Rejects).with_columns(
                 pl.lit(None, pl.Utf8).alias("source"), pl.lit(None, pl.Date).alias("snapshot_date")))
-        _comment(con, "VIEW" if rejects else "TABLE", "rejects", "One row per quarantined record and failed check.",
+        _comment(con, "VIEW" if reject_files else "TABLE", "rejects", "One row per quarantined record and failed check.",
                  {**column_descriptions("rejects"), "source": "Source or table the record belongs to (hive partition)"})
 
         tables = pl.DataFrame(
@@ -221,7 +220,7 @@ def build_catalog(root: Path, folders: dict[str, list[str]], rejects: list[str],
         con.close()
     if pins is not None:
         pins["tables"] = {t: [[f, pinner.pinned[f]] for f in folders[t] if f in pinner.pinned] for t in TABLES}
-        pins["rejects"] = [[f, pinner.pinned[f]] for f in rejects_folders if f in pinner.pinned]
+        pins["rejects"] = [[f, pinner.pinned[f]] for f in rejects if f in pinner.pinned]
     return summary
 
 

@@ -28,12 +28,14 @@ manifest. Polars and pandas read the objects directly from the manifest's lists.
 """
 
 import hashlib
+import io
 import json
 import shutil
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from pipelines.storage.catalog import PARQUET_OPTIONS, partition_values, sql_string
@@ -103,23 +105,23 @@ class CopyResult:
     pages: list[str] = field(default_factory=list)
 
 
-def _write(fs, path: str, data: bytes, *, atomic_local: bool) -> None:
-    if atomic_local:  # a file system shows a file while it is written: write beside it, then rename
-        temporary = f"{path}.tmp-{uuid.uuid4().hex}"
-        with fs.open_output_stream(temporary) as out:
-            out.write(data)
-        fs.move(temporary, path)
-        return
-    with fs.open_output_stream(path) as out:
-        out.write(data)
-
-
-def _upload(fs, local: Path, path: str, *, atomic_local: bool) -> None:
+def _put(fs, path: str, source: BinaryIO, *, atomic_local: bool) -> None:
+    """Write ``source`` at ``path``. An object store shows an object once it is whole; a file system
+    shows a file while it is written, so there it is written beside its place, then renamed."""
     target = f"{path}.tmp-{uuid.uuid4().hex}" if atomic_local else path
-    with open(local, "rb") as source, fs.open_output_stream(target) as out:
+    with fs.open_output_stream(target) as out:
         shutil.copyfileobj(source, out, COPY_CHUNK)
     if atomic_local:
         fs.move(target, path)
+
+
+def _write(fs, path: str, data: bytes, *, atomic_local: bool) -> None:
+    _put(fs, path, io.BytesIO(data), atomic_local=atomic_local)
+
+
+def _upload(fs, local: Path, path: str, *, atomic_local: bool) -> None:
+    with open(local, "rb") as source:
+        _put(fs, path, source, atomic_local=atomic_local)
 
 
 def _existing(fs, folder: str) -> dict[str, int]:
@@ -140,15 +142,12 @@ def _read_json(fs, path: str) -> dict | None:
 
 
 def _referenced(manifest: dict | None) -> set[str]:
+    """Every object and SQL file ``manifest`` names."""
     if not manifest:
         return set()
-    keys = {manifest["catalog_sql"]}
-    for parts in [*manifest["tables"].values(), manifest["rejects"]]:
-        for part in parts if isinstance(parts, list) else parts["partitions"]:
-            keys.update(part["objects"])
-    for snapshots in manifest.get("landing", {}).values():
-        keys.update(f["object"] for files in snapshots.values() for f in files["files"])
-    return keys
+    parts = [*(p for entry in manifest["tables"].values() for p in entry["partitions"]), *manifest["rejects"]]
+    landed = (f["object"] for days in manifest["landing"].values() for day in days.values() for f in day["files"])
+    return {manifest["catalog_sql"], *(o for part in parts for o in part["objects"]), *landed}
 
 
 def _select(base: str, part: dict, keys: tuple[str, ...]) -> str:
