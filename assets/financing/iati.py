@@ -6,7 +6,10 @@ turns out to be unreadable (not XML, hostile, truncated, wrong root) is quaranti
 files are discarded, one reject row names the file, line and reason, and the other files go on.
 """
 
+import contextlib
+import itertools
 from collections import ChainMap
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -20,8 +23,12 @@ from assets.financing.iati_reader import (
     FileBatches,
     IatiBatch,
     IatiFileError,
+    cut_file,
+    ordered_ranges,
+    parse_range,
+    start_pool,
 )
-from assets.financing.iati_transform import TABLES, transform_batch
+from assets.financing.iati_transform import TABLES, TransformedBatch, transform_batch
 from assets.validation import count_rejects, gate_counts, reject_share
 from schemas.quality import empty_rejects, rejects_frame
 
@@ -83,9 +90,105 @@ class IatiBuild:
             self.sample = pl.concat([self.sample, take])
 
 
+def _duplicates(batch: IatiBatch, label: str, first_seen: Mapping[str, str]) -> tuple[set[int], dict[str, str]]:
+    """(positions of the activities of ``batch`` whose identifier an earlier activity took, the file
+    of the first activity of each other identifier in the batch). ``first_seen``: identifiers
+    published before the batch, and their file."""
+    labels = batch.labels or [label] * len(batch.activities["iati_identifier"])
+    duplicates, in_batch = set(), {}
+    for identifier, seq, file in zip(batch.activities["iati_identifier"], batch.activities["activity_seq"], labels,
+                                     strict=True):
+        if identifier in first_seen or identifier in in_batch:
+            duplicates.add(seq)
+        else:
+            in_batch[identifier] = file
+    return duplicates, in_batch
+
+
+def _transform(batch: IatiBatch, label: str, snapshot: date, rates: FxRates,
+               first_seen: dict[str, str]) -> TransformedBatch:
+    """``batch`` typed, converted and validated, its activities rejected where ``first_seen`` (or an
+    earlier activity of the batch) took their identifier; the identifiers it publishes are added to
+    ``first_seen``."""
+    duplicates, in_batch = _duplicates(batch, label, first_seen)
+    result = transform_batch(batch, label, snapshot, rates, duplicates, ChainMap(in_batch, first_seen))
+    published = result.tables["iati_activities"]
+    first_seen.update(zip(published["iati_identifier"], published["source_file"], strict=True))
+    return result
+
+
+# A file of PARALLEL_MIN_BYTES or more is cut into ranges of whole activities of about
+# TRANSFORM_RANGE_BYTES; worker processes (one per core) parse *and* transform the ranges, and this
+# process writes their tables in file order.
+# A range is transformed in one batch, whatever batch_size says: validation has a fixed cost per
+# batch, so fewer, larger batches cost less.
+TRANSFORM_RANGE_BYTES = 16 << 20
+_WHOLE_RANGE = 1 << 62  # a batch size no range reaches
+
+
+@dataclass
+class _RangeResult:
+    """A range's batches, transformed by a worker that knew only the range's own activities."""
+
+    batches: list[TransformedBatch]
+    identifiers: list[str]  # of every activity read (published or not): what an earlier one may have taken
+    activities_seen: int
+
+
+_worker_inputs: tuple[date, FxRates] | None = None
+
+
+def _start_worker(snapshot: date, rates: FxRates) -> None:
+    global _worker_inputs
+    _worker_inputs = (snapshot, rates)
+
+
+def _transform_range(path: str, label: str, prologue: bytes, part,
+                     inputs: tuple[date, FxRates] | None = None) -> _RangeResult:
+    """One range of a large file read and transformed: in a worker (``inputs`` from its start) or here."""
+    snapshot, rates = inputs or _worker_inputs
+    first_seen: dict[str, str] = {}
+    batches, identifiers, seen = [], [], 0
+    for batch in parse_range(path, label, prologue, part, _WHOLE_RANGE):
+        identifiers.extend(batch.activities["iati_identifier"])
+        seen += batch.activities_seen
+        batches.append(_transform(batch, label, snapshot, rates, first_seen))
+    return _RangeResult(batches, identifiers, seen)
+
+
+def _concat(results: list[TransformedBatch]) -> TransformedBatch:
+    if len(results) == 1:
+        return results[0]
+    return TransformedBatch(tables={t: pl.concat([r.tables[t] for r in results]) for t in TABLES},
+                            rejects=pl.concat([r.rejects for r in results]))
+
+
+def _transformed_ranges(path: Path, label: str, plan, snapshot: date, rates: FxRates, first_seen: dict[str, str], *,
+                        workers: int, ahead: int) -> Iterator[tuple[int, TransformedBatch]]:
+    """(activities read, their tables) of each range of a large file, in file order, as
+    :func:`_transform` of its batches one after the other gives them: a worker's result is taken
+    where none of the range's identifiers was published before it (it could not know them), else
+    the range is read and transformed again here. ``first_seen`` is kept up to date."""
+    rates.ecb  # noqa: B018 - read once here and sent to the workers, not read again by each
+    # this process computes ranges too (and writes): one worker fewer than cores
+    with start_pool(max(1, workers - 1), _start_worker, (snapshot, rates)) as pool, \
+            contextlib.closing(ordered_ranges(
+                pool, _transform_range, path, label, plan, ahead=ahead,
+                local=lambda *task: _transform_range(*task, inputs=(snapshot, rates)))) as ranges:
+        for part, result in ranges:
+            if any(identifier in first_seen for identifier in result.identifiers):
+                for batch in parse_range(str(path), label, plan[0], part, _WHOLE_RANGE):
+                    yield batch.activities_seen, _transform(batch, label, snapshot, rates, first_seen)
+                continue
+            for batch in result.batches:
+                published = batch.tables["iati_activities"]
+                first_seen.update(zip(published["iati_identifier"], published["source_file"], strict=True))
+            yield result.activities_seen, _concat(result.batches)
+
+
 def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRates,
                       writers: dict[str, PartWriter], reject_writer: PartWriter, *,
-                      batch_size: int = DEFAULT_BATCH_SIZE, progress=None) -> IatiBuild:
+                      batch_size: int = DEFAULT_BATCH_SIZE, progress=None, workers: int | None = None) -> IatiBuild:
     """Read ``files`` (path, label) into ``writers`` (one per table) and ``reject_writer``;
     ``progress(files done, files, label)`` is told after each file.
 
@@ -95,31 +198,26 @@ def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRa
     validation per batch, not one per file. A larger file is written batch by batch, so that it
     can be quarantined whole (its parts discarded) when it turns out broken. Files keep their order:
     of two activities with one identifier, the one read first wins.
+
+    With ``workers`` (default: one per core) of 2 or more, small files are parsed ahead in worker
+    processes, and a file of ``PARALLEL_MIN_BYTES`` or more is cut into ranges of whole activities
+    that the workers and this process parse *and* transform (each range in one batch); this process
+    writes them in file order, and transforms a range again where an activity of it repeats an
+    identifier published before it (a worker cannot know those).
     """
     build = IatiBuild()
     first_seen: dict[str, str] = {}
     pending: list[tuple[str, IatiBatch]] = []
     merged_parts = 0
 
-    def transform_and_write(batch: IatiBatch, label: str, part: str, registered: list[str] | None):
-        labels = batch.labels or [label] * len(batch.activities["iati_identifier"])
-        duplicates, in_batch = set(), {}
-        for identifier, seq, file in zip(batch.activities["iati_identifier"], batch.activities["activity_seq"], labels,
-                                         strict=True):
-            if identifier in first_seen or identifier in in_batch:
-                duplicates.add(seq)
-            else:
-                in_batch[identifier] = file
-        result = transform_batch(batch, label, snapshot, rates, duplicates, ChainMap(in_batch, first_seen))
+    def write(result: TransformedBatch, part: str) -> TransformedBatch:
         for table, frame in result.tables.items():
             writers[table].write(frame, part)
-        published = result.tables["iati_activities"]
-        for identifier, file in zip(published["iati_identifier"], published["source_file"], strict=True):
-            first_seen[identifier] = file
-            if registered is not None:
-                registered.append(identifier)
         reject_writer.write(result.rejects, part)
         return result
+
+    def transform_and_write(batch: IatiBatch, label: str, part: str) -> TransformedBatch:
+        return write(_transform(batch, label, snapshot, rates, first_seen), part)
 
     def count(result, rows: dict, rejected: dict, gated_counts: dict, warning_counts: dict, samples: list) -> None:
         for table, frame in result.tables.items():
@@ -137,7 +235,7 @@ def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRa
         nonlocal merged_parts
         if not pending:
             return
-        result = transform_and_write(IatiBatch.merge(pending), pending[0][0], f"part-m{merged_parts:05d}-00000", None)
+        result = transform_and_write(IatiBatch.merge(pending), pending[0][0], f"part-m{merged_parts:05d}-00000")
         samples: list[pl.DataFrame] = []
         count(result, build.rows, build.rejected, build.gated, build.warning_counts, samples)
         for sample in samples:
@@ -145,8 +243,32 @@ def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRa
         merged_parts += 1
         pending.clear()
 
-    with FileBatches(files, batch_size=batch_size) as parsed:  # small files parsed ahead, on every core
-        for file_index, (_, label) in enumerate(files):
+    def write_ranges(path: Path, label: str, plan, prefix: str, outcome: FileOutcome, *accounts) -> None:
+        """A large file's ranges, transformed by the workers and this process, written in parts of
+        ``batch_size`` activities or more."""
+        held: list[TransformedBatch] = []
+        held_seen = part = 0
+
+        def write_held() -> None:
+            nonlocal held_seen, part
+            if held:
+                count(write(_concat(held), f"{prefix}{part:05d}"), *accounts)
+                held.clear()
+                held_seen, part = 0, part + 1
+
+        try:
+            for seen, result in _transformed_ranges(path, label, plan, snapshot, rates, first_seen,
+                                                    workers=parsed.workers, ahead=parsed.workers - 1):
+                outcome.activities_seen += seen
+                held.append(result)
+                held_seen += seen
+                if held_seen >= batch_size:
+                    write_held()
+        finally:
+            write_held()  # also before a broken file's parts are discarded: they are counted then
+
+    with FileBatches(files, batch_size=batch_size, workers=workers) as parsed:  # small files parsed ahead, on every core
+        for file_index, (path, label) in enumerate(files):
             if progress is not None and file_index:
                 progress(file_index, len(files), files[file_index - 1][1])
             outcome = FileOutcome(file=label)
@@ -157,9 +279,19 @@ def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRa
             file_gated = dict.fromkeys(TABLES, 0)
             file_warnings = dict.fromkeys(TABLES, 0)
             file_samples: list[pl.DataFrame] = []
-            registered: list[str] = []
+            # identifiers are published in order (dicts keep it): the file's own come after this many
+            published_before: int | None = None
             try:
-                batches = parsed.of(file_index)
+                plan = cut_file(path, workers=parsed.workers, min_bytes=parsed.min_bytes,
+                                range_bytes=TRANSFORM_RANGE_BYTES)
+                if plan is not None:
+                    flush()  # the small files before this one are written first: they were read first
+                    published_before = len(first_seen)
+                    write_ranges(path, label, plan, prefix, outcome, file_rows, file_rejected, file_gated,
+                                 file_warnings, file_samples)
+                    batches = iter(())
+                else:
+                    batches = parsed.of(file_index)
                 for batch_index, batch in enumerate(batches):
                     outcome.activities_seen += batch.activities_seen
                     if batch_index == 0 and batch.activities_seen < batch_size:
@@ -171,7 +303,8 @@ def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRa
                         continue
                     if batch_index == 0:
                         flush()  # the small files before this one are written first: they were read first
-                    result = transform_and_write(batch, label, f"{prefix}{batch_index:05d}", registered)
+                        published_before = len(first_seen)
+                    result = transform_and_write(batch, label, f"{prefix}{batch_index:05d}")
                     count(result, file_rows, file_rejected, file_gated, file_warnings, file_samples)
             except IatiFileError as exc:
                 outcome.quarantined, outcome.reason, outcome.line = True, exc.reason, exc.line
@@ -183,8 +316,9 @@ def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRa
                 # every activity of the file is lost with it; a file that failed before its first
                 # activity still counts as one lost record
                 build.quarantined_rows["iati_activities"] += max(outcome.activities_seen, 1)
-                for identifier in registered:
-                    first_seen.pop(identifier, None)
+                if published_before is not None:
+                    for identifier in list(itertools.islice(first_seen, published_before, None)):
+                        del first_seen[identifier]
                 quarantine = rejects_frame([{
                     "table": "iati_activities", "file": label, "line": exc.line, "record_key": None, "column": None,
                     "check": "readable_file", "value": None,

@@ -14,16 +14,19 @@ IATI 1.0x activities are not upgraded: they are quarantined with the reason
 not map one to one onto 2.0x codelists.
 """
 
+import contextlib
 import gzip
 import io
 import mmap
 import multiprocessing
 import os
 import re
+import threading
 import zlib
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import wait as futures_wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -279,16 +282,21 @@ def _cut_points(path: Path, range_bytes: int) -> tuple[bytes, list[_Range]] | No
             return bytes(prologue), ranges
 
 
-def _parse_range(path: str, label: str, prologue: bytes, start: int, end: int, batch_size: int) -> list[IatiBatch]:
+def _parse_range(path: str, label: str, prologue: bytes, part: _Range, batch_size: int) -> list[IatiBatch]:
     """The batches of one range, read as a document of its own: the file's prologue (XML
-    declaration, root start tag) + the range + the root's end tag."""
+    declaration, root start tag) + the range + the root's end tag. Line numbers are the range's own."""
     with open(path, "rb") as fh:
-        fh.seek(start)
-        document = prologue + fh.read(end - start) + b"</iati-activities>"
+        fh.seek(part.start)
+        document = prologue + fh.read(part.end - part.start) + b"</iati-activities>"
     return list(_iter_batches(lambda: io.BytesIO(document), label, batch_size))
 
 
-def _rebase(batch: IatiBatch, seq: int, line_offset: int) -> IatiBatch:
+def range_line_offset(prologue: bytes, part: _Range) -> int:
+    """What turns a line number of ``part`` read as a document of its own into the file's."""
+    return part.lines_before - prologue.count(b"\n")
+
+
+def rebase(batch: IatiBatch, seq: int, line_offset: int) -> IatiBatch:
     """A range's batch with the file's activity positions and line numbers."""
     offset = seq - batch.first_seq
     for name in ("activities", "transactions", "participating_orgs", "budgets", "classifications"):
@@ -303,6 +311,140 @@ def _rebase(batch: IatiBatch, seq: int, line_offset: int) -> IatiBatch:
     return batch
 
 
+def parse_range(path: str, label: str, prologue: bytes, part: _Range, batch_size: int) -> list[IatiBatch]:
+    """The batches of one range with the file's line numbers (activity positions from 0)."""
+    offset, seq = range_line_offset(prologue, part), 0
+    batches = []
+    for batch in _parse_range(path, label, prologue, part, batch_size):
+        batches.append(rebase(batch, seq, offset))
+        seq += batch.activities_seen
+    return batches
+
+
+def cut_file(path: str | Path, *, workers: int, min_bytes: int = PARALLEL_MIN_BYTES,
+             range_bytes: int = RANGE_BYTES) -> tuple[bytes, list[_Range]] | None:
+    """(prologue, ranges) where ``path`` is to be read in ranges by ``workers`` processes: at least
+    two workers, a file of ``min_bytes`` or more that can be cut; else None."""
+    path = Path(path)
+    if workers < 2 or not path.is_file() or path.stat().st_size < min_bytes:
+        return None
+    return _cut_points(path, range_bytes)
+
+
+def start_pool(workers: int, initializer=None, initargs=()) -> ProcessPoolExecutor:
+    """Worker processes started by a fork server: they do not inherit the caller's threads and open
+    files (a Dagster run)."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
+                               initializer=initializer, initargs=initargs)
+
+
+def ordered_ranges(pool: ProcessPoolExecutor, task, path: Path, label: str, plan: tuple[bytes, list[_Range]],
+                   *args, ahead: int, local=None) -> Iterator[tuple[_Range, object]]:
+    """(range, ``task(path, label, prologue, range, *args)``) for each range of ``plan``, in file
+    order, computed by ``pool`` with ``ahead`` ranges in flight (a worker that finishes one is given
+    the next at once). With ``local`` (the same computation, in this process), this process computes
+    the first range itself while the workers start, and the next range not yet given out whenever
+    the first in line is not ready, holding at most ``ahead`` + 1 results; where no worker can run,
+    it computes every range. Memory stays bounded either way. A range's :class:`IatiFileError` is raised when its turn comes, with the file's line numbers."""
+    prologue, ranges = plan
+    lock = threading.Lock()
+    queued = deque(enumerate(ranges))  # not given out yet
+    slots: dict[int, object] = {}  # range index -> future, or (local result, error)
+    in_flight = 0
+    closed = False
+
+    def give_out() -> None:
+        """Submit ranges until ``ahead`` are in flight. Starting the workers blocks the first submit
+        for seconds (each imports what it runs): callers keep that off the main line."""
+        nonlocal in_flight, closed
+        while True:
+            with lock:
+                if closed or not queued or in_flight >= ahead:
+                    return
+                index, part = queued.popleft()
+                in_flight += 1
+            try:
+                future = pool.submit(task, str(path), label, prologue, part, *args)
+            except (OSError, BrokenProcessPool, RuntimeError) as exc:  # no worker can start here
+                with lock:
+                    closed = True  # no more submissions
+                    if local is not None:
+                        queued.appendleft((index, part))  # this process computes it
+                    else:
+                        slots[index] = (None, BrokenProcessPool(f"no worker process could start: {exc}"))
+                return
+            with lock:
+                slots[index] = future
+            future.add_done_callback(finished)
+
+    def finished(_future) -> None:  # on the pool's thread: the worker gets its next range now
+        nonlocal in_flight
+        with lock:
+            in_flight -= 1
+        give_out()
+
+    def compute_here(index: int, part: _Range) -> None:
+        try:
+            slots[index] = (local(str(path), label, prologue, part, *args), None)
+        except IatiFileError as exc:  # raised in its turn, as a worker's is
+            slots[index] = (None, exc)
+
+    def take_next() -> tuple[int, _Range] | None:
+        with lock:
+            return queued.popleft() if queued else None
+
+    try:
+        if local is not None and len(ranges) > 1:
+            first = take_next()
+            starter = threading.Thread(target=give_out, name="start-range-workers", daemon=True)
+            starter.start()
+            try:
+                compute_here(*first)
+            finally:
+                starter.join()
+        else:
+            give_out()
+        for index, part in enumerate(ranges):
+            while True:
+                slot = slots.get(index)
+                if isinstance(slot, tuple) or (slot is not None and slot.done()):
+                    break
+                held = sum(isinstance(s, tuple) for s in list(slots.values()))
+                claimed = take_next() if local is not None and held <= ahead else None
+                if claimed is not None:
+                    compute_here(*claimed)
+                elif slot is None:  # given out by now: wait for it
+                    threading.Event().wait(0.001)
+                else:
+                    futures_wait([slot])
+            slot = slots.pop(index)
+            try:
+                if not isinstance(slot, tuple):
+                    try:
+                        slot = (slot.result(), None)
+                    except BrokenProcessPool:  # a worker died, or none could start (no shared memory)
+                        if local is None:
+                            raise
+                        with lock:
+                            closed = True
+                        compute_here(index, part)
+                        slot = slots.pop(index)
+                result, error = slot
+                if error is not None:
+                    raise error
+            except IatiFileError as exc:  # its line numbers (also those libxml2 quotes) made the file's
+                offset = range_line_offset(prologue, part)
+                reason = re.sub(r"\bline (\d+)", lambda m, by=offset: f"line {int(m[1]) + by}", exc.reason)
+                raise IatiFileError(label, reason, exc.line + offset if exc.line else None) from None
+            yield part, result
+    finally:
+        with lock:
+            closed = True
+            for slot in slots.values():
+                if not isinstance(slot, tuple):
+                    slot.cancel()
+
+
 def iter_iati_batches_parallel(path: str | Path, *, source_file: str | None = None,
                                batch_size: int = DEFAULT_BATCH_SIZE, workers: int | None = None,
                                min_bytes: int = PARALLEL_MIN_BYTES, range_bytes: int = RANGE_BYTES) -> Iterator[IatiBatch]:
@@ -313,49 +455,32 @@ def iter_iati_batches_parallel(path: str | Path, *, source_file: str | None = No
     path = Path(path)
     label = source_file or path.name
     workers = workers or os.cpu_count() or 1
-    plan = _cut_points(path, range_bytes) if workers > 1 and path.stat().st_size >= min_bytes else None
+    plan = cut_file(path, workers=workers, min_bytes=min_bytes, range_bytes=range_bytes)
     if plan is None:
         yield from iter_iati_batches(path, source_file=label, batch_size=batch_size)
         return
-    prologue, ranges = plan
-    prologue_lines = prologue.count(b"\n")
-    # forkserver: the workers do not inherit the caller's threads and open files (a Dagster run)
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
-        pending: deque = deque()
-        queued = iter(ranges)
+    with start_pool(workers) as pool:
         seq = 0
-
-        def submit() -> None:
-            part = next(queued, None)
-            if part is not None:
-                pending.append((part, pool.submit(_parse_range, str(path), label, prologue, part.start, part.end,
-                                                  batch_size)))
-
-        for _ in range(workers + 1):  # at most this many ranges read ahead: memory stays bounded
-            submit()
         # the first batch is a full one (as a sequential read's is), merged from the first ranges'
         # batches where they are smaller: a smaller first batch means a whole small file to callers
         head: list[IatiBatch] | None = []
         broken = False
-        try:
-            while pending:
-                part, future = pending.popleft()
+        ranges = ordered_ranges(pool, parse_range, path, label, plan, batch_size, ahead=workers + 1)
+        with contextlib.closing(ranges):
+            while True:
                 try:
-                    batches = future.result()
+                    _, batches = next(ranges)
+                except StopIteration:
+                    break
                 except BrokenProcessPool:
                     if head is None or head:
                         raise
                     broken = True  # no process could start (a sandbox without shared memory)
                     break
-                except IatiFileError as exc:  # its line numbers (also those libxml2 quotes) made the file's
-                    offset = part.lines_before - prologue_lines
-                    reason = re.sub(r"\bline (\d+)", lambda m, by=offset: f"line {int(m[1]) + by}", exc.reason)
-                    raise IatiFileError(label, reason, exc.line + offset if exc.line else None) from None
-                submit()
                 for batch in batches:
                     if not (batch.activities_seen or batch.rejects):
                         continue
-                    batch = _rebase(batch, seq, part.lines_before - prologue_lines)
+                    batch = rebase(batch, seq, 0)
                     seq += batch.activities_seen
                     if head is None:
                         yield batch
@@ -364,11 +489,8 @@ def iter_iati_batches_parallel(path: str | Path, *, source_file: str | None = No
                     if seq >= batch_size:
                         yield IatiBatch.merge([(label, b) for b in head])
                         head = None
-            if head:
-                yield IatiBatch.merge([(label, b) for b in head])
-        finally:
-            for _, future in pending:
-                future.cancel()
+        if head:
+            yield IatiBatch.merge([(label, b) for b in head])
     if broken:  # read in one piece instead
         yield from iter_iati_batches(path, source_file=label, batch_size=batch_size)
 
@@ -580,7 +702,7 @@ class FileBatches:
         if self.ahead:
             # forkserver: the workers do not inherit the caller's threads and open files (a Dagster run)
             try:
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("forkserver"))
+                self._pool = start_pool(self.workers)
                 self._fill()
             except (OSError, BrokenProcessPool):  # no processes here: every file is read in this one
                 self.__exit__()
