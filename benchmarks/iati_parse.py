@@ -60,6 +60,57 @@ def generate(path: Path, size_mb: int) -> int:
     return write_activities(path, size_mb * 1024 * 1024, sample_activities(), 0)
 
 
+class TreeRss:
+    """Peak resident memory of this process and all its descendants (the worker processes), summed,
+    sampled every ``interval`` seconds from /proc while in use (0 where /proc is missing)."""
+
+    def __init__(self, interval: float = 0.05):
+        import threading
+
+        self.interval, self.peak_mb = interval, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "TreeRss":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @staticmethod
+    def sample_mb() -> float:
+        import os
+
+        page = os.sysconf("SC_PAGE_SIZE")
+        parents: dict[int, int] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                    parents[int(entry.name)] = int(stat[stat.rindex(")") + 2:].split()[1])
+                except (OSError, ValueError):
+                    continue
+        tree, grew = {os.getpid()}, True
+        while grew:
+            more = {pid for pid, parent in parents.items() if parent in tree} - tree
+            tree |= more
+            grew = bool(more)
+        total = 0
+        for pid in tree:
+            try:
+                total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
+            except (OSError, ValueError, IndexError):
+                continue
+        return total / 1024 / 1024
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_mb = max(self.peak_mb, self.sample_mb())
+            self._stop.wait(self.interval)
+
+
 def build_tables(paths: list[Path]):
     """(seconds, build): the four curated IATI tables built from ``paths`` and written as a run does
     (reader, typing, codelists, USD conversion, Pandera, Parquet parts), without Dagster. Loading
@@ -108,9 +159,11 @@ def _measure(mode: str, path: str) -> dict:
         for batch in iter_iati_batches(path):
             rows += len(batch.transactions["iati_identifier"])
     else:
-        seconds, build = build_tables([Path(path)])
+        with TreeRss() as tree:
+            seconds, build = build_tables([Path(path)])
         return {"seconds": seconds, "rows": build.rows["iati_transactions"],
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "peak_tree_rss_mb": tree.peak_mb}
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "rows": rows, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
@@ -146,8 +199,8 @@ def main() -> None:
             ratio = (mb / results["pipeline"]["seconds"]) / base
             strict = results["streaming"]["seconds"] / results["pipeline"]["seconds"]
             print(f"  pipeline/baseline throughput: {ratio:.0%} (target >= 40%); against the streaming baseline: {strict:.0%}")
-            print(f"  "
-                  f"pipeline peak RSS {results['pipeline']['peak_rss_mb']:.0f} MB (target < 400 MB)")
+            print(f"  pipeline peak RSS {results['pipeline']['peak_rss_mb']:.0f} MB (target < 400 MB); with its worker "
+                  f"processes, summed: {results['pipeline']['peak_tree_rss_mb']:.0f} MB")
             path.unlink()
 
 

@@ -136,21 +136,27 @@ def parse_ecb_csv(data: bytes, origin: str = "ECB") -> tuple[pl.DataFrame, pl.Da
     if "Date" not in frame.columns or "USD" not in frame.columns:
         raise RatesFileError(f"{origin}: not an ECB reference-rate file (expected columns Date, USD, ...; found "
                              f"{', '.join(frame.columns[:8])})")
-    raw = (
-        frame.with_row_index("_line", offset=2).with_columns(pl.col("_line").cast(pl.Int64), pl.lit("1").alias("EUR"))
-        .rename({"Date": "_date"})
-        .unpivot(index=["_line", "_date"], variable_name="currency", value_name="_value")
-        .with_columns(
-            pl.col("_date").str.strip_chars().str.to_date("%Y-%m-%d", strict=False).alias("rate_date"),
-            finite_number(pl.col("_value").str.strip_chars()).alias("per_eur"),
-        )
-    )
-    usable = (pl.col("rate_date").is_not_null() & (pl.col("per_eur") > 0)).fill_null(False)
-    bad = raw.filter(pl.col("_value").is_not_null() & ~usable).with_columns(
+    wide = (frame.with_row_index("_line", offset=2).with_columns(pl.col("_line").cast(pl.Int64), pl.lit("1").alias("EUR"))
+            .rename({"Date": "_date"}))
+    currencies = [c for c in wide.columns if c not in ("_line", "_date")]
+    rate_date = pl.col("_date").str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
+
+    def usable(value: pl.Expr) -> pl.Expr:
+        return (rate_date.is_not_null() & (finite_number(value.str.strip_chars()) > 0)).fill_null(False)
+
+    # typed while still wide (a few thousand rows), then made long: the long frame holds no text
+    # values; only rows with a value that cannot be used are made long as text, for their rejects
+    long = (wide.select("_line", rate_date.alias("rate_date"),
+                        *[finite_number(pl.col(c).str.strip_chars()).alias(c) for c in currencies])
+            .unpivot(index=["_line", "rate_date"], on=currencies, variable_name="currency", value_name="per_eur")
+            .filter(pl.col("rate_date").is_not_null() & (pl.col("per_eur") > 0)))
+    raw = (wide.filter(pl.any_horizontal(pl.col(c).is_not_null() & ~usable(pl.col(c)) for c in currencies))
+           .unpivot(index=["_line", "_date"], variable_name="currency", value_name="_value")
+           .with_columns(rate_date.alias("rate_date")))
+    bad = raw.filter(pl.col("_value").is_not_null() & ~usable(pl.col("_value"))).with_columns(
         _column=pl.when(pl.col("rate_date").is_null()).then(pl.lit("Date")).otherwise(pl.col("currency")))
     rejects = _rate_rejects(bad, origin, pl.when(pl.col("rate_date").is_null()).then(pl.lit("date is not YYYY-MM-DD"))
                             .otherwise(pl.lit("rate is not a positive number")))
-    long = raw.filter(usable)
     usd = long.filter(pl.col("currency") == "USD").select("rate_date", pl.col("per_eur").alias("usd_per_eur"))
     rates = (
         long.join(usd, on="rate_date", how="inner")

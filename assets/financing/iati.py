@@ -122,7 +122,7 @@ def _transform(batch: IatiBatch, label: str, snapshot: date, rates: FxRates,
 # process writes their tables in file order.
 # A range is transformed in one batch, whatever batch_size says: validation has a fixed cost per
 # batch, so fewer, larger batches cost less.
-TRANSFORM_RANGE_BYTES = 16 << 20
+TRANSFORM_RANGE_BYTES = 12 << 20
 _WHOLE_RANGE = 1 << 62  # a batch size no range reaches
 
 

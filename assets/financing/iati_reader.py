@@ -410,7 +410,7 @@ def ordered_ranges(pool: ProcessPoolExecutor, task, path: Path, label: str, plan
                 if isinstance(slot, tuple) or (slot is not None and slot.done()):
                     break
                 held = sum(isinstance(s, tuple) for s in list(slots.values()))
-                claimed = take_next() if local is not None and held <= ahead else None
+                claimed = take_next() if local is not None and held < ahead else None
                 if claimed is not None:
                     compute_here(*claimed)
                 elif slot is None:  # given out by now: wait for it
