@@ -112,14 +112,19 @@ def _transform(batch: IatiBatch, label: str, snapshot: date, rates: FxRates,
     ``first_seen``."""
     duplicates, in_batch = _duplicates(batch, label, first_seen)
     result = transform_batch(batch, label, snapshot, rates, duplicates, ChainMap(in_batch, first_seen))
-    published = result.tables["iati_activities"]
-    first_seen.update(zip(published["iati_identifier"], published["source_file"], strict=True))
+    _register(result, first_seen)
     return result
 
 
+def _register(result: TransformedBatch, first_seen: dict[str, str]) -> None:
+    """The identifiers ``result`` publishes, and their file, added to ``first_seen``."""
+    published = result.tables["iati_activities"]
+    first_seen.update(zip(published["iati_identifier"], published["source_file"], strict=True))
+
+
 # A file of PARALLEL_MIN_BYTES or more is cut into ranges of whole activities of about
-# TRANSFORM_RANGE_BYTES; worker processes (one per core) parse *and* transform the ranges, and this
-# process writes their tables in file order.
+# TRANSFORM_RANGE_BYTES; worker processes (one per core but one) and this process parse *and*
+# transform the ranges, and this process writes their tables in file order.
 # A range is transformed in one batch, whatever batch_size says: validation has a fixed cost per
 # batch, so fewer, larger batches cost less.
 TRANSFORM_RANGE_BYTES = 12 << 20
@@ -181,8 +186,7 @@ def _transformed_ranges(path: Path, label: str, plan, snapshot: date, rates: FxR
                     yield batch.activities_seen, _transform(batch, label, snapshot, rates, first_seen)
                 continue
             for batch in result.batches:
-                published = batch.tables["iati_activities"]
-                first_seen.update(zip(published["iati_identifier"], published["source_file"], strict=True))
+                _register(batch, first_seen)
             yield result.activities_seen, _concat(result.batches)
 
 

@@ -151,3 +151,25 @@ def test_an_error_in_a_later_range_quarantines_the_file_as_one_process_does(file
     assert not [n for n in ahead["iati_activities"].parts if n.startswith("part-00001-")]
     quarantine = ahead_rejects.frame().filter(pl.col("check") == "readable_file")
     assert quarantine["file"].to_list() == ["broken.xml"]
+
+
+def test_where_no_worker_can_start_this_process_reads_every_range(files, monkeypatch):
+    """A sandbox without shared memory or process limits: submitting to the pool fails. The ranges
+    are all read here, with the same result as one process reading the file."""
+    monkeypatch.setattr(reader, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(iati, "TRANSFORM_RANGE_BYTES", 64 << 10)
+    refused = []
+
+    class NoProcesses(reader.ProcessPoolExecutor):
+        def submit(self, *args, **kwargs):
+            refused.append(1)
+            raise OSError("cannot allocate shared memory")
+
+    here_result, here, here_rejects = build(files, workers=1)
+    monkeypatch.setattr(reader, "ProcessPoolExecutor", NoProcesses)
+    result, writers, rejects = build(files, workers=2)
+    assert refused  # the pool was tried
+    for table in TABLES:
+        assert writers[table].frame().equals(here[table].frame()), table
+        assert result.rejected_records(table) == here_result.rejected_records(table)
+    assert rejects.frame().height == here_rejects.frame().height
