@@ -123,16 +123,37 @@ def _match_methods(records: pl.DataFrame) -> pl.DataFrame:
 _ALPHA2 = ALPHA2_TO_ALPHA3
 
 
+def _joined(a, b):
+    """Two members' values (None, one value, or a frozenset of several) as one."""
+    if a is None or a == b:
+        return b
+    if b is None:
+        return a
+    return (a if isinstance(a, frozenset) else frozenset((a,))) | (b if isinstance(b, frozenset) else frozenset((b,)))
+
+
+def _disjoint(a, b) -> bool:
+    """Both known and sharing no value."""
+    if a is None or b is None:
+        return False
+    return (a if isinstance(a, frozenset) else frozenset((a,))).isdisjoint(b if isinstance(b, frozenset) else (b,))
+
+
 class _Clusters:
     """Union-find over source records that keeps, for each cluster, the countries and identifiers of
     its members, so that a link is refused when it would put two known different countries, or two
     different identifiers of one kind, into one organisation. The check is on the whole cluster, so
-    a country-less mention cannot chain a GBR Ltd and a USA Inc together."""
+    a country-less mention cannot chain a GBR Ltd and a USA Inc together.
+
+    A cluster's countries (and identifiers of each kind) are None, one value, or a frozenset of
+    several: a set per record would cost hundreds of MB at a million records."""
 
     def __init__(self, countries: list, iati: list, gc: list):
         self.parent = list(range(len(countries)))
-        self.countries = [{c} if c else set() for c in countries]
-        self.ids = [({i} if i else set(), {g} if g else set()) for i, g in zip(iati, gc, strict=True)]
+        shared: dict[str, str] = {}  # one string object per distinct value
+        self.countries = [shared.setdefault(c, c) if c else None for c in countries]
+        self.iati = [shared.setdefault(i, i) if i else None for i in iati]
+        self.gc = [shared.setdefault(g, g) if g else None for g in gc]
 
     def find(self, i: int) -> int:
         while self.parent[i] != i:
@@ -140,16 +161,19 @@ class _Clusters:
             i = self.parent[i]
         return i
 
+    def add_country(self, i: int, country: str) -> None:
+        root = self.find(i)
+        self.countries[root] = _joined(self.countries[root], country)
+
     def conflict(self, a: int, b: int, *, same_registration: bool = False) -> bool:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return False
-        ca, cb = self.countries[ra], self.countries[rb]
-        if ca and cb and not ca & cb:
+        if _disjoint(self.countries[ra], self.countries[rb]):
             return True
         # two registrations of one organisation (same normalized name, same country) are joined on
         # that direct evidence; otherwise two different identifiers of one kind stay apart
-        return not same_registration and any(x and y and not x & y for x, y in zip(self.ids[ra], self.ids[rb], strict=True))
+        return not same_registration and (_disjoint(self.iati[ra], self.iati[rb]) or _disjoint(self.gc[ra], self.gc[rb]))
 
     def union(self, a: int, b: int, *, same_registration: bool = False, identifier: bool = False) -> bool:
         """Join the clusters of ``a`` and ``b`` unless they conflict; a shared ``identifier`` is
@@ -161,8 +185,9 @@ class _Clusters:
             return True
         keep, drop = min(ra, rb), max(ra, rb)
         self.parent[drop] = keep
-        self.countries[keep] |= self.countries[drop]
-        self.ids[keep] = tuple(x | y for x, y in zip(self.ids[keep], self.ids[drop], strict=True))
+        for values in (self.countries, self.iati, self.gc):
+            values[keep] = _joined(values[keep], values[drop])
+            values[drop] = None
         return True
 
 
@@ -293,8 +318,7 @@ def build_organizations(records: pl.DataFrame, snapshot) -> tuple[pl.DataFrame, 
                   zip(nodes["gc_participant_id"].to_list(), nodes["iati_ref"].to_list(), strict=True)]
     for rids, country in zip(node_rids, countries, strict=True):
         if country:
-            root = uf.find(rids[0])
-            uf.countries[root].add(country)
+            uf.add_country(rids[0], country)
     nodes = nodes.with_columns(pl.Series("country_iso3", countries, dtype=pl.Utf8))
 
     for rids, country, is_generic in zip(node_rids, countries, generic, strict=True):
