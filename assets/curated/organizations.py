@@ -18,6 +18,7 @@ import csv
 import importlib.resources
 from functools import cache
 
+import numpy as np
 import polars as pl
 import pycountry
 from rapidfuzz import fuzz
@@ -107,10 +108,14 @@ def _match_methods(records: pl.DataFrame) -> pl.DataFrame:
                .group_by("cluster").agg(pl.col("name_key").drop_nulls().unique().alias("_anchor_keys")))
     records = records.join(anchors, on="cluster", how="left").with_columns(
         pl.col("_anchor_keys").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))))
-    scores = [
-        100.0 if key is None or not anchor or key in anchor else max(fuzz.token_sort_ratio(key, a) for a in anchor)
-        for key, anchor in zip(records["name_key"].to_list(), records["_anchor_keys"].to_list(), strict=True)
-    ]
+    # only a record whose name is none of its anchors' is scored (in Python): the others score 100
+    scored = (pl.col("name_key").is_not_null() & (pl.col("_anchor_keys").list.len() > 0)
+              & ~pl.col("_anchor_keys").list.contains(pl.col("name_key")).fill_null(False))
+    fuzzy = records.select(pl.arg_where(scored).alias("row"), pl.col("name_key").filter(scored),
+                           pl.col("_anchor_keys").filter(scored))
+    scores = np.full(records.height, 100.0)
+    scores[fuzzy["row"].to_numpy()] = [max(fuzz.token_sort_ratio(key, a) for a in anchor)
+                                       for key, anchor in fuzzy.select("name_key", "_anchor_keys").iter_rows()]
     records = records.with_columns(pl.Series("match_score", scores, dtype=pl.Float64))
     return records.with_columns(
         pl.when(has_id).then(pl.lit("identifier"))
@@ -344,9 +349,10 @@ def build_organizations(records: pl.DataFrame, snapshot) -> tuple[pl.DataFrame, 
     # Global Compact participant named by an acronym only where both countries are known and agree
     # (companies take acronyms as names: "SCOR", "EDF")
     expansions = _acronym_expansions(records)
-    by_key: dict[str, list[int]] = {}
+    expanded = set(expansions.values())
+    by_key: dict[str, list[int]] = {}  # the nodes of each name an acronym stands for
     for node, keys in enumerate(zip(nodes["name_key"].to_list(), match_keys, strict=True)):
-        for key in set(keys):
+        for key in set(keys) & expanded:
             by_key.setdefault(key, []).append(node)
     alone = records.filter(pl.col("source_name").str.strip_chars().str.contains(rf"^{ACRONYM}$")).group_by(
         "name_key").agg(pl.col("gc_participant_id").is_not_null().any().alias("gc"))
@@ -362,10 +368,10 @@ def build_organizations(records: pl.DataFrame, snapshot) -> tuple[pl.DataFrame, 
                 continue
             uf.union(node_rids[node][0], node_rids[other][0], same_registration=same_country and registered[node]
                      and registered[other])
-    records = records.with_columns(pl.Series("cluster", [uf.find(i) for i in range(n)], dtype=pl.Int64))
-
-    ranked = records.with_columns(pl.col("source").replace_strict(_SOURCE_RANK, default=9).alias("_rank"))
-    ids = ranked.group_by("cluster").agg(
+    records = records.with_columns(pl.Series("cluster", [uf.find(i) for i in range(n)], dtype=pl.Int64),
+                                   pl.col("source").replace_strict(_SOURCE_RANK, default=9).alias("_rank"))
+    del uf, node_rids, named, match_keys, countries, generic, maybe, registered, by_key
+    ids = records.group_by("cluster").agg(
         pl.col("iati_ref").drop_nulls().min().alias("iati_org_ref"),
         pl.col("gc_participant_id").drop_nulls().min().alias("gc_participant_id"),
         pl.concat_str([pl.col("name_key"), pl.col("country_iso3").fill_null("")], separator="|").drop_nulls().min().alias("_name_id"),
@@ -374,12 +380,14 @@ def build_organizations(records: pl.DataFrame, snapshot) -> tuple[pl.DataFrame, 
         .when(pl.col("gc_participant_id").is_not_null()).then(pl.lit("gc:") + pl.col("gc_participant_id"))
         .otherwise(pl.lit("name:") + pl.col("_name_id")).alias("_identity"),
     ).with_columns(pl.col("_identity").map_elements(lambda s: stable_id("org", s), return_dtype=pl.Utf8).alias("org_id"))
-    records = records.join(ids.select("cluster", "org_id", "_identity"), on="cluster")
-    records = _match_methods(records)
-    ranked = ranked.join(ids.select("cluster", "org_id", "iati_org_ref", "gc_participant_id"), on="cluster", suffix="_c")
+    # one join gives each record its organisation; the organisations are read from the same frame
+    records = _match_methods(records.join(
+        ids.select("cluster", "org_id", "_identity", "iati_org_ref", pl.col("gc_participant_id").alias("gc_participant_id_c")),
+        on="cluster"))
+    del ids
     type_names = load_codelists()["OrganisationType"]
     organizations = (
-        ranked.sort("_rank", "source_key")
+        records.sort("_rank", "source_key")
         .group_by("org_id", maintain_order=False).agg(
             pl.col("source_name").drop_nulls().first().alias("canonical_name"),
             pl.col("name_key").drop_nulls().first().alias("name_normalized"),
