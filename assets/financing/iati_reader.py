@@ -248,6 +248,17 @@ def _cut_points(path: Path, range_bytes: int) -> tuple[bytes, list[_Range]] | No
             return None
         fh.seek(0)
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            released = 0
+
+            def release(upto: int) -> None:
+                """The pages before ``upto`` are given back: a file scanned through a mapping would
+                otherwise count whole in this process's resident memory."""
+                nonlocal released
+                upto -= upto % mmap.PAGESIZE
+                if upto > released and hasattr(data, "madvise"):
+                    data.madvise(mmap.MADV_DONTNEED, released, upto - released)
+                    released = upto
+
             first = _ACTIVITY_START.search(data)
             closing = data.rfind(b"</iati-activities>")
             if first is None or closing < first.start():
@@ -270,15 +281,19 @@ def _cut_points(path: Path, range_bytes: int) -> tuple[bytes, list[_Range]] | No
                 if not (inside_comment or inside_cdata):
                     cuts.append(at)
                     position = at + range_bytes
+                    release(at)
                 else:
                     position = at + 1
             if len(cuts) < 2:
                 return None
             cuts.append(closing)
             ranges, lines = [], 0
+            released = 0
             for previous, start, end in zip([0, *cuts[:-2]], cuts[:-1], cuts[1:], strict=True):
                 lines += data[previous:start].count(b"\n")  # one range copied at a time
+                release(start)
                 ranges.append(_Range(start, end, lines))
+            release(len(data))
             return bytes(prologue), ranges
 
 
