@@ -92,8 +92,8 @@ class IatiBuild:
 
 def _duplicates(batch: IatiBatch, label: str, first_seen: Mapping[str, str]) -> tuple[set[int], dict[str, str]]:
     """(positions of the activities of ``batch`` whose identifier an earlier activity took, the file
-    of the first activity of each other identifier in the batch). ``first_seen``: identifiers
-    published before the batch, and their file."""
+    of the first activity of each other identifier in the batch). ``first_seen``: identifiers read
+    before the batch (published or rejected), and their file."""
     labels = batch.labels or [label] * len(batch.activities["iati_identifier"])
     duplicates, in_batch = set(), {}
     for identifier, seq, file in zip(batch.activities["iati_identifier"], batch.activities["activity_seq"], labels,
@@ -108,18 +108,19 @@ def _duplicates(batch: IatiBatch, label: str, first_seen: Mapping[str, str]) -> 
 def _transform(batch: IatiBatch, label: str, snapshot: date, rates: FxRates,
                first_seen: dict[str, str]) -> TransformedBatch:
     """``batch`` typed, converted and validated, its activities rejected where ``first_seen`` (or an
-    earlier activity of the batch) took their identifier; the identifiers it publishes are added to
-    ``first_seen``."""
+    earlier activity of the batch) took their identifier; the identifiers it reads are added to
+    ``first_seen``. The first activity read with an identifier takes it, published or rejected: so
+    what is published does not depend on where batches, ranges or files begin and end."""
     duplicates, in_batch = _duplicates(batch, label, first_seen)
     result = transform_batch(batch, label, snapshot, rates, duplicates, ChainMap(in_batch, first_seen))
-    _register(result, first_seen)
+    _register(batch.activities["iati_identifier"], batch.labels or itertools.repeat(label), first_seen)
     return result
 
 
-def _register(result: TransformedBatch, first_seen: dict[str, str]) -> None:
-    """The identifiers ``result`` publishes, and their file, added to ``first_seen``."""
-    published = result.tables["iati_activities"]
-    first_seen.update(zip(published["iati_identifier"], published["source_file"], strict=True))
+def _register(identifiers, files, first_seen: dict[str, str]) -> None:
+    """Each identifier read, with the file of its first activity, added to ``first_seen``."""
+    for identifier, file in zip(identifiers, files, strict=False):  # ``files`` may repeat one label
+        first_seen.setdefault(identifier, file)
 
 
 # A file of PARALLEL_MIN_BYTES or more is cut into ranges of whole activities of about
@@ -136,7 +137,7 @@ class _RangeResult:
     """A range's batches, transformed by a worker that knew only the range's own activities."""
 
     batches: list[TransformedBatch]
-    identifiers: list[str]  # of every activity read (published or not): what an earlier one may have taken
+    identifiers: list[str]  # of every activity read (published or not), in order
     activities_seen: int
 
 
@@ -172,7 +173,7 @@ def _transformed_ranges(path: Path, label: str, plan, snapshot: date, rates: FxR
                         workers: int, ahead: int) -> Iterator[tuple[int, TransformedBatch]]:
     """(activities read, their tables) of each range of a large file, in file order, as
     :func:`_transform` of its batches one after the other gives them: a worker's result is taken
-    where none of the range's identifiers was published before it (it could not know them), else
+    where none of the range's identifiers was read before it (it could not know them), else
     the range is read and transformed again here. ``first_seen`` is kept up to date."""
     rates.ecb  # noqa: B018 - read once here and sent to the workers, not read again by each
     # this process computes ranges too (and writes): one worker fewer than cores
@@ -185,8 +186,7 @@ def _transformed_ranges(path: Path, label: str, plan, snapshot: date, rates: FxR
                 for batch in parse_range(str(path), label, plan[0], part, _WHOLE_RANGE):
                     yield batch.activities_seen, _transform(batch, label, snapshot, rates, first_seen)
                 continue
-            for batch in result.batches:
-                _register(batch, first_seen)
+            _register(result.identifiers, itertools.repeat(label), first_seen)
             yield result.activities_seen, _concat(result.batches)
 
 
@@ -207,7 +207,7 @@ def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRa
     processes, and a file of ``PARALLEL_MIN_BYTES`` or more is cut into ranges of whole activities
     that the workers and this process parse *and* transform (each range in one batch); this process
     writes them in file order, and transforms a range again where an activity of it repeats an
-    identifier published before it (a worker cannot know those).
+    identifier read before it (a worker cannot know those).
     """
     build = IatiBuild()
     first_seen: dict[str, str] = {}
@@ -283,7 +283,7 @@ def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRa
             file_gated = dict.fromkeys(TABLES, 0)
             file_warnings = dict.fromkeys(TABLES, 0)
             file_samples: list[pl.DataFrame] = []
-            # identifiers are published in order (dicts keep it): the file's own come after this many
+            # identifiers are registered in reading order (dicts keep it): the file's own come after this many
             published_before: int | None = None
             try:
                 plan = cut_file(path, workers=parsed.workers, min_bytes=parsed.min_bytes,

@@ -58,15 +58,15 @@ TRANSACTION_COLUMNS = (
     "value", "value_currency", "value_date", "humanitarian",
     "provider_org_ref", "provider_org_type_code", "provider_org_name", "provider_org_activity_id",
     "receiver_org_ref", "receiver_org_type_code", "receiver_org_name", "receiver_org_activity_id",
-    "flow_type_code", "finance_type_code", "aid_type_code", "description",
+    "flow_type_code", "finance_type_code", "aid_type_code", "description", "source_line",
 )
 PARTICIPATING_ORG_COLUMNS = (
     "activity_seq", "iati_identifier", "org_index", "role_code", "org_ref", "org_type_code", "org_name", "org_activity_id",
-    "crs_channel_code",
+    "crs_channel_code", "source_line",
 )
 BUDGET_COLUMNS = (
     "activity_seq", "iati_identifier", "budget_index", "budget_type_code", "budget_status_code",
-    "period_start", "period_end", "value", "value_currency", "value_date",
+    "period_start", "period_end", "value", "value_currency", "value_date", "source_line",
 )
 
 _NO_ELEMENT = etree.Element("missing")  # stands in for an absent element: no text, no attributes
@@ -317,8 +317,10 @@ def rebase(batch: IatiBatch, seq: int, line_offset: int) -> IatiBatch:
     for name in ("activities", "transactions", "participating_orgs", "budgets", "classifications"):
         values = getattr(batch, name)["activity_seq"]
         values[:] = [v + offset for v in values]
-    lines = batch.activities["source_line"]
-    lines[:] = [line + line_offset if line is not None else None for line in lines]
+    if line_offset:
+        for name in ("activities", "transactions", "participating_orgs", "budgets"):
+            lines = getattr(batch, name)["source_line"]
+            lines[:] = [line + line_offset if line is not None else None for line in lines]
     for reject in batch.rejects:
         if reject.get("line") is not None:
             reject["line"] += line_offset
@@ -580,11 +582,12 @@ def _read_activity(act, file_version: str | None, batch: IatiBatch, label: str) 
         if not isinstance(tag, str) or tag[0] == "{":
             continue  # comments, entities, and publisher extensions in other namespaces
         if tag == "transaction":
-            _append(t, (seq, *_read_transaction(child, identifier, n_transactions, lang)))
+            _append(t, (seq, *_read_transaction(child, identifier, n_transactions, lang), child.sourceline))
             n_transactions += 1
         elif tag == "participating-org":
             _append(p, (seq, identifier, n_orgs, _attr(child, "role"), _attr(child, "ref"), _attr(child, "type"),
-                        _narrative(child, lang), _attr(child, "activity-id"), _attr(child, "crs-channel-code")))
+                        _narrative(child, lang), _attr(child, "activity-id"), _attr(child, "crs-channel-code"),
+                        child.sourceline))
             n_orgs += 1
         elif tag == "budget":
             value_el = child.find("value")
@@ -592,7 +595,8 @@ def _read_activity(act, file_version: str | None, batch: IatiBatch, label: str) 
                 value_el = _NO_ELEMENT
             _append(b, (seq, identifier, n_budgets, _attr(child, "type") or "1", _attr(child, "status") or "1",
                         _iso_date(child.find("period-start")), _iso_date(child.find("period-end")),
-                        _text(value_el), _attr(value_el, "currency"), _attr(value_el, "value-date")))
+                        _text(value_el), _attr(value_el, "currency"), _attr(value_el, "value-date"),
+                        child.sourceline))
             n_budgets += 1
         elif tag == "reporting-org":
             reporting_ref, reporting_type = _attr(child, "ref"), _attr(child, "type")

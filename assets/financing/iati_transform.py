@@ -53,7 +53,7 @@ def _normalize_codes(raw: pl.DataFrame, columns: dict[str, str], *, table: str,
         if changed.any():
             pair = pl.DataFrame({"before": raw[col].filter(changed), "after": out[col].filter(changed)})
             warnings.append(reject_columns({
-                "table": table, "file": raw["source_file"].filter(changed), "line": None,
+                "table": table, "file": raw["source_file"].filter(changed), "line": raw["source_line"].filter(changed),
                 "record_key": keys.filter(changed), "column": col, "check": "code_normalized", "value": pair["before"],
                 "reason": pair.select(pl.format(f"{col}: '{{}}' read as the codelist code '{{}}'", "before", "after"))
                 .to_series(),
@@ -100,7 +100,8 @@ def _parse_failures(raw: pl.DataFrame, parsed: pl.DataFrame, columns: dict[str, 
         if not failed.any():
             continue
         frames.append(reject_columns({
-            "table": table, "file": raw["source_file"].filter(failed), "line": None, "record_key": keys.filter(failed),
+            "table": table, "file": raw["source_file"].filter(failed), "line": raw["source_line"].filter(failed),
+            "record_key": keys.filter(failed),
             "column": column, "check": "parse", "value": raw[column].filter(failed),
             "reason": f"{column}: not {expected}", "severity": severity,
         }))
@@ -144,10 +145,12 @@ def _activities(batch: IatiBatch, label: str, snapshot: date) -> tuple[pl.DataFr
     countries = of["recipient-country"].with_columns(pl.col("code").str.to_uppercase()).with_columns(
         pl.col("code").replace_strict(ALPHA2_TO_ALPHA3, default=None).alias("iso3"))
     unknown = countries.filter(pl.col("iso3").is_null()).join(
-        typed.select("activity_seq", "iati_identifier", "source_file"), on="activity_seq", how="left", maintain_order="left")
+        typed.select("activity_seq", "iati_identifier", "source_file", "source_line"), on="activity_seq", how="left",
+        maintain_order="left")
     if unknown.height:
         rejects.append(reject_columns({
-            "table": "iati_activities", "file": unknown["source_file"], "line": None, "record_key": unknown["iati_identifier"],
+            "table": "iati_activities", "file": unknown["source_file"], "line": unknown["source_line"],
+            "record_key": unknown["iati_identifier"],
             "column": "recipient_country_codes", "check": "iso3166", "value": unknown["code"],
             "reason": "recipient country code is not an ISO 3166-1 alpha-2 code; left out of recipient_countries_iso3",
             "severity": "warning"}))
@@ -191,7 +194,8 @@ def _activities(batch: IatiBatch, label: str, snapshot: date) -> tuple[pl.DataFr
 def _transactions(batch: IatiBatch, activities: pl.DataFrame, snapshot: date,
                   rates: FxRates) -> tuple[pl.DataFrame, pl.DataFrame]:
     raw = _with_files(pl.DataFrame(batch.transactions, schema={c: pl.Utf8 for c in batch.transactions} |
-                                   {"activity_seq": pl.Int64, "transaction_index": pl.Int32}), activities)
+                                   {"activity_seq": pl.Int64, "transaction_index": pl.Int32, "source_line": pl.Int64}),
+                      activities)
     keys = _child_keys(raw, "transaction", "transaction_index")
     raw, normalized = _normalize_codes(raw, {
         "transaction_type_code": "TransactionType", "value_currency": "Currency",
@@ -231,7 +235,8 @@ def _child_keys(raw: pl.DataFrame, element: str, index_col: str) -> pl.Series:
 def _participating_orgs(batch: IatiBatch, activities: pl.DataFrame,
                         snapshot: date) -> tuple[pl.DataFrame, pl.DataFrame]:
     raw = _with_files(pl.DataFrame(batch.participating_orgs, schema={c: pl.Utf8 for c in batch.participating_orgs} |
-                                   {"activity_seq": pl.Int64, "org_index": pl.Int32}), activities)
+                                   {"activity_seq": pl.Int64, "org_index": pl.Int32, "source_line": pl.Int64}),
+                      activities)
     raw, normalized = _normalize_codes(raw, {"role_code": "OrganisationRole", "org_type_code": "OrganisationType"},
                                        table="iati_participating_orgs",
                                        keys=_child_keys(raw, "participating-org", "org_index"))
@@ -245,7 +250,8 @@ def _participating_orgs(batch: IatiBatch, activities: pl.DataFrame,
 def _budgets(batch: IatiBatch, activities: pl.DataFrame, snapshot: date,
              rates: FxRates) -> tuple[pl.DataFrame, pl.DataFrame]:
     raw = _with_files(pl.DataFrame(batch.budgets, schema={c: pl.Utf8 for c in batch.budgets} |
-                                   {"activity_seq": pl.Int64, "budget_index": pl.Int32}), activities)
+                                   {"activity_seq": pl.Int64, "budget_index": pl.Int32, "source_line": pl.Int64}),
+                      activities)
     keys = _child_keys(raw, "budget", "budget_index")
     raw, normalized = _normalize_codes(raw, {"budget_type_code": "BudgetType", "budget_status_code": "BudgetStatus",
                                              "value_currency": "Currency"}, table="iati_budgets", keys=keys)
@@ -275,7 +281,7 @@ def _negative_budgets(typed: pl.DataFrame, keys: pl.Series) -> pl.DataFrame:
         return empty_rejects()
     sub = typed.filter(negative)
     return reject_columns({
-        "table": "iati_budgets", "file": sub["source_file"], "line": None, "record_key": keys.filter(negative),
+        "table": "iati_budgets", "file": sub["source_file"], "line": sub["source_line"], "record_key": keys.filter(negative),
         "column": "value",
         "check": "negative_budget", "value": sub["value"].cast(pl.Utf8),
         "reason": sub.select(pl.format("negative budget ({} budget): published as it is; often a correction of an "
@@ -292,8 +298,8 @@ def _no_currency(typed: pl.DataFrame, table: str, keys: pl.Series) -> pl.DataFra
     if not missing.any():
         return empty_rejects()
     return reject_columns({
-        "table": table, "file": typed["source_file"].filter(missing), "line": None, "record_key": keys.filter(missing),
-        "column": "currency",
+        "table": table, "file": typed["source_file"].filter(missing), "line": typed["source_line"].filter(missing),
+        "record_key": keys.filter(missing), "column": "currency",
         "check": "currency_present", "value": typed["value"].filter(missing).cast(pl.Utf8),
         "reason": "no currency: value/@currency and the activity's default-currency are missing or empty; "
                   "currency and value_usd left null", "severity": "warning"})
@@ -318,10 +324,11 @@ def _cascade(children: pl.DataFrame, keys: pl.Series, reasons: pl.DataFrame,
     hit = children["activity_seq"].is_in(reasons["activity_seq"].implode())
     if not hit.any():
         return children, keys, empty_rejects()
-    dropped = children.filter(hit).select("activity_seq", "source_file").with_columns(key=keys.filter(hit)).join(
-        reasons, on="activity_seq", how="left", maintain_order="left")
+    dropped = children.filter(hit).select("activity_seq", "source_file", "source_line").with_columns(
+        key=keys.filter(hit)).join(reasons, on="activity_seq", how="left", maintain_order="left")
     rejects = reject_columns({
-        "table": table, "file": dropped["source_file"], "line": None, "record_key": dropped["key"], "column": None,
+        "table": table, "file": dropped["source_file"], "line": dropped["source_line"], "record_key": dropped["key"],
+        "column": None,
         "check": "parent_rejected", "value": dropped["iati_identifier"],
         "reason": dropped.select(pl.format("activity rejected: {}", pl.col("reason"))).to_series(),
         "severity": "error"})
@@ -338,7 +345,8 @@ def transform_batch(batch: IatiBatch, label: str, snapshot: date, rates: FxRates
     """Type, label, convert and validate one batch.
 
     ``duplicate_seqs`` are activities whose identifier was already taken by an earlier activity
-    (the first one wins, ``first_seen`` says from which file); they are rejected with their children.
+    (the first one read wins, published or not; ``first_seen`` says from which file); they are
+    rejected with their children.
     """
     reader_rejects = rejects_frame(batch.rejects)
     activities, act_parse = _activities(batch, label, snapshot)
@@ -352,7 +360,7 @@ def transform_batch(batch: IatiBatch, label: str, snapshot: date, rates: FxRates
         "table": "iati_activities", "file": dups["source_file"], "line": dups["source_line"],
         "record_key": dups["iati_identifier"],
         "column": "iati_identifier", "check": "field_uniqueness", "value": dups["iati_identifier"],
-        "reason": [f"duplicate iati-identifier; first published from {(first_seen or {}).get(k, 'an earlier activity')}"
+        "reason": [f"duplicate iati-identifier; first read from {(first_seen or {}).get(k, 'an earlier activity')}"
                    for k in dups["iati_identifier"]],
         "severity": "error"})
     candidates, candidate_keys = _without_parse_errors(activities.filter(~dup), activities.filter(~dup)["iati_identifier"], act_parse)
@@ -381,7 +389,8 @@ def transform_batch(batch: IatiBatch, label: str, snapshot: date, rates: FxRates
         frame, keys, cascade = _cascade(frame, keys, reasons, table)
         parse_rejects = parse_rejects.filter(pl.col("record_key").is_in(keys.implode()))
         frame, keys = _without_parse_errors(frame, keys, parse_rejects)
-        valid, rejected, bad = split_valid(frame, model, table=table, record_keys=keys, files=frame["source_file"])
+        valid, rejected, bad = split_valid(frame, model, table=table, record_keys=keys, files=frame["source_file"],
+                                           lines=frame["source_line"])
         out_rejects += [parse_rejects, cascade, rejected]
         if "fx_rate" in valid.columns:
             out_rejects.append(_fx_warnings(valid, table, keys.filter(~bad)))

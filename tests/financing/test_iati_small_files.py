@@ -84,7 +84,7 @@ def test_every_record_of_every_small_file_is_published_or_rejected_under_its_own
             assert rows + rejected == count, (path.name, table, rows, rejected)
     duplicate = errors.filter(pl.col("check") == "field_uniqueness").to_dicts()
     assert [(d["file"], d["record_key"]) for d in duplicate] == [("publisher-07.xml", "XM-A-2-1")]
-    assert "first published from publisher-02.xml" in duplicate[0]["reason"]
+    assert "first read from publisher-02.xml" in duplicate[0]["reason"]
     bad = errors.filter(pl.col("record_key").str.starts_with("XM-BAD-DATE") & (pl.col("table") == "iati_transactions"))
     assert set(bad["file"]) == {"publisher-09.xml"} and bad.height >= 1
 
