@@ -361,8 +361,9 @@ def ordered_ranges(pool: ProcessPoolExecutor, task, path: Path, label: str, plan
     order, computed by ``pool`` with ``ahead`` ranges in flight (a worker that finishes one is given
     the next at once). With ``local`` (the same computation, in this process), this process computes
     the first range itself while the workers start, and the next range not yet given out whenever
-    the first in line is not ready, holding at most ``ahead`` + 1 results; where no worker can run,
-    it computes every range. Memory stays bounded either way. A range's :class:`IatiFileError` is raised when its turn comes, with the file's line numbers."""
+    the first in line is not ready, holding at most ``ahead`` results; where no worker can run, it
+    computes every range. Memory stays bounded either way. A range's :class:`IatiFileError` is
+    raised when its turn comes, with the file's line numbers."""
     prologue, ranges = plan
     lock = threading.Lock()
     queued = deque(enumerate(ranges))  # not given out yet
@@ -426,12 +427,18 @@ def ordered_ranges(pool: ProcessPoolExecutor, task, path: Path, label: str, plan
                 slot = slots.get(index)
                 if isinstance(slot, tuple) or (slot is not None and slot.done()):
                     break
+                if slot is None:
+                    with lock:  # not given out yet (or given back: no worker could start): its turn is now
+                        mine = queued.popleft() if local is not None and queued and queued[0][0] == index else None
+                    if mine is not None:
+                        compute_here(*mine)
+                    else:  # being given out: a moment
+                        threading.Event().wait(0.001)
+                    continue
                 held = sum(isinstance(s, tuple) for s in list(slots.values()))
                 claimed = take_next() if local is not None and held < ahead else None
                 if claimed is not None:
                     compute_here(*claimed)
-                elif slot is None:  # given out by now: wait for it
-                    threading.Event().wait(0.001)
                 else:
                     futures_wait([slot])
             slot = slots.pop(index)

@@ -173,3 +173,29 @@ def test_where_no_worker_can_start_this_process_reads_every_range(files, monkeyp
         assert writers[table].frame().equals(here[table].frame()), table
         assert result.rejected_records(table) == here_result.rejected_records(table)
     assert rejects.frame().height == here_rejects.frame().height
+
+
+def _dies_in_a_worker(path, label, prologue, part, inputs=None):
+    """The range transform, except that a worker process running it dies (killed, out of memory)."""
+    import multiprocessing
+    import os
+
+    if multiprocessing.parent_process() is not None:
+        os._exit(9)
+    return _real_transform_range(path, label, prologue, part, inputs)
+
+
+_real_transform_range = iati._transform_range
+
+
+def test_a_worker_that_dies_leaves_its_ranges_to_this_process(files, monkeypatch):
+    monkeypatch.setattr(reader, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(iati, "TRANSFORM_RANGE_BYTES", 64 << 10)
+    here_result, here, here_rejects = build(files, workers=1)
+    monkeypatch.setattr(iati, "_transform_range", _dies_in_a_worker)
+    result, writers, rejects = build(files, workers=2)
+    for table in TABLES:
+        assert writers[table].frame().equals(here[table].frame()), table
+        assert result.rejected_records(table) == here_result.rejected_records(table)
+    assert (rejects.frame().select(REJECT_COLUMNS).sort(REJECT_COLUMNS, nulls_last=True)
+            .equals(here_rejects.frame().select(REJECT_COLUMNS).sort(REJECT_COLUMNS, nulls_last=True)))
