@@ -7,11 +7,9 @@ import pytest
 
 import assets.financing.iati as iati
 import assets.financing.iati_reader as reader
-from assets.financing.fx import load_rates
-from assets.financing.iati import build_iati_tables
 from assets.financing.iati_transform import TABLES
 from tests.conftest import iati_xml
-from tests.financing.test_iati_realdata import SNAPSHOT, MemoryWriter
+from tests.financing.test_iati_ranges import build
 
 
 def activity(identifier: str, *, status: str = "2") -> str:
@@ -55,14 +53,6 @@ def expected() -> tuple[list[str], list[tuple[str, str]]]:
     return sorted(i for i, valid in first.items() if valid), sorted(duplicates)
 
 
-def build(paths, *, batch_size, workers=1):
-    writers = {t: MemoryWriter() for t in TABLES}
-    rejects = MemoryWriter()
-    result = build_iati_tables([(p, p.name) for p in paths], SNAPSHOT, load_rates(), writers, rejects,
-                               batch_size=batch_size, workers=workers)
-    return result, writers, rejects
-
-
 def outcome(built):
     result, writers, rejects = built
     published = sorted(writers["iati_activities"].frame()["iati_identifier"].to_list())
@@ -74,7 +64,7 @@ def outcome(built):
 
 @pytest.mark.parametrize("batch_size", [1, 2, 5, 1000])
 def test_the_first_activity_read_wins_in_every_batching(files, batch_size):
-    published, duplicates, children, rejected = outcome(build(files, batch_size=batch_size))
+    published, duplicates, children, rejected = outcome(build(files, batch_size=batch_size, workers=1))
     assert (published, duplicates) == expected()
     assert children == published  # one transaction each, rejected with its activity otherwise
     assert rejected["iati_activities"] == len(ACTIVITIES) - len(published)
@@ -86,11 +76,11 @@ def test_ranges_in_worker_processes_give_the_same(files, monkeypatch):
     monkeypatch.setattr(iati, "TRANSFORM_RANGE_BYTES", 600)  # about two activities a range
     ranged = outcome(build(files, batch_size=3, workers=2))
     assert ranged[:2] == expected()
-    assert ranged == outcome(build(files, batch_size=1000))
+    assert ranged == outcome(build(files, batch_size=1000, workers=1))
 
 
 def test_a_duplicate_names_the_file_its_identifier_was_first_read_from(files):
-    _, _, rejects = build(files, batch_size=2)
+    _, _, rejects = build(files, batch_size=2, workers=1)
     reasons = dict(rejects.frame().filter((pl.col("check") == "field_uniqueness") & (pl.col("file") == "three.xml"))
                    .select("record_key", "reason").iter_rows())
     assert reasons == {"D-1": "duplicate iati-identifier; first read from two.xml"}
