@@ -411,15 +411,15 @@ def ordered_ranges(pool: ProcessPoolExecutor, task, path: Path, label: str, plan
         with lock:
             return queued.popleft() if queued else None
 
+    starter = None
     try:
         if local is not None and len(ranges) > 1:
             first = take_next()
+            # starting the workers blocks the first submit for seconds: it runs on a thread while
+            # this process computes the first range (and the next, if the workers are not up yet)
             starter = threading.Thread(target=give_out, name="start-range-workers", daemon=True)
             starter.start()
-            try:
-                compute_here(*first)
-            finally:
-                starter.join()
+            compute_here(*first)
         else:
             give_out()
         for index, part in enumerate(ranges):
@@ -432,13 +432,13 @@ def ordered_ranges(pool: ProcessPoolExecutor, task, path: Path, label: str, plan
                         mine = queued.popleft() if local is not None and queued and queued[0][0] == index else None
                     if mine is not None:
                         compute_here(*mine)
-                    else:  # being given out: a moment
-                        threading.Event().wait(0.001)
-                    continue
+                        continue
                 held = sum(isinstance(s, tuple) for s in list(slots.values()))
                 claimed = take_next() if local is not None and held < ahead else None
                 if claimed is not None:
                     compute_here(*claimed)
+                elif slot is None:  # being given out: a moment
+                    threading.Event().wait(0.001)
                 else:
                     futures_wait([slot])
             slot = slots.pop(index)
@@ -464,6 +464,9 @@ def ordered_ranges(pool: ProcessPoolExecutor, task, path: Path, label: str, plan
     finally:
         with lock:
             closed = True
+        if starter is not None:
+            starter.join()
+        with lock:
             for slot in slots.values():
                 if not isinstance(slot, tuple):
                     slot.cancel()
