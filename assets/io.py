@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
-from lxml import etree
 
+from assets.xml_input import SourceFileError, XmlInput, xml_first_element  # noqa: F401 - readers import them from here
 from schemas.quality import empty_rejects, reject_rows
 
 # Largest tabular source file read whole (CSV, JSON, XLSX), unless the caller says otherwise (the
@@ -34,14 +34,6 @@ def check_size(path: Path, label: str, max_bytes: int = DEFAULT_MAX_TABLE_BYTES)
 def read_bounded(path: Path, label: str, max_bytes: int = DEFAULT_MAX_TABLE_BYTES) -> bytes:
     check_size(path, label, max_bytes)
     return Path(path).read_bytes()
-
-
-class SourceFileError(ValueError):
-    """A source file cannot be read; carries the file and the reason."""
-
-    def __init__(self, file: str, reason: str, line: int | None = None):
-        self.file, self.reason, self.line = file, reason, line
-        super().__init__(f"{file}{f', line {line}' if line else ''}: {reason}")
 
 
 def decode_lines(data: bytes, label: str, *, file_start: bool = True) -> tuple[str, list[int]]:
@@ -344,47 +336,6 @@ def read_json_records(path: Path, label: str, *, max_bytes: int = DEFAULT_MAX_TA
             values.append(value if value is None or isinstance(value, str)
                           else json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else str(value))
     return pl.DataFrame(columns, schema={k: pl.Utf8 for k in columns})
-
-
-class XmlInput:
-    """A binary stream for ``lxml.etree.iterparse`` that bounds what parsing can cost:
-
-    * it refuses to read past ``limit`` bytes (a compressed bomb inflates only that far);
-    * every ``prune_every`` bytes it drops every finished element of the tree built so far, keeping
-      only the path of elements still open (``root`` is set by the caller at the root's start
-      event) and, whole, the open record the caller is waiting for (``records``), so elements the
-      caller does not ask events for (a million ``<X/>``) cannot pile up. Parsing asks for bytes only after the caller has taken every pending event, so nothing the
-      caller still needs is dropped."""
-
-    def __init__(self, stream, label: str, limit: int | None = None, *, records: tuple[str, ...] = (),
-                 prune_every: int = 1 << 20):
-        self.stream, self.label, self.limit, self.prune_every = stream, label, limit, prune_every
-        self.records = set(records)  # elements the caller reads whole at their end: never pruned inside
-        self.read_bytes, self.root, self._next_prune = 0, None, prune_every
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self.stream.read(1 << 16 if size is None or size < 0 else min(size, 1 << 16))
-        self.read_bytes += len(chunk)
-        if self.limit is not None and self.read_bytes > self.limit:
-            raise SourceFileError(self.label, f"expands to more than {self.limit >> 20} MB: refused")
-        if self.root is not None and self.read_bytes >= self._next_prune:
-            self._next_prune = self.read_bytes + self.prune_every
-            node = self.root
-            while len(node) and node.tag not in self.records:
-                if len(node) > 1:
-                    del node[:-1]
-                node = node[-1]
-        return chunk
-
-
-def xml_first_element(stream):
-    """The document's first element, parsed as far as its start tag only (DTDs, entities and the
-    network off), or None for a document without one: a reader checks the root and the DOCTYPE
-    there before reading anything else."""
-    for _, first in etree.iterparse(stream, events=("start",), resolve_entities=False, no_network=True,
-                                    load_dtd=False, huge_tree=False):
-        return first
-    return None
 
 
 def finite_number(text: pl.Expr) -> pl.Expr:

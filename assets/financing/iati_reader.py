@@ -33,7 +33,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from assets.io import XmlInput, xml_first_element
+from assets.xml_input import XmlInput, xml_first_element
 from schemas.vocabularies import SUPPORTED_IATI_VERSIONS
 
 SUPPORTED_VERSIONS = frozenset(SUPPORTED_IATI_VERSIONS)

@@ -79,3 +79,18 @@ def test_an_error_in_a_later_range_names_the_line_a_sequential_read_names(large_
         list(iter_iati_batches_parallel(broken, workers=2, min_bytes=0, range_bytes=256 << 10))
     assert parallel.value.line == sequential.value.line == data[:at].count(b"\n") + 1
     assert parallel.value.reason == sequential.value.reason
+
+
+def test_the_parsing_workers_import_no_table_library(large_file):
+    """A worker process that parses files imports the reader and lxml only, not Polars, Pandera or
+    pandas: it starts in a fraction of a second, not the seconds those take."""
+    import subprocess
+
+    probe = ("import sys\nfrom assets.financing.iati_reader import iter_iati_batches\n"
+             f"batches = list(iter_iati_batches({str(large_file)!r}))\n"
+             "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'pandera', 'pandas', 'polars', 'dagster'})\n"
+             "print(sum(b.activities_seen for b in batches), 'heavy:', ','.join(heavy))\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=PROJECT, timeout=120)
+    seen, _, heavy = done.stdout.strip().splitlines()[-1].partition("heavy:")
+    assert int(seen) == len(ElementTree.parse(large_file).getroot().findall("iati-activity")), done.stderr
+    assert heavy.strip() == "", heavy
