@@ -87,6 +87,9 @@ class IatiFileError(ValueError):
         return type(self), (self.file, self.reason, self.line)
 
 
+_TABLE_NAMES = ("activities", "transactions", "participating_orgs", "budgets", "classifications")
+
+
 @dataclass
 class IatiBatch:
     """Column lists for the four tables, plus activity-level rejects found while reading."""
@@ -100,6 +103,17 @@ class IatiBatch:
     activities_seen: int = 0
     first_seq: int = 0
     labels: list[str] | None = None  # the file of each activity row, where the batch merges several files
+    # while a batch is read, its rows are kept as tuples (one append each) and made columns at the end
+    rows: dict[str, list[tuple]] = field(default_factory=lambda: {name: [] for name in _TABLE_NAMES})
+
+    def finish(self) -> "IatiBatch":
+        """The rows read so far moved into the column lists."""
+        for name, rows in self.rows.items():
+            if rows:
+                for values, column in zip(getattr(self, name).values(), zip(*rows, strict=True), strict=True):
+                    values.extend(column)
+                rows.clear()
+        return self
 
     @classmethod
     def merge(cls, parts: list[tuple[str, "IatiBatch"]]) -> "IatiBatch":
@@ -108,7 +122,7 @@ class IatiBatch:
         merged = cls(labels=[])
         for label, batch in parts:
             offset = merged.activities_seen - batch.first_seq
-            for name in ("activities", "transactions", "participating_orgs", "budgets", "classifications"):
+            for name in _TABLE_NAMES:
                 source, target = getattr(batch, name), getattr(merged, name)
                 for column, values in source.items():
                     target[column].extend([v + offset for v in values] if column == "activity_seq" else values)
@@ -141,11 +155,11 @@ def _narrative(el, default_lang: str | None) -> str | None:
         return None
     first = None
     for n in el.iterchildren("narrative"):
-        value = _text(n)
-        if value is None:
+        value = n.text
+        if value is None or not (value := value.strip()):
             continue
-        lang = (n.get(XML_LANG) or default_lang or "").lower()
-        if lang == "en":
+        lang = n.get(XML_LANG) or default_lang
+        if lang is not None and lang.lower() == "en":
             return value
         if first is None:
             first = value
@@ -210,7 +224,7 @@ def _iter_batches(open_stream, label: str, batch_size: int) -> Iterator[IatiBatc
                 while activity.getprevious() is not None:
                     del parent[0]
                 if batch.activities_seen >= batch_size:
-                    yield batch
+                    yield batch.finish()
                     seq += batch.activities_seen
                     batch = IatiBatch(first_seq=seq)
             root = getattr(context, "root", None)
@@ -222,7 +236,7 @@ def _iter_batches(open_stream, label: str, batch_size: int) -> Iterator[IatiBatc
         raise IatiFileError(label, f"not well-formed XML: {exc.msg}", exc.lineno) from None
     except (EOFError, OSError, zlib.error) as exc:
         raise IatiFileError(label, f"cannot be read: {exc}") from None
-    yield batch
+    yield batch.finish()
 
 
 # A file larger than this is parsed in byte ranges by several processes (one per core), each range a
@@ -314,7 +328,7 @@ def range_line_offset(prologue: bytes, part: _Range) -> int:
 def rebase(batch: IatiBatch, seq: int, line_offset: int) -> IatiBatch:
     """A range's batch with the file's activity positions and line numbers."""
     offset = seq - batch.first_seq
-    for name in ("activities", "transactions", "participating_orgs", "budgets", "classifications"):
+    for name in _TABLE_NAMES:
         values = getattr(batch, name)["activity_seq"]
         values[:] = [v + offset for v in values]
     if line_offset:
@@ -583,8 +597,8 @@ def _read_activity(act, file_version: str | None, batch: IatiBatch, label: str) 
     dates = dict.fromkeys(_DATE_COLUMNS.values())
     reporting_ref = reporting_type = reporting_name = title = status = None
     flow = finance = aid = None
-    c = batch.classifications
-    t, p, b = batch.transactions, batch.participating_orgs, batch.budgets
+    rows = batch.rows
+    c, t, p, b = rows["classifications"], rows["transactions"], rows["participating_orgs"], rows["budgets"]
     n_transactions = n_orgs = n_budgets = 0
 
     for child in act:
@@ -592,10 +606,10 @@ def _read_activity(act, file_version: str | None, batch: IatiBatch, label: str) 
         if not isinstance(tag, str) or tag[0] == "{":
             continue  # comments, entities, and publisher extensions in other namespaces
         if tag == "transaction":
-            _append(t, (seq, *_read_transaction(child, identifier, n_transactions, lang), child.sourceline))
+            t.append((seq, *_read_transaction(child, identifier, n_transactions, lang), child.sourceline))
             n_transactions += 1
         elif tag == "participating-org":
-            _append(p, (seq, identifier, n_orgs, _attr(child, "role"), _attr(child, "ref"), _attr(child, "type"),
+            p.append((seq, identifier, n_orgs, _attr(child, "role"), _attr(child, "ref"), _attr(child, "type"),
                         _narrative(child, lang), _attr(child, "activity-id"), _attr(child, "crs-channel-code"),
                         child.sourceline))
             n_orgs += 1
@@ -603,7 +617,7 @@ def _read_activity(act, file_version: str | None, batch: IatiBatch, label: str) 
             value_el = child.find("value")
             if value_el is None:
                 value_el = _NO_ELEMENT
-            _append(b, (seq, identifier, n_budgets, _attr(child, "type") or "1", _attr(child, "status") or "1",
+            b.append((seq, identifier, n_budgets, _attr(child, "type") or "1", _attr(child, "status") or "1",
                         _iso_date(child.find("period-start")), _iso_date(child.find("period-end")),
                         _text(value_el), _attr(value_el, "currency"), _attr(value_el, "value-date"),
                         child.sourceline))
@@ -620,7 +634,7 @@ def _read_activity(act, file_version: str | None, batch: IatiBatch, label: str) 
             if column and dates[column] is None:
                 dates[column] = _attr(child, "iso-date")
         elif tag in _CLASSIFICATIONS:
-            _append(c, (seq, tag, _attr(child, "vocabulary") or "1", _attr(child, "code"), _attr(child, "percentage")))
+            c.append((seq, tag, _attr(child, "vocabulary") or "1", _attr(child, "code"), _attr(child, "percentage")))
         elif tag == "default-flow-type":
             flow = _attr(child, "code")
         elif tag == "default-finance-type":
@@ -629,16 +643,10 @@ def _read_activity(act, file_version: str | None, batch: IatiBatch, label: str) 
             if aid is None and (_attr(child, "vocabulary") or "1").strip() == "1":
                 aid = _attr(child, "code")
 
-    _append(batch.activities, (
+    rows["activities"].append((
         identifier, version, lang, _attr(act, "last-updated-datetime"), reporting_ref, reporting_type, reporting_name,
         title, status, *dates.values(), _attr(act, "default-currency"), _attr(act, "humanitarian"), _attr(act, "hierarchy"),
         flow, finance, aid, line, seq))
-
-
-def _append(table: dict[str, list], row: tuple) -> None:
-    """Append one row to column lists kept in column order."""
-    for values, value in zip(table.values(), row, strict=True):
-        values.append(value)
 
 
 def _iso_date(el) -> str | None:
