@@ -176,8 +176,11 @@ def _transformed_ranges(path: Path, label: str, plan, snapshot: date, rates: FxR
     where none of the range's identifiers was read before it (it could not know them), else
     the range is read and transformed again here. ``first_seen`` is kept up to date."""
     rates.ecb  # noqa: B018 - read once here and sent to the workers, not read again by each
-    # this process computes ranges too (and writes): one worker fewer than cores
-    with start_pool(max(1, workers - 1), _start_worker, (snapshot, rates)) as pool, \
+    try:  # this process computes ranges too (and writes): one worker fewer than cores
+        pool = start_pool(max(1, workers - 1), _start_worker, (snapshot, rates))
+    except OSError:  # no processes here (a sandbox without shared memory): every range is read here
+        pool = None
+    with pool or contextlib.nullcontext(), \
             contextlib.closing(ordered_ranges(
                 pool, _transform_range, path, label, plan, ahead=ahead,
                 local=lambda *task: _transform_range(*task, inputs=(snapshot, rates)))) as ranges:

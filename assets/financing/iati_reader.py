@@ -369,10 +369,10 @@ def start_pool(workers: int, initializer=None, initargs=()) -> ProcessPoolExecut
                                initializer=initializer, initargs=initargs)
 
 
-def ordered_ranges(pool: ProcessPoolExecutor, task, path: Path, label: str, plan: tuple[bytes, list[_Range]],
+def ordered_ranges(pool: ProcessPoolExecutor | None, task, path: Path, label: str, plan: tuple[bytes, list[_Range]],
                    *args, ahead: int, local=None) -> Iterator[tuple[_Range, object]]:
     """(range, ``task(path, label, prologue, range, *args)``) for each range of ``plan``, in file
-    order, computed by ``pool`` with ``ahead`` ranges in flight (a worker that finishes one is given
+    order, computed by ``pool`` (None: no worker processes) with ``ahead`` ranges in flight (a worker that finishes one is given
     the next at once). With ``local`` (the same computation, in this process), this process computes
     the first range itself while the workers start, and the next range not yet given out whenever
     the first in line is not ready, holding at most ``ahead`` results; where no worker can run, it
@@ -396,6 +396,8 @@ def ordered_ranges(pool: ProcessPoolExecutor, task, path: Path, label: str, plan
                 index, part = queued.popleft()
                 in_flight += 1
             try:
+                if pool is None:
+                    raise OSError("no worker processes")
                 future = pool.submit(task, str(path), label, prologue, part, *args)
             except (OSError, BrokenProcessPool, RuntimeError) as exc:  # no worker can start here
                 with lock:
@@ -497,10 +499,14 @@ def iter_iati_batches_parallel(path: str | Path, *, source_file: str | None = No
     label = source_file or path.name
     workers = workers or os.cpu_count() or 1
     plan = cut_file(path, workers=workers, min_bytes=min_bytes, range_bytes=range_bytes)
-    if plan is None:
+    try:
+        pool = start_pool(workers) if plan is not None else None
+    except OSError:  # no processes here (a sandbox without shared memory)
+        pool = None
+    if pool is None:
         yield from iter_iati_batches(path, source_file=label, batch_size=batch_size)
         return
-    with start_pool(workers) as pool:
+    with pool:
         seq = 0
         # the first batch is a full one (as a sequential read's is), merged from the first ranges'
         # batches where they are smaller: a smaller first batch means a whole small file to callers

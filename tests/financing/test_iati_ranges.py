@@ -199,3 +199,21 @@ def test_a_worker_that_dies_leaves_its_ranges_to_this_process(files, monkeypatch
         assert result.rejected_records(table) == here_result.rejected_records(table)
     assert (rejects.frame().select(REJECT_COLUMNS).sort(REJECT_COLUMNS, nulls_last=True)
             .equals(here_rejects.frame().select(REJECT_COLUMNS).sort(REJECT_COLUMNS, nulls_last=True)))
+
+
+def test_where_no_process_pool_can_be_made_this_process_reads_every_range(files, monkeypatch):
+    """Without shared memory, making the pool itself fails: the ranges are all read here."""
+    monkeypatch.setattr(reader, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(iati, "TRANSFORM_RANGE_BYTES", 64 << 10)
+
+    class NoPool:
+        def __init__(self, *args, **kwargs):
+            raise OSError("[Errno 38] Function not implemented: sem_open")
+
+    here_result, here, _ = build(files, workers=1)
+    monkeypatch.setattr(reader, "ProcessPoolExecutor", NoPool)
+    monkeypatch.setattr(reader, "PREFETCH_MIN_BYTES", 1 << 40)  # the small files' prefetch is not what is tested
+    result, writers, _ = build(files, workers=2)
+    for table in TABLES:
+        assert writers[table].frame().equals(here[table].frame()), table
+        assert result.rows[table] == here_result.rows[table]
