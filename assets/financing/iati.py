@@ -129,14 +129,14 @@ def _register(identifiers, files, first_seen: dict[str, str]) -> None:
 # A range is transformed in one batch, whatever batch_size says: validation has a fixed cost per
 # batch, so fewer, larger batches cost less.
 TRANSFORM_RANGE_BYTES = 12 << 20
-_WHOLE_RANGE = 1 << 62  # a batch size no range reaches
+_WHOLE_RANGE = 1 << 62  # a batch size no range reaches: a range is one batch
 
 
 @dataclass
 class _RangeResult:
-    """A range's batches, transformed by a worker that knew only the range's own activities."""
+    """A range, read in one batch and transformed by a worker that knew only the range's own activities."""
 
-    batches: list[TransformedBatch]
+    result: TransformedBatch
     identifiers: list[str]  # of every activity read (published or not), in order
     activities_seen: int
 
@@ -153,13 +153,9 @@ def _transform_range(path: str, label: str, prologue: bytes, part,
                      inputs: tuple[date, FxRates] | None = None) -> _RangeResult:
     """One range of a large file read and transformed: in a worker (``inputs`` from its start) or here."""
     snapshot, rates = inputs or _worker_inputs
-    first_seen: dict[str, str] = {}
-    batches, identifiers, seen = [], [], 0
-    for batch in parse_range(path, label, prologue, part, _WHOLE_RANGE):
-        identifiers.extend(batch.activities["iati_identifier"])
-        seen += batch.activities_seen
-        batches.append(_transform(batch, label, snapshot, rates, first_seen))
-    return _RangeResult(batches, identifiers, seen)
+    [batch] = parse_range(path, label, prologue, part, _WHOLE_RANGE)
+    return _RangeResult(_transform(batch, label, snapshot, rates, {}), batch.activities["iati_identifier"],
+                        batch.activities_seen)
 
 
 def _concat(results: list[TransformedBatch]) -> TransformedBatch:
@@ -184,13 +180,13 @@ def _transformed_ranges(path: Path, label: str, plan, snapshot: date, rates: FxR
             contextlib.closing(ordered_ranges(
                 pool, _transform_range, path, label, plan, ahead=ahead,
                 local=lambda *task: _transform_range(*task, inputs=(snapshot, rates)))) as ranges:
-        for part, result in ranges:
-            if any(identifier in first_seen for identifier in result.identifiers):
-                for batch in parse_range(str(path), label, plan[0], part, _WHOLE_RANGE):
-                    yield batch.activities_seen, _transform(batch, label, snapshot, rates, first_seen)
-                continue
-            _register(result.identifiers, itertools.repeat(label), first_seen)
-            yield result.activities_seen, _concat(result.batches)
+        for part, done in ranges:
+            if first_seen.keys().isdisjoint(done.identifiers):
+                _register(done.identifiers, itertools.repeat(label), first_seen)
+                yield done.activities_seen, done.result
+            else:
+                [batch] = parse_range(str(path), label, plan[0], part, _WHOLE_RANGE)
+                yield batch.activities_seen, _transform(batch, label, snapshot, rates, first_seen)
 
 
 def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRates,

@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import re
 import threading
+import time
 import zlib
 from collections import deque
 from collections.abc import Iterator
@@ -302,7 +303,7 @@ def _cut_points(path: Path, range_bytes: int) -> tuple[bytes, list[_Range]] | No
                 return None
             cuts.append(closing)
             ranges, lines = [], 0
-            released = 0
+            released = 0  # the newlines are counted from the start again: its pages come back in
             for previous, start, end in zip([0, *cuts[:-2]], cuts[:-1], cuts[1:], strict=True):
                 lines += data[previous:start].count(b"\n")  # one range copied at a time
                 release(start)
@@ -372,12 +373,13 @@ def start_pool(workers: int, initializer=None, initargs=()) -> ProcessPoolExecut
 def ordered_ranges(pool: ProcessPoolExecutor | None, task, path: Path, label: str, plan: tuple[bytes, list[_Range]],
                    *args, ahead: int, local=None) -> Iterator[tuple[_Range, object]]:
     """(range, ``task(path, label, prologue, range, *args)``) for each range of ``plan``, in file
-    order, computed by ``pool`` (None: no worker processes) with ``ahead`` ranges in flight (a worker that finishes one is given
-    the next at once). With ``local`` (the same computation, in this process), this process computes
-    the first range itself while the workers start, and the next range not yet given out whenever
-    the first in line is not ready, holding at most ``ahead`` results; where no worker can run, it
-    computes every range. Memory stays bounded either way. A range's :class:`IatiFileError` is
-    raised when its turn comes, with the file's line numbers."""
+    order, computed by ``pool`` (None: no worker processes) with ``ahead`` ranges in flight; a
+    worker that finishes one is given the next at once. With ``local`` (the same computation, in
+    this process), this process computes the first range itself while the workers start, and the
+    next range not yet given out whenever the first in line is not ready, holding at most ``ahead``
+    results; where no worker can run or one dies, it computes those ranges. Memory stays bounded
+    either way. A range's :class:`IatiFileError` is raised when its turn comes, with the file's line
+    numbers."""
     prologue, ranges = plan
     lock = threading.Lock()
     queued = deque(enumerate(ranges))  # not given out yet
@@ -454,7 +456,7 @@ def ordered_ranges(pool: ProcessPoolExecutor | None, task, path: Path, label: st
                 if claimed is not None:
                     compute_here(*claimed)
                 elif slot is None:  # being given out: a moment
-                    threading.Event().wait(0.001)
+                    time.sleep(0.001)
                 else:
                     futures_wait([slot])
             slot = slots.pop(index)
@@ -499,47 +501,34 @@ def iter_iati_batches_parallel(path: str | Path, *, source_file: str | None = No
     label = source_file or path.name
     workers = workers or os.cpu_count() or 1
     plan = cut_file(path, workers=workers, min_bytes=min_bytes, range_bytes=range_bytes)
-    try:
-        pool = start_pool(workers) if plan is not None else None
-    except OSError:  # no processes here (a sandbox without shared memory)
-        pool = None
-    if pool is None:
+    if plan is None:
         yield from iter_iati_batches(path, source_file=label, batch_size=batch_size)
         return
-    with pool:
-        seq = 0
-        # the first batch is a full one (as a sequential read's is), merged from the first ranges'
-        # batches where they are smaller: a smaller first batch means a whole small file to callers
-        head: list[IatiBatch] | None = []
-        broken = False
-        ranges = ordered_ranges(pool, parse_range, path, label, plan, batch_size, ahead=workers + 1)
-        with contextlib.closing(ranges):
-            while True:
-                try:
-                    _, batches = next(ranges)
-                except StopIteration:
-                    break
-                except BrokenProcessPool:
-                    if head is None or head:
-                        raise
-                    broken = True  # no process could start (a sandbox without shared memory)
-                    break
-                for batch in batches:
-                    if not (batch.activities_seen or batch.rejects):
-                        continue
-                    batch = rebase(batch, seq, 0)
-                    seq += batch.activities_seen
-                    if head is None:
-                        yield batch
-                        continue
-                    head.append(batch)
-                    if seq >= batch_size:
-                        yield IatiBatch.merge([(label, b) for b in head])
-                        head = None
-        if head:
-            yield IatiBatch.merge([(label, b) for b in head])
-    if broken:  # read in one piece instead
-        yield from iter_iati_batches(path, source_file=label, batch_size=batch_size)
+    try:
+        pool = start_pool(workers)
+    except OSError:  # no processes here (a sandbox without shared memory): the ranges are read here
+        pool = None
+    seq = 0
+    # the first batch is a full one (as a sequential read's is), merged from the first ranges'
+    # batches where they are smaller: a smaller first batch means a whole small file to callers
+    head: list[IatiBatch] | None = []
+    with pool or contextlib.nullcontext(), contextlib.closing(ordered_ranges(
+            pool, parse_range, path, label, plan, batch_size, ahead=workers + 1, local=parse_range)) as ranges:
+        for _, batches in ranges:
+            for batch in batches:
+                if not (batch.activities_seen or batch.rejects):
+                    continue
+                batch = rebase(batch, seq, 0)
+                seq += batch.activities_seen
+                if head is None:
+                    yield batch
+                    continue
+                head.append(batch)
+                if seq >= batch_size:
+                    yield IatiBatch.merge([(label, b) for b in head])
+                    head = None
+    if head:
+        yield IatiBatch.merge([(label, b) for b in head])
 
 
 def _check_document(tree, label: str) -> None:

@@ -66,6 +66,15 @@ def _identifier(data: bytes, at: int) -> bytes:
         at = start
 
 
+def activities_held(paths) -> int:
+    """Activities in the files, counted by the standard library's parser."""
+    return sum(len(ElementTree.parse(path).getroot().findall("iati-activity")) for path in paths)
+
+
+def accounted(result) -> int:
+    return result.rows["iati_activities"] + result.rejected_records("iati_activities")
+
+
 def build(paths, *, workers, batch_size=50):
     writers = {t: MemoryWriter() for t in TABLES}
     rejects = MemoryWriter()
@@ -169,6 +178,7 @@ def test_where_no_worker_can_start_this_process_reads_every_range(files, monkeyp
     monkeypatch.setattr(reader, "ProcessPoolExecutor", NoProcesses)
     result, writers, rejects = build(files, workers=2)
     assert refused  # the pool was tried
+    assert accounted(result) == activities_held(files) > 100
     for table in TABLES:
         assert writers[table].frame().equals(here[table].frame()), table
         assert result.rejected_records(table) == here_result.rejected_records(table)
@@ -194,6 +204,7 @@ def test_a_worker_that_dies_leaves_its_ranges_to_this_process(files, monkeypatch
     here_result, here, here_rejects = build(files, workers=1)
     monkeypatch.setattr(iati, "_transform_range", _dies_in_a_worker)
     result, writers, rejects = build(files, workers=2)
+    assert accounted(result) == activities_held(files) > 100
     for table in TABLES:
         assert writers[table].frame().equals(here[table].frame()), table
         assert result.rejected_records(table) == here_result.rejected_records(table)
@@ -214,6 +225,7 @@ def test_where_no_process_pool_can_be_made_this_process_reads_every_range(files,
     monkeypatch.setattr(reader, "ProcessPoolExecutor", NoPool)
     monkeypatch.setattr(reader, "PREFETCH_MIN_BYTES", 1 << 40)  # the small files' prefetch is not what is tested
     result, writers, _ = build(files, workers=2)
+    assert accounted(result) == activities_held(files) > 100
     for table in TABLES:
         assert writers[table].frame().equals(here[table].frame()), table
         assert result.rows[table] == here_result.rows[table]
