@@ -4,6 +4,12 @@ checks that both runs published the same rows as an in-process run, in the data 
 published copy on S3 (PARTNERSHIP_PUBLISH_URL).
 
     python benchmarks/distributed.py [--sources config/sources.yaml] [--date 2026-11-20]
+    python benchmarks/distributed.py --registry-files 300 --registry-mb 80 --unit-mb 8
+
+The second form measures the IATI fan-out alone: a registry-shaped set of generated IATI files
+(benchmarks/registry.py's, seeded) is the only source; the Celery runs build it in units of
+``--unit-mb`` (PARTNERSHIP_IATI_UNIT_MB), a step each, shared by the workers; the in-process run
+builds it as configured by default (one unit of 256 MB, parsed ahead by its own worker processes).
 
 ``cluster()`` is also what ``tests/test_distributed.py`` starts. Needs Debian's ``redis-server``
 (``make test`` installs it where apt-get can run as root).
@@ -186,9 +192,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sources", default=str(ROOT / "config" / "sources.yaml"))
     parser.add_argument("--date", default="2026-11-20")
+    parser.add_argument("--registry-files", type=int, help="generate this many IATI files as the only source")
+    parser.add_argument("--registry-mb", type=float, default=80, help="their total size")
+    parser.add_argument("--unit-mb", type=int, help="PARTNERSHIP_IATI_UNIT_MB of the Celery runs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         base = {"PARTNERSHIP_SOURCES": args.sources}
+        if args.registry_files:
+            from benchmarks.registry import generate, sizes
+
+            folder = Path(tmp) / "registry"
+            folder.mkdir()
+            activities = generate(folder, sizes(args.registry_files, args.registry_mb, seed=7))
+            (Path(tmp) / "sources.yaml").write_text(f"iati_activities:\n  - {folder}/*.xml\n")
+            base = {"PARTNERSHIP_SOURCES": str(Path(tmp) / "sources.yaml")}
+            print(f"{args.registry_files} IATI files, {args.registry_mb:.0f} MB, {activities} activities")
+        fanned = {"PARTNERSHIP_IATI_UNIT_MB": str(args.unit_mb)} if args.unit_mb is not None else {}
         reference = Path(tmp) / "in-process"
         seconds, done = run_cli({**base, "PARTNERSHIP_DATA_DIR": str(reference)}, args.date)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
@@ -201,7 +220,7 @@ def main() -> None:
             with object_store() as s3:
                 # the workers build the resources from their environment: the same sources, data dir
                 # and published copy's place
-                settings = {**base, "PARTNERSHIP_DATA_DIR": str(data), **s3}
+                settings = {**base, "PARTNERSHIP_DATA_DIR": str(data), **fanned, **s3}
                 with cluster(folder, workers=workers, env=settings) as env:
                     seconds, done = run_cli({**settings, **env}, args.date)
                 assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

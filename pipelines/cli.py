@@ -50,7 +50,7 @@ def execute(start: str, end: str | None = None, *, raise_on_error: bool = False,
     instance = _instance(data_dir) if data_dir is not None else dg.DagsterInstance.ephemeral()
     level = os.environ.get("PARTNERSHIP_LOG_LEVEL", "INFO")
     quiet_library_logs(level)
-    run_config = {"loggers": {"progress": {"config": {"log_level": level, "steps": len(job.graph.nodes)}}}}
+    run_config = {"loggers": {"progress": {"config": {"log_level": level, "steps": _ops(job.graph)}}}}
     tags = ({"dagster/partition": start} if end is None or end == start
             else {PARTITION_RANGE_START: start, PARTITION_RANGE_END: end})
     if os.environ.get("PARTNERSHIP_EXECUTOR", "in_process") != "in_process":
@@ -224,6 +224,11 @@ def _problems_or_none(dates: list[str]) -> int | None:
     print(f"partnership: {len(problems)} problem{'s' if len(problems) > 1 else ''} found; nothing was run",
           file=sys.stderr)
     return 2
+
+
+def _ops(graph) -> int:
+    """Steps of a run of ``graph``: its ops, those of its graphs of steps (a mapped op counted once)."""
+    return sum(_ops(n.definition) if hasattr(n.definition, "nodes") else 1 for n in graph.nodes)
 
 
 def main(argv: list[str] | None = None) -> int:

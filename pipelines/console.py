@@ -60,8 +60,13 @@ class _ProgressHandler(logging.Handler):
             return record.levelno, f"{step}: {message}" if step else message
         kind = event.event_type_value
         if kind == "STEP_START":
-            self.started += 1
+            # a mapped step (``op[key]``, one per unit of work) counts once, as the plan counts it
+            base = step.split("[", 1)[0]
+            again = any(started.split("[", 1)[0] == base for started in self.step_started)
             self.step_started[step] = time.monotonic()
+            if again:
+                return logging.INFO, step
+            self.started += 1
             return logging.INFO, f"[{self.started}/{self.steps}] {step}"
         if kind == "STEP_SUCCESS":
             seconds = time.monotonic() - self.step_started.get(step, time.monotonic())

@@ -19,6 +19,7 @@ from pipelines.storage.store import DataStore
 from schemas.paths import CONFIG_DIR
 
 DEFAULT_MAX_TABLE_MB = 256
+DEFAULT_IATI_UNIT_MB = 256
 
 
 class SourcesResource(dg.ConfigurableResource):
@@ -29,6 +30,10 @@ class SourcesResource(dg.ConfigurableResource):
     # no gt=0 here: a dg.EnvVar field is checked as 0 before it is resolved; max_table_bytes checks it
     max_table_mb: int = Field(default=DEFAULT_MAX_TABLE_MB,
                               description="Largest CSV/JSON/XLSX source file read whole, in MB (PARTNERSHIP_MAX_TABLE_MB)")
+    iati_unit_mb: int = Field(default=DEFAULT_IATI_UNIT_MB,
+                              description="IATI files of a snapshot are built in units of about this many MB, each a "
+                                          "step of its own that any worker can take; 0: a unit per file "
+                                          "(PARTNERSHIP_IATI_UNIT_MB)")
     reuse_landed_only: bool = Field(
         default=False, description="A past date is built only from files landed for it before; nothing is fetched "
                                    "for it (partnership backfill --reuse-landed-only)")
@@ -38,6 +43,13 @@ class SourcesResource(dg.ConfigurableResource):
         if self.max_table_mb <= 0:
             raise ValueError(f"max_table_mb (PARTNERSHIP_MAX_TABLE_MB) must be a positive number of MB, not {self.max_table_mb}")
         return self.max_table_mb << 20
+
+    @property
+    def iati_unit_bytes(self) -> int:
+        if self.iati_unit_mb < 0:
+            raise ValueError(f"iati_unit_mb (PARTNERSHIP_IATI_UNIT_MB) must be a number of MB (0: a unit per file), "
+                             f"not {self.iati_unit_mb}")
+        return self.iati_unit_mb << 20
 
     def load(self) -> dict[str, SourceSpec]:
         return load_sources(self.sources_file)
@@ -123,7 +135,8 @@ def default_resources(*, resolve: bool = False) -> dict[str, dg.ConfigurableReso
     share = os.environ.get("PARTNERSHIP_MAX_REJECT_SHARE")  # a float: dg.EnvVar carries only str and int
     return {
         "sources": SourcesResource(sources_file=_env("PARTNERSHIP_SOURCES", str(DEFAULT_SOURCES_FILE)),
-                                   max_table_mb=_env("PARTNERSHIP_MAX_TABLE_MB", DEFAULT_MAX_TABLE_MB, int)),
+                                   max_table_mb=_env("PARTNERSHIP_MAX_TABLE_MB", DEFAULT_MAX_TABLE_MB, int),
+                                   iati_unit_mb=_env("PARTNERSHIP_IATI_UNIT_MB", DEFAULT_IATI_UNIT_MB, int)),
         "storage": StorageResource(data_dir=_env("PARTNERSHIP_DATA_DIR", str(DEFAULT_DATA_DIR)),
                                    lock_timeout_seconds=_env("PARTNERSHIP_LOCK_TIMEOUT", int(DEFAULT_LOCK_TIMEOUT_SECONDS), int),
                                    drop_folder=_env("PARTNERSHIP_DROP_FOLDER", None),

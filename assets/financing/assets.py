@@ -1,25 +1,35 @@
 """Dagster wiring of the financing domain: IATI activities, exchange rates and UN revenue."""
 
+import contextlib
+import json
+import shutil
+from dataclasses import dataclass, replace
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
+import polars as pl
 
 from assets.financing.fx import FxRates, load_rates
-from assets.financing.iati import IatiBuild, build_iati_tables
+from assets.financing.iati import IatiBuild, build_iati_tables, plan_units, unit_stands
 from assets.financing.un_revenue import read_revenue
 from assets.wiring.landing import build_landing_asset
 from assets.wiring.tables import (
     RunTotals,
     build_source_asset,
     detail,
+    graph_tables,
     inputs_read,
+    reject_check_spec,
     remember,
     report,
     settle,
-    table_asset,
+    table_out,
     try_reuse,
 )
+from pipelines.partitions import daily_snapshot_partitions, single_run_backfill
 from pipelines.resources import QualityResource, SourcesResource, StorageResource
+from pipelines.storage.publish import write_json_atomic
 from pipelines.storage.reuse import fingerprint
 from pipelines.storage.store import DataStore
 from schemas.base import polars_schema
@@ -42,70 +52,142 @@ un_revenue_table = build_source_asset(name="un_revenue_table", source="un_revenu
                                       tables=["un_revenue_by_contributor"], builder=read_revenue)
 
 
-@table_asset("iati_curated_tables", list(IATI_TABLES), group=GROUP,
-             deps=[landing_iati_activities.key, landing_exchange_rates.key], pool="curated_iati")
-def iati_curated_tables(context: dg.AssetExecutionContext, storage: StorageResource, quality: QualityResource,
-                        sources: SourcesResource):
-    """Read the landed IATI files of each partition, validate, convert to USD, publish four tables."""
+# --- IATI: a graph of steps, so that the work of a large snapshot is shared by every worker -------
+# iati_plan cuts each date's landed files into units of about PARTNERSHIP_IATI_UNIT_MB (the dates
+# whose inputs are unchanged are reused, not planned); one iati_unit step per unit builds its four
+# tables and rejects into the run's spool (<data_dir>/.spool/<run id>/), on whichever worker takes it;
+# iati_collect takes the units of each date in file order into the partitions and publishes them,
+# building a unit again where it read an identifier an earlier unit read (of two activities with
+# one identifier the first read wins, whatever the units), then checks and materializations.
+SPOOL_KEPT_SECONDS = 7 * 86400  # a failed run's spool stays this long, for a re-execution from failure
+REJECT_SOURCES = ["iati_activities", "exchange_rates"]
+
+
+@dataclass(frozen=True)
+class IatiUnit:
+    """Consecutive files of one date, built by one step (passed between steps: plain values)."""
+
+    snapshot_date: str
+    index: int
+    of: int  # units of the date
+    files: tuple[tuple[str, str], ...]  # (path, label)
+    folder: str  # where its step leaves its parts and counts
+
+    @property
+    def key(self) -> str:  # a Dagster mapping key: letters, digits, underscores
+        return f"d{self.snapshot_date.replace('-', '')}_u{self.index:05d}"
+
+
+def _inputs(store: DataStore, snapshot_date: str, quality: QualityResource, sources: SourcesResource):
+    """(landed IATI files, landed exchange-rate files or None, fingerprint) of a date; None without IATI files."""
+    landed = store.landed("iati_activities", snapshot_date)
+    if landed is None:
+        return None
+    rates_landed = store.landed("exchange_rates", snapshot_date)
+    rates_key = tuple(sha for _, sha in rates_landed.digests) if rates_landed else ()
+    print_ = fingerprint("iati", landed.digests, rates_key, quality.max_reject_share, sources.max_table_mb)
+    return landed, rates_landed, print_
+
+
+def _reject_sources(rates_landed) -> list[str]:
+    return REJECT_SOURCES if rates_landed else REJECT_SOURCES[:1]
+
+
+def _rates(rates_landed, sources: SourcesResource, cache: dict | None = None) -> FxRates:
+    """The rates of the landed exchange-rate files (none: the packaged ECB rates)."""
+    key = tuple(sha for _, sha in rates_landed.digests) if rates_landed else ()
+    if cache is not None and key in cache:
+        return cache[key]
+    rates = load_rates([path for path, _ in rates_landed.files] if rates_landed else [], max_bytes=sources.max_table_bytes)
+    if cache is not None:  # a backfill reuses the rates of identical landed files
+        cache[key] = rates
+    return rates
+
+
+@dg.op(ins={"landing_iati_activities": dg.In(dg.Nothing), "landing_exchange_rates": dg.In(dg.Nothing)},
+       out=dg.DynamicOut(IatiUnit))
+def iati_plan(context: dg.OpExecutionContext, storage: StorageResource, quality: QualityResource,
+              sources: SourcesResource):
+    """Cut each date's landed IATI files into units, one step each; dates whose output can be reused are not planned."""
     store = storage.store()
-    totals = RunTotals(tables=list(IATI_TABLES))
-    rates_cache: dict[tuple, FxRates] = {}  # a backfill reuses the rates of identical landed files
-    read: set[str] = set()
-    for day_number, snapshot_date in enumerate(context.partition_keys, start=1):
-        landed = store.landed("iati_activities", snapshot_date)
-        if landed is None:
-            detail(context, f"no landed IATI files for {snapshot_date}: skipped")
+    for run_id in store.clean_spool(older_than_seconds=SPOOL_KEPT_SECONDS, keep=context.run_id):
+        context.log.debug(f"removed the spool of run {run_id}")
+    spool = store.spool_dir(context.run_id)
+    for snapshot_date in context.partition_keys:
+        found = _inputs(store, snapshot_date, quality, sources)
+        if found is None:
             continue
-        rates_landed = store.landed("exchange_rates", snapshot_date)
-        read.update(["landing/iati_activities", "landing/exchange_rates"])  # no exchange-rate files: the packaged ECB rates
-        rates_files = [path for path, _ in rates_landed.files] if rates_landed else []
-        rates_key = tuple(sha for _, sha in rates_landed.digests) if rates_landed else ()
-        print_ = fingerprint("iati", landed.digests, rates_key, quality.max_reject_share, sources.max_table_mb)
-        reject_sources = ["iati_activities"] + (["exchange_rates"] if rates_key else [])
-        if try_reuse("iati_curated_tables", print_, snapshot_date, list(IATI_TABLES), reject_sources, store, totals,
-                     context):
+        landed, rates_landed, print_ = found
+        if store.reusable("iati_curated_tables", print_, list(IATI_TABLES), _reject_sources(rates_landed)):
             continue
-        if rates_key not in rates_cache:
-            rates_cache[rates_key] = load_rates(rates_files, max_bytes=sources.max_table_bytes)
-        rates = rates_cache[rates_key]
-        if rates_files:
-            store.publish_rejects("exchange_rates", snapshot_date, rates.rejects)
-            if rates.rejects.height:
-                context.log.warning(f"{snapshot_date}: {rates.rejects.height} exchange-rate rows unusable; "
-                                    f"see {store.rejects_dir('exchange_rates')}/")
-        with store.lock(f"iati_activities-{snapshot_date}"):
-            build = _publish_snapshot(landed.files, date.fromisoformat(snapshot_date), rates, store, quality, totals,
-                                      _progress(context, snapshot_date, day_number, len(context.partition_keys)))
-        _log_build(context, snapshot_date, build)
-        totals.add(snapshot_date, build.rows, {t: build.rejected_records(t) for t in IATI_TABLES},
-                   {t: build.warnings(t) for t in IATI_TABLES}, build.sample,
-                   gated={t: build.gated_records(t) for t in IATI_TABLES})
-        remember("iati_curated_tables", print_, snapshot_date, store, totals)
-    yield from report(totals, store, quality, "iati_activities", extra_metadata=inputs_read(read))
+        units = plan_units(landed.files, sources.iati_unit_bytes)
+        detail(context, f"{snapshot_date}: {len(landed.files)} files in {len(units)} units")
+        for index, files in enumerate(units):
+            unit = IatiUnit(snapshot_date, index, len(units), tuple((str(p), label) for p, label in files), "")
+            yield dg.DynamicOutput(replace(unit, folder=str(spool / "iati" / unit.key)), mapping_key=unit.key)
 
 
-def _progress(context: dg.AssetExecutionContext, snapshot_date: str, day: int, days: int):
-    """Files read of files to read: in a run of one date, about every tenth of the files; in a run
-    over several dates, once per date (the rest at DEBUG)."""
-    def told(done: int, total: int, label: str) -> None:
-        step = max(1, total // 10)
-        message = f"{snapshot_date}" + (f" (date {day}/{days})" if days > 1 else "") + f": {done}/{total} files read ({label})"
-        if (days == 1 and (done % step == 0 or done == total)) or (days > 1 and done == total):
-            context.log.info(message)
-        else:
-            context.log.debug(message)
-    return told
+@dg.op(out=dg.Out(IatiUnit))
+def iati_unit(context: dg.OpExecutionContext, unit: IatiUnit, storage: StorageResource, sources: SourcesResource):
+    """Build one unit's tables and rejects into the spool: validated parts, the identifiers it read, its counts."""
+    store = storage.store()
+    folder = Path(unit.folder)
+    shutil.rmtree(folder, ignore_errors=True)  # a retried step starts again
+    rates = _rates(store.landed("exchange_rates", unit.snapshot_date), sources)
+    spools = {t: store.table_spool(t, unit.snapshot_date, folder / t) for t in IATI_TABLES}
+    rejects = store.rejects_spool("iati_activities", unit.snapshot_date, folder / "rejects")
+    first_seen: dict[str, str] = {}
+    where = f"{unit.snapshot_date}" + (f" unit {unit.index + 1}/{unit.of}" if unit.of > 1 else "")
+    progress = _progress(context, where, context.partition_keys.index(unit.snapshot_date) + 1,
+                         len(context.partition_keys))
+    build = build_iati_tables([(Path(p), label) for p, label in unit.files], date.fromisoformat(unit.snapshot_date),
+                              rates, spools, rejects, first_seen=first_seen, progress=progress)
+    pl.DataFrame({"identifier": list(first_seen), "file": list(first_seen.values())},
+                 schema={"identifier": pl.String, "file": pl.String}).write_parquet(folder / "identifiers.parquet")
+    build.sample.write_parquet(folder / "sample.parquet")
+    write_json_atomic(folder / "unit.json", {  # written last: the unit is complete
+        "counts": build.counts(), "parts": {t: w.parts for t, w in spools.items()}, "rejects": rejects.parts})
+    detail(context, f"{where}: {len(unit.files)} files built; "
+                    + ", ".join(f"{t} {build.rows[t]} rows" for t in IATI_TABLES))
+    return unit
 
 
-def _publish_snapshot(files, snapshot: date, rates: FxRates, store: DataStore, quality: QualityResource,
-                      totals: RunTotals, progress=None) -> IatiBuild:
-    """Stream the files into the four tables' staging partitions; publish the rejects always and the
-    tables only when they pass the same gate as every other table (they are one consistent set)."""
+def _spooled(unit: IatiUnit) -> tuple[dict, dict[str, str], pl.DataFrame]:
+    """(unit.json, identifiers read, sample) that ``unit``'s step left."""
+    folder = Path(unit.folder)
+    try:
+        document = json.loads((folder / "unit.json").read_text())
+        identifiers = pl.read_parquet(folder / "identifiers.parquet")
+        sample = pl.read_parquet(folder / "sample.parquet")
+    except OSError as exc:
+        raise FileNotFoundError(f"IATI unit {unit.key} ({unit.snapshot_date}) left no complete spool in {folder}: "
+                                f"{exc}; its step must run again") from exc
+    return document, dict(zip(identifiers["identifier"], identifiers["file"], strict=True)), sample
+
+
+def _collect_units(units: list[IatiUnit], landed_files, snapshot: date, rates: FxRates, store: DataStore,
+                   quality: QualityResource, totals: RunTotals, progress) -> IatiBuild:
+    """The date's units taken into its four tables' partitions in order (or, where none was planned,
+    its files built here), the rejects published, the tables published if they pass the gate."""
     snapshot_date = snapshot.isoformat()
     writers = {t: store.table_writer(t, snapshot_date) for t in IATI_TABLES}
     reject_writer = store.rejects_writer("iati_activities", snapshot_date)
     try:
-        build = build_iati_tables(files, snapshot, rates, writers, reject_writer, progress=progress)
+        if not units:
+            build = build_iati_tables(landed_files, snapshot, rates, writers, reject_writer, progress=progress)
+        else:
+            build, first_seen = IatiBuild(), {}
+            for unit in units:
+                document, read, sample = _spooled(unit)
+                prefix = f"u{unit.index:05d}-"
+                if unit_stands(read, first_seen):
+                    for table, writer in writers.items():
+                        writer.adopt(Path(unit.folder) / table, document["parts"][table], prefix)
+                    reject_writer.adopt(Path(unit.folder) / "rejects", document["rejects"], prefix)
+                    build.add(IatiBuild.from_counts(document["counts"], sample))
+                else:  # it read an identifier an earlier unit read: built again after them
+                    build.add(build_iati_tables([(Path(p), label) for p, label in unit.files], snapshot, rates,
+                                                writers, reject_writer, first_seen=first_seen, part_prefix=prefix))
         reject_writer.commit(empty_schema=REJECT_SCHEMA)  # rejects are published even when tables are not
         settle(writers, {t: polars_schema(TABLES[t].model) for t in writers}, build.rows,
                {t: build.gated_records(t) for t in IATI_TABLES}, store=store, quality=quality,
@@ -117,7 +199,91 @@ def _publish_snapshot(files, snapshot: date, rates: FxRates, store: DataStore, q
         raise
 
 
-def _log_build(context: dg.AssetExecutionContext, snapshot_date: str, build: IatiBuild) -> None:
+@dg.op(out={**{t: dg.Out(dg.Nothing, is_required=False) for t in IATI_TABLES},
+            **{reject_check_spec(TABLES[t]).get_python_identifier(): dg.Out(dg.Nothing, is_required=False)
+               for t in IATI_TABLES}},
+       pool="curated_iati")
+def iati_collect(context: dg.OpExecutionContext, units: list[IatiUnit], storage: StorageResource,
+                 quality: QualityResource, sources: SourcesResource):
+    """Publish each date's units (or reuse an earlier date's output); checks and materializations."""
+    store = storage.store()
+    totals = RunTotals(tables=list(IATI_TABLES))
+    rates_cache: dict[tuple, FxRates] = {}
+    read: set[str] = set()
+    by_date: dict[str, list[IatiUnit]] = {}
+    for unit in sorted(units, key=lambda u: (u.snapshot_date, u.index)):
+        by_date.setdefault(unit.snapshot_date, []).append(unit)
+    for day_number, snapshot_date in enumerate(context.partition_keys, start=1):
+        found = _inputs(store, snapshot_date, quality, sources)
+        if found is None:
+            detail(context, f"no landed IATI files for {snapshot_date}: skipped")
+            continue
+        landed, rates_landed, print_ = found
+        read.update(["landing/iati_activities", "landing/exchange_rates"])  # no exchange-rate files: the packaged ECB rates
+        reject_sources = _reject_sources(rates_landed)
+        if try_reuse("iati_curated_tables", print_, snapshot_date, list(IATI_TABLES), reject_sources, store, totals,
+                     context):
+            continue
+        rates = _rates(rates_landed, sources, rates_cache)
+        if rates_landed:
+            store.publish_rejects("exchange_rates", snapshot_date, rates.rejects)
+            if rates.rejects.height:
+                context.log.warning(f"{snapshot_date}: {rates.rejects.height} exchange-rate rows unusable; "
+                                    f"see {store.rejects_dir('exchange_rates')}/")
+        with store.lock(f"iati_activities-{snapshot_date}"):
+            build = _collect_units(by_date.get(snapshot_date, []), landed.files, date.fromisoformat(snapshot_date),
+                                   rates, store, quality, totals,
+                                   _progress(context, snapshot_date, day_number, len(context.partition_keys)))
+        _log_build(context, snapshot_date, build)
+        totals.add(snapshot_date, build.rows, {t: build.rejected_records(t) for t in IATI_TABLES},
+                   {t: build.warnings(t) for t in IATI_TABLES}, build.sample,
+                   gated={t: build.gated_records(t) for t in IATI_TABLES})
+        remember("iati_curated_tables", print_, snapshot_date, store, totals)
+    for event in report(totals, store, quality, "iati_activities", extra_metadata=inputs_read(read)):
+        if isinstance(event, dg.MaterializeResult):
+            yield dg.Output(None, output_name=event.asset_key.path[-1], metadata=event.metadata)
+        else:
+            yield event
+    for unit in units:  # published: the spool is not needed again
+        shutil.rmtree(unit.folder, ignore_errors=True)
+    for folder in (store.spool_dir(context.run_id) / "iati", store.spool_dir(context.run_id)):
+        with contextlib.suppress(OSError):  # left where something else is in it
+            folder.rmdir()
+
+
+@dg.graph_multi_asset(
+    name="iati_curated_tables",
+    outs={t: table_out(TABLES[t], GROUP) for t in IATI_TABLES},
+    ins={"landing_iati_activities": dg.AssetIn(key=landing_iati_activities.key, dagster_type=dg.Nothing),
+         "landing_exchange_rates": dg.AssetIn(key=landing_exchange_rates.key, dagster_type=dg.Nothing)},
+    partitions_def=daily_snapshot_partitions, backfill_policy=single_run_backfill, group_name=GROUP,
+    check_specs=[reject_check_spec(TABLES[t]) for t in IATI_TABLES],
+)
+def iati_curated_tables(landing_iati_activities, landing_exchange_rates):
+    """The landed IATI files of each partition read in units, validated, converted to USD, published as four tables."""
+    units = iati_plan(landing_iati_activities=landing_iati_activities, landing_exchange_rates=landing_exchange_rates)
+    collected = iati_collect(units.map(iati_unit).collect())
+    names = [*IATI_TABLES, *(reject_check_spec(TABLES[t]).get_python_identifier() for t in IATI_TABLES)]
+    return dict(zip(names, collected, strict=True))
+
+
+iati_curated_tables = graph_tables(iati_curated_tables)
+
+
+def _progress(context: dg.OpExecutionContext, where: str, day: int, days: int):
+    """Files read of files to read (of ``where``: a date, or a unit of one): in a run of one date,
+    about every tenth of the files; in a run over several dates, once (the rest at DEBUG)."""
+    def told(done: int, total: int, label: str) -> None:
+        step = max(1, total // 10)
+        message = f"{where}" + (f" (date {day}/{days})" if days > 1 else "") + f": {done}/{total} files read ({label})"
+        if (days == 1 and (done % step == 0 or done == total)) or (days > 1 and done == total):
+            context.log.info(message)
+        else:
+            context.log.debug(message)
+    return told
+
+
+def _log_build(context: dg.OpExecutionContext, snapshot_date: str, build: IatiBuild) -> None:
     for outcome in build.files:
         if outcome.quarantined:
             where = f", line {outcome.line}" if outcome.line else ""

@@ -82,6 +82,29 @@ class IatiBuild:
         """Rejected records as the publication gate weighs them (:func:`assets.validation.gate_counts`)."""
         return self.gated[table] + self.quarantined_rows[table]
 
+    def add(self, other: "IatiBuild") -> None:
+        """Count ``other`` (a build of the files after this one's) in this build."""
+        for counts, more in [(self.rows, other.rows), (self.rejected, other.rejected), (self.gated, other.gated),
+                             (self.warning_counts, other.warning_counts),
+                             (self.quarantined_rows, other.quarantined_rows)]:
+            for table, n in more.items():
+                counts[table] = counts.get(table, 0) + n
+        self.files.extend(other.files)
+        self._keep_sample(other.sample)
+
+    def counts(self) -> dict:
+        """Everything but the sample, as JSON values (:meth:`from_counts` reads it back)."""
+        return {"rows": self.rows, "rejected": self.rejected, "gated": self.gated,
+                "warning_counts": self.warning_counts, "quarantined_rows": self.quarantined_rows,
+                "files": [vars(outcome) for outcome in self.files]}
+
+    @classmethod
+    def from_counts(cls, counts: dict, sample: pl.DataFrame | None = None) -> "IatiBuild":
+        return cls(rows=counts["rows"], rejected=counts["rejected"], gated=counts["gated"],
+                   warning_counts=counts["warning_counts"], quarantined_rows=counts["quarantined_rows"],
+                   files=[FileOutcome(**outcome) for outcome in counts["files"]],
+                   sample=sample if sample is not None else empty_rejects())
+
     def _keep_sample(self, rejects: pl.DataFrame) -> None:
         missing = {t: SAMPLE_SIZE - n for t, n in self.sample.group_by("table").len().iter_rows()}
         take = rejects.filter(pl.col("severity") == "error").filter(
@@ -189,9 +212,40 @@ def _transformed_ranges(path: Path, label: str, plan, snapshot: date, rates: FxR
                 yield batch.activities_seen, _transform(batch, label, snapshot, rates, first_seen)
 
 
+def unit_stands(unit_first_seen: Mapping[str, str], first_seen: dict[str, str]) -> bool:
+    """Whether a unit of files built apart (from an empty ``first_seen``: ``unit_first_seen`` is what
+    it read) is what :func:`build_iati_tables` would have built after the identifiers of
+    ``first_seen``: none of its identifiers was read before it. If so, its identifiers are added to
+    ``first_seen``; if not, the unit must be built again after them."""
+    if not first_seen.keys().isdisjoint(unit_first_seen):
+        return False
+    first_seen.update(unit_first_seen)
+    return True
+
+
+def plan_units(files: list[tuple[Path, str]], unit_bytes: int) -> list[list[tuple[Path, str]]]:
+    """``files`` in consecutive groups (units) of about ``unit_bytes`` each, in order: a group is
+    closed once it holds ``unit_bytes`` or more, so a file larger than that ends a unit (often
+    alone). The units of a snapshot can be built apart, by different processes or machines, and
+    collected in order (see :func:`build_iati_tables`' ``first_seen``)."""
+    units: list[list[tuple[Path, str]]] = []
+    current: list[tuple[Path, str]] = []
+    size = 0
+    for path, label in files:
+        current.append((path, label))
+        size += Path(path).stat().st_size
+        if size >= unit_bytes:
+            units.append(current)
+            current, size = [], 0
+    if current:
+        units.append(current)
+    return units
+
+
 def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRates,
                       writers: dict[str, PartWriter], reject_writer: PartWriter, *,
-                      batch_size: int = DEFAULT_BATCH_SIZE, progress=None, workers: int | None = None) -> IatiBuild:
+                      batch_size: int = DEFAULT_BATCH_SIZE, progress=None, workers: int | None = None,
+                      first_seen: dict[str, str] | None = None, part_prefix: str = "") -> IatiBuild:
     """Read ``files`` (path, label) into ``writers`` (one per table) and ``reject_writer``;
     ``progress(files done, files, label)`` is told after each file.
 
@@ -207,9 +261,16 @@ def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRa
     that the workers and this process parse *and* transform (each range in one batch); this process
     writes them in file order, and transforms a range again where an activity of it repeats an
     identifier read before it (a worker cannot know those).
+
+    ``first_seen``: the identifiers read before ``files`` (published or rejected) and the file of
+    each, in reading order; the build adds those it reads. A file quarantined whole gives its
+    identifiers back. So the files of a snapshot can be built in units apart (each from an empty
+    ``first_seen``) and collected in order: a unit that reads none of the identifiers read before it
+    is what it would have been built after them; another is built again. ``part_prefix`` starts
+    every part name (the units' parts are written into one partition).
     """
     build = IatiBuild()
-    first_seen: dict[str, str] = {}
+    first_seen = {} if first_seen is None else first_seen
     pending: list[tuple[str, IatiBatch]] = []
     merged_parts = 0
 
@@ -238,7 +299,8 @@ def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRa
         nonlocal merged_parts
         if not pending:
             return
-        result = transform_and_write(IatiBatch.merge(pending), pending[0][0], f"part-m{merged_parts:05d}-00000")
+        result = transform_and_write(IatiBatch.merge(pending), pending[0][0],
+                                     f"{part_prefix}part-m{merged_parts:05d}-00000")
         samples: list[pl.DataFrame] = []
         count(result, build.rows, build.rejected, build.gated, build.warning_counts, samples)
         for sample in samples:
@@ -276,7 +338,7 @@ def build_iati_tables(files: list[tuple[Path, str]], snapshot: date, rates: FxRa
                 progress(file_index, len(files), files[file_index - 1][1])
             outcome = FileOutcome(file=label)
             build.files.append(outcome)
-            prefix = f"part-{file_index:05d}-"
+            prefix = f"{part_prefix}part-{file_index:05d}-"
             file_rows = dict.fromkeys(TABLES, 0)
             file_rejected = dict.fromkeys(TABLES, 0)
             file_gated = dict.fromkeys(TABLES, 0)

@@ -44,13 +44,28 @@ def asset_key(table: str) -> dg.AssetKey:
     return dg.AssetKey([TABLES[table].layer, table])
 
 
+def _table_attributes(table: TableSpec, group: str) -> dict:
+    return {"key": [table.layer, table.name], "group_name": group, "description": table.description,
+            "kinds": {"polars", "parquet"}, "freshness_policy": nightly_freshness,
+            "metadata": {"dagster/column_schema": table_schema(table.model),
+                         "dagster/table_name": f"{table.layer}/{table.name}", "partitioning": table.partitioning}}
+
+
 def table_spec(table: TableSpec, group: str, deps: list[dg.AssetKey]) -> dg.AssetSpec:
-    return dg.AssetSpec(
-        [table.layer, table.name], group_name=group, description=table.description, kinds={"polars", "parquet"},
-        deps=deps, skippable=True, freshness_policy=nightly_freshness,
-        metadata={"dagster/column_schema": table_schema(table.model), "dagster/table_name": f"{table.layer}/{table.name}",
-                  "partitioning": table.partitioning},
-    )
+    return dg.AssetSpec(**_table_attributes(table, group), deps=deps, skippable=True)
+
+
+def table_out(table: TableSpec, group: str) -> dg.AssetOut:
+    """The same table as an output of a graph of steps (:func:`table_spec`: deps are the graph's
+    inputs); give the graph's asset :func:`graph_tables` for the freshness policy."""
+    attributes = {k: v for k, v in _table_attributes(table, group).items() if k != "freshness_policy"}
+    return dg.AssetOut(**attributes, is_required=False, dagster_type=dg.Nothing)
+
+
+def graph_tables(assets: dg.AssetsDefinition) -> dg.AssetsDefinition:
+    """A graph of steps' tables with the freshness policy of every table (a graph's asset takes none
+    from its outputs)."""
+    return assets.map_asset_specs(lambda spec: spec.replace_attributes(freshness_policy=nightly_freshness))
 
 
 def reject_check_spec(table: TableSpec) -> dg.AssetCheckSpec:

@@ -125,31 +125,30 @@ def _write_parquet(frame: pl.DataFrame, path: Path, descriptions: Descriptions |
     frame.write_parquet(path, arrow_schema=pa.schema(fields), metadata=metadata, **PARQUET_OPTIONS)
 
 
-class PartitionWriter:
-    """Writes the part files of one dataset partition, then publishes them in one step.
+class PartFolder:
+    """The part files of one dataset partition, written into ``folder``: by a :class:`PartitionWriter`
+    in its staging folder, or ahead of it by a step that may run in another process or on another
+    machine (a spool), for the writer to :meth:`PartitionWriter.adopt` later.
 
     ``write`` adds a part file; ``discard(prefix)`` removes the parts of an input that turned out
-    to be unreadable; ``commit`` swaps the finished partition into place; ``abort`` leaves the
-    published partition untouched.
+    to be unreadable; ``parts`` are the part names written, with their rows.
     """
 
-    def __init__(self, dataset_dir: Path, partition: dict[str, str], staging_root: Path,
-                 descriptions: Descriptions | None = None):
-        self.dataset_dir = Path(dataset_dir)
-        self.descriptions = descriptions
+    def __init__(self, folder: Path, partition: dict[str, str], descriptions: Descriptions | None = None):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
         self.partition = partition
-        self.target = self.dataset_dir / partition_dirname(partition)
-        staging_root = Path(staging_root)
-        staging_root.mkdir(parents=True, exist_ok=True)
-        clean_orphans(staging_root)
-        self._staging = staging_root / f"{owner_tag()}-{uuid.uuid4().hex}-{self.dataset_dir.name}"
-        self._staging.mkdir(parents=True)
+        self.descriptions = descriptions
         self._parts: dict[str, int] = {}
         self._schema: pl.Schema | None = None
 
     @property
     def rows(self) -> int:
         return sum(self._parts.values())
+
+    @property
+    def parts(self) -> dict[str, int]:
+        return dict(self._parts)
 
     def write(self, frame: pl.DataFrame, part_name: str) -> None:
         if part_name in self._parts:
@@ -159,16 +158,52 @@ class PartitionWriter:
         self._schema = frame.schema
         if frame.height == 0:
             return
-        _write_parquet(frame, self._staging / f"{part_name}.parquet", self.descriptions)
+        _write_parquet(frame, self.folder / f"{part_name}.parquet", self.descriptions)
         self._parts[part_name] = frame.height
 
     def discard(self, prefix: str) -> int:
         """Remove the parts whose name starts with ``prefix``; returns the rows removed."""
         removed = 0
         for name in [n for n in self._parts if n.startswith(prefix)]:
-            (self._staging / f"{name}.parquet").unlink()
+            (self.folder / f"{name}.parquet").unlink()
             removed += self._parts.pop(name)
         return removed
+
+
+class PartitionWriter(PartFolder):
+    """Writes the part files of one dataset partition, then publishes them in one step.
+
+    ``commit`` swaps the finished partition into place; ``abort`` leaves the published partition
+    untouched.
+    """
+
+    def __init__(self, dataset_dir: Path, partition: dict[str, str], staging_root: Path,
+                 descriptions: Descriptions | None = None):
+        self.dataset_dir = Path(dataset_dir)
+        self.target = self.dataset_dir / partition_dirname(partition)
+        staging_root = Path(staging_root)
+        staging_root.mkdir(parents=True, exist_ok=True)
+        clean_orphans(staging_root)
+        self._staging = staging_root / f"{owner_tag()}-{uuid.uuid4().hex}-{self.dataset_dir.name}"
+        self._staging.mkdir(parents=True)
+        super().__init__(self._staging, partition, descriptions)
+
+    def adopt(self, folder: Path, parts: dict[str, int], prefix: str) -> None:
+        """Take the ``parts`` (name: rows) written in ``folder`` (a :class:`PartFolder`'s) as parts
+        ``<prefix><name>`` of this partition: hard links, so that ``folder`` stays whole until the
+        partition is committed (a copy where the file system has no hard links)."""
+        for name, rows in parts.items():
+            if prefix + name in self._parts:
+                raise ValueError(f"part {prefix + name} written twice")
+            source, target = Path(folder) / f"{name}.parquet", self._staging / f"{prefix}{name}.parquet"
+            try:
+                os.link(source, target)
+            except OSError as exc:
+                if not source.is_file():
+                    raise FileNotFoundError(f"part file {source} is gone: the step that wrote it must run again") \
+                        from exc
+                shutil.copyfile(source, target)
+            self._parts[prefix + name] = rows
 
     def commit(self, empty_schema: pl.Schema | dict | None = None) -> Path:
         """Publish the partition. An empty partition still gets one empty file carrying the schema,

@@ -14,6 +14,7 @@ state/<name>.json                        fingerprints of published outputs, for 
 state/refused/<table>/<date>.json        why the latest run of a table's date refused it (gone once published)
 state/runs/<date>.json                   how the latest command-line run of a date ended
 .staging/  .locks/  .cache/              work areas, never read by consumers
+.spool/<run id>/                         parts written by one step of a run for a later step of it
 ```
 
 :class:`DataStore` is the only code that builds these paths: asset bodies and the CLI ask it for a
@@ -22,6 +23,8 @@ source's landed files, a table's partition, a lazy scan of a table, and to publi
 
 import hashlib
 import json
+import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +39,7 @@ from pipelines.storage.landed import LandingResult, land_source, read_manifest
 from pipelines.storage.locks import DEFAULT_LOCK_TIMEOUT_SECONDS, partition_lock
 from pipelines.storage.publish import (
     Descriptions,
+    PartFolder,
     PartitionWriter,
     partition_dirname,
     publish_frame,
@@ -226,6 +230,36 @@ class DataStore:
         return PartitionWriter(self.table_dir(table), self.partition(table, snapshot_date), self.staging,
                                self.descriptions(table))
 
+    def table_spool(self, table: str, snapshot_date: str, folder: Path) -> PartFolder:
+        """Parts of a table partition written into ``folder`` (in :meth:`spool_dir`) ahead of the
+        step that publishes them (:meth:`PartitionWriter.adopt`)."""
+        return PartFolder(folder, self.partition(table, snapshot_date), self.descriptions(table))
+
+    def rejects_spool(self, source: str, snapshot_date: str, folder: Path) -> PartFolder:
+        return PartFolder(folder, self.rejects_partition(source, snapshot_date), self.descriptions("rejects"))
+
+    def spool_dir(self, run_id: str) -> Path:
+        """Where the steps of run ``run_id`` leave parts for a later step of the same run."""
+        assert run_id and "/" not in run_id and not run_id.startswith("."), run_id
+        return self.root / ".spool" / run_id
+
+    def clean_spool(self, *, older_than_seconds: float, keep: str | None = None) -> list[str]:
+        """Remove the spool folders of runs untouched for ``older_than_seconds`` (a run that failed
+        part-way leaves its folder for a re-execution to use), but ``keep``; returns the runs removed."""
+        folder, removed = self.root / ".spool", []
+        if not folder.is_dir():
+            return removed
+        now = time.time()
+        for entry in folder.iterdir():
+            try:
+                idle = now - max(p.stat().st_mtime for p in [entry, *entry.rglob("*")])
+            except (OSError, ValueError):  # removed meanwhile
+                continue
+            if entry.name != keep and idle > older_than_seconds:
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry.name)
+        return removed
+
     def publish_rejects(self, source: str, snapshot_date: str, rejects: pl.DataFrame) -> Path:
         return publish_frame(validated_rejects(rejects), self.rejects, self.rejects_partition(source, snapshot_date),
                              self.staging, self.descriptions("rejects"))
@@ -303,6 +337,10 @@ class DataStore:
             part = {PARTITION_COLUMN: "{date}"} if TABLES[table].partitioning == SNAPSHOT else {}
             datasets.append((self.table_dir(table), part))
         return datasets + [(self.rejects, {"source": s, PARTITION_COLUMN: "{date}"}) for s in reject_sources]
+
+    def reusable(self, name: str, fingerprint: str, tables: list[str], reject_sources: list[str]) -> bool:
+        """Whether :meth:`reuse` would find an earlier date to reuse (it may no longer when it runs)."""
+        return reuse.find_reusable(self.root, name, fingerprint, self._datasets(tables, reject_sources)) is not None
 
     def reuse(self, name: str, fingerprint: str, snapshot_date: str, tables: list[str],
               reject_sources: list[str]) -> tuple[str, dict] | None:

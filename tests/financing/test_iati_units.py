@@ -1,0 +1,121 @@
+"""The IATI files of a snapshot are built in units, one step each (any worker can take one), and
+collected in file order. A unit is built without knowing the identifiers read before it: where it
+read one of them it is built again after them. What is published and rejected must not depend on
+how the files are cut into units; the expected values are derived from the list of activities."""
+
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+import yaml
+
+from assets.financing.assets import (
+    IatiUnit,
+    _spooled,
+    iati_curated_tables,
+    landing_exchange_rates,
+    landing_iati_activities,
+)
+from assets.financing.iati import plan_units, unit_stands
+from pipelines.resources import HttpResource, QualityResource, SourcesResource, StorageResource
+from tests.conftest import iati_xml
+from tests.financing.test_iati_duplicates import ACTIVITIES, activity
+
+DAY = "2026-11-20"
+# the duplicates' files, then one whose identifiers no file before it read (its unit stands)
+UNITS_ACTIVITIES = [*ACTIVITIES, ("four.xml", "E-1", True), ("four.xml", "E-2", False), ("four.xml", "E-3", True)]
+FILES = ["one.xml", "two.xml", "three.xml", "four.xml"]
+
+
+def test_units_are_consecutive_files_of_about_the_unit_size(tmp_path):
+    sizes = [30, 50, 40, 200, 10, 10]
+    files = []
+    for n, size in enumerate(sizes):
+        (tmp_path / f"{n}.xml").write_bytes(b"x" * size)
+        files.append((tmp_path / f"{n}.xml", f"{n}.xml"))
+    names = lambda units: [[label for _, label in unit] for unit in units]  # noqa: E731
+    # 30+50 < 100, +40 reaches it; 200 alone; the last two are what is left
+    assert names(plan_units(files, 100)) == [["0.xml", "1.xml", "2.xml"], ["3.xml"], ["4.xml", "5.xml"]]
+    assert names(plan_units(files, 0)) == [[label] for _, label in files]
+    assert names(plan_units(files, 10_000)) == [[label for _, label in files]]
+    assert plan_units([], 100) == []
+
+
+def test_a_unit_stands_only_where_it_read_no_identifier_read_before_it():
+    first_seen = {"A": "one.xml"}
+    assert not unit_stands({"B": "two.xml", "A": "two.xml"}, first_seen)
+    assert first_seen == {"A": "one.xml"}  # unchanged: the unit is built again after it
+    assert unit_stands({"C": "two.xml", "B": "two.xml"}, first_seen)
+    assert list(first_seen.items()) == [("A", "one.xml"), ("C", "two.xml"), ("B", "two.xml")]
+
+
+def test_a_unit_whose_step_left_nothing_names_itself(tmp_path):
+    unit = IatiUnit(DAY, 3, 5, (("a.xml", "a.xml"),), str(tmp_path / "gone"))
+    with pytest.raises(FileNotFoundError, match=r"d20261120_u00003 \(2026-11-20\).*must run again"):
+        _spooled(unit)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("units")
+    for name in FILES:
+        body = "".join(activity(i, status="2" if valid else "42") for f, i, valid in UNITS_ACTIVITIES if f == name)
+        (folder / name).write_text(iati_xml(body), encoding="utf-8")
+    (folder / "sources.yaml").write_text(yaml.safe_dump({"iati_activities": [str(folder / n) for n in FILES]}))
+    return folder
+
+
+def materialize(folder: Path, data_dir: Path, unit_mb: int) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [landing_iati_activities, landing_exchange_rates, iati_curated_tables], partition_key=DAY,
+        resources={"sources": SourcesResource(sources_file=str(folder / "sources.yaml"), iati_unit_mb=unit_mb),
+                   "storage": StorageResource(data_dir=str(data_dir)), "quality": QualityResource(),
+                   "http": HttpResource()})
+
+
+def published(data_dir: Path) -> dict:
+    con = duckdb.connect()
+    scan = lambda t: f"read_parquet('{data_dir}/curated/{t}/**/*.parquet', hive_partitioning=true)"  # noqa: E731
+    rejects = f"read_parquet('{data_dir}/quality/rejects/**/*.parquet', hive_partitioning=true)"
+    return {
+        "activities": sorted(con.sql(f"select iati_identifier from {scan('iati_activities')}").fetchall()),
+        "transactions": sorted(con.sql(f"select iati_identifier from {scan('iati_transactions')}").fetchall()),
+        "duplicates": sorted(con.sql(f"select file, record_key from {rejects} where \"check\" = 'field_uniqueness' "
+                                     "and severity = 'error'").fetchall()),
+        "rejected activities": con.execute(f"select count(distinct (file, line)) from {rejects} where "
+                                           "\"table\" = 'iati_activities' and severity = 'error'").fetchone()[0],
+    }
+
+
+def expected() -> dict:
+    """What one process reading the files in order publishes, from UNITS_ACTIVITIES alone."""
+    first: dict[str, bool] = {}
+    duplicates = []
+    for file, identifier, valid in UNITS_ACTIVITIES:
+        if identifier in first:
+            duplicates.append((file, identifier))
+        else:
+            first[identifier] = valid
+    kept = sorted((i,) for i, valid in first.items() if valid)
+    return {"activities": kept, "transactions": kept, "duplicates": sorted(duplicates),
+            "rejected activities": len(UNITS_ACTIVITIES) - len(kept)}
+
+
+@pytest.mark.parametrize("unit_mb", [0, 256])
+def test_what_is_published_does_not_depend_on_the_units(folder, tmp_path, unit_mb):
+    """Unit size 0 makes a unit of each file: the first stands, the second and third repeat
+    identifiers read before them (built again), the fourth stands after them. 256: one unit."""
+    result = materialize(folder, tmp_path / "data", unit_mb)
+    assert result.success
+    units = [e for e in result.all_events if e.is_step_success and e.step_key.startswith("iati_curated_tables.iati_unit[")]
+    assert len(units) == (len(FILES) if unit_mb == 0 else 1)
+    assert published(tmp_path / "data") == expected()
+    materialized = {m.asset_key.path[-1]: m.metadata["dagster/row_count"].value
+                    for m in result.asset_materializations_for_node("iati_curated_tables")}
+    kept = len(expected()["activities"])
+    assert materialized == {"iati_activities": kept, "iati_transactions": kept, "iati_participating_orgs": 0,
+                            "iati_budgets": 0}
+    checks = result.get_asset_check_evaluations()
+    assert len(checks) == 4 and all(c.passed for c in checks)
+    assert not (tmp_path / "data" / ".spool").exists() or not any((tmp_path / "data" / ".spool").iterdir())
