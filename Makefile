@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DATA_DIR := $(or $(PARTNERSHIP_DATA_DIR),data)
 DEV_DAGSTER_HOME := $(or $(DAGSTER_HOME),$(abspath $(DATA_DIR))/.dagster)
 
-.PHONY: run test install dev backfill lint bench bench-registry clean browser redis docs test-distributed
+.PHONY: run test install dev backfill lint bench bench-registry bench-fanout clean browser redis docs test-distributed
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: Python 3.11 is required"; exit 1; }
@@ -80,6 +80,10 @@ bench-registry: $(STAMP)
 # with two workers)
 test-distributed: $(STAMP) redis
 	$(BIN)/python benchmarks/distributed.py
+
+# the IATI work alone on Celery: 300 generated files (80 MB) in units of 8 MB, a task each
+bench-fanout: $(STAMP) redis
+	$(BIN)/python benchmarks/distributed.py --registry-files 300 --registry-mb 80 --unit-mb 8
 
 clean:
 	rm -rf $(VENV)

@@ -365,7 +365,11 @@ def cut_file(path: str | Path, *, workers: int, min_bytes: int = PARALLEL_MIN_BY
 
 def start_pool(workers: int, initializer=None, initargs=()) -> ProcessPoolExecutor:
     """Worker processes started by a fork server: they do not inherit the caller's threads and open
-    files (a Dagster run)."""
+    files (a Dagster run). Raises OSError where this process may not start processes: a daemonic
+    process (a Celery worker's pool process runs each task in one) cannot have children; the
+    callers then read everything in this process."""
+    if multiprocessing.current_process().daemon:
+        raise OSError("a daemonic process (such as a Celery worker's pool process) cannot start worker processes")
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
                                initializer=initializer, initargs=initargs)
 
@@ -401,7 +405,7 @@ def ordered_ranges(pool: ProcessPoolExecutor | None, task, path: Path, label: st
                 if pool is None:
                     raise OSError("no worker processes")
                 future = pool.submit(task, str(path), label, prologue, part, *args)
-            except (OSError, BrokenProcessPool, RuntimeError) as exc:  # no worker can start here
+            except Exception as exc:  # noqa: BLE001 - whatever stops a worker starting, this process computes the range
                 with lock:
                     closed = True  # no more submissions
                     if local is not None:

@@ -229,3 +229,33 @@ def test_where_no_process_pool_can_be_made_this_process_reads_every_range(files,
     for table in TABLES:
         assert writers[table].frame().equals(here[table].frame()), table
         assert result.rows[table] == here_result.rows[table]
+
+
+def _build_in_a_daemon(paths, results) -> None:
+    """In a daemonic process (as a Celery worker's pool process runs a task): ranges and small files'
+    prefetch would both start worker processes."""
+    reader.PARALLEL_MIN_BYTES, reader.PREFETCH_MIN_BYTES = 0, 0
+    iati.TRANSFORM_RANGE_BYTES = 64 << 10
+    try:
+        result, writers, _ = build(paths, workers=2)
+        results.put((accounted(result), {t: writers[t].frame().hash_rows().sort().to_list() for t in TABLES}))
+    except BaseException as exc:  # noqa: BLE001 - told to the test
+        results.put(repr(exc))
+
+
+def test_a_daemonic_process_reads_everything_itself(files):
+    """A daemonic process may not start processes (multiprocessing refuses): the build reads every
+    file and range in the process, and publishes what one process reading them publishes."""
+    import multiprocessing
+
+    _, here, _ = build(files, workers=1)
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    child = context.Process(target=_build_in_a_daemon, args=(files, results), daemon=True)
+    child.start()
+    got = results.get(timeout=120)
+    child.join(60)
+    assert not isinstance(got, str), got
+    held, frames = got
+    assert held == activities_held(files) > 100
+    assert frames == {t: here[t].frame().hash_rows().sort().to_list() for t in TABLES}
