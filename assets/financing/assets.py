@@ -121,7 +121,7 @@ def iati_plan(context: dg.OpExecutionContext, storage: StorageResource, quality:
         if store.reusable("iati_curated_tables", print_, list(IATI_TABLES), _reject_sources(rates_landed)):
             continue
         units = plan_units(landed.files, sources.iati_unit_bytes)
-        detail(context, f"{snapshot_date}: {len(landed.files)} files in {len(units)} units")
+        detail(context, f"{snapshot_date}: {len(landed.files)} files in {len(units)} unit{'s' * (len(units) != 1)}")
         for index, files in enumerate(units):
             unit = IatiUnit(snapshot_date, index, len(units), tuple((str(p), label) for p, label in files), "")
             yield dg.DynamicOutput(replace(unit, folder=str(spool / "iati" / unit.key)), mapping_key=unit.key)
@@ -239,16 +239,18 @@ def iati_collect(context: dg.OpExecutionContext, units: list[IatiUnit], storage:
                    {t: build.warnings(t) for t in IATI_TABLES}, build.sample,
                    gated={t: build.gated_records(t) for t in IATI_TABLES})
         remember("iati_curated_tables", print_, snapshot_date, store, totals)
+    # every date published or refused: the spool is not needed again (a step that fails before
+    # this leaves it for a re-execution from the failure)
+    for unit in units:
+        shutil.rmtree(unit.folder, ignore_errors=True)
+    for folder in (store.spool_dir(context.run_id) / "iati", store.spool_dir(context.run_id)):
+        with contextlib.suppress(OSError):  # left where something else is in it
+            folder.rmdir()
     for event in report(totals, store, quality, "iati_activities", extra_metadata=inputs_read(read)):
         if isinstance(event, dg.MaterializeResult):
             yield dg.Output(None, output_name=event.asset_key.path[-1], metadata=event.metadata)
         else:
             yield event
-    for unit in units:  # published: the spool is not needed again
-        shutil.rmtree(unit.folder, ignore_errors=True)
-    for folder in (store.spool_dir(context.run_id) / "iati", store.spool_dir(context.run_id)):
-        with contextlib.suppress(OSError):  # left where something else is in it
-            folder.rmdir()
 
 
 @dg.graph_multi_asset(

@@ -66,12 +66,13 @@ def folder(tmp_path_factory):
     return folder
 
 
-def materialize(folder: Path, data_dir: Path, unit_mb: int) -> dg.ExecuteInProcessResult:
+def materialize(folder: Path, data_dir: Path, unit_mb: int, max_share: float = 0.5) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [landing_iati_activities, landing_exchange_rates, iati_curated_tables], partition_key=DAY,
         resources={"sources": SourcesResource(sources_file=str(folder / "sources.yaml"), iati_unit_mb=unit_mb),
-                   "storage": StorageResource(data_dir=str(data_dir)), "quality": QualityResource(),
-                   "http": HttpResource()})
+                   "storage": StorageResource(data_dir=str(data_dir)),
+                   "quality": QualityResource(max_reject_share=max_share), "http": HttpResource()},
+        raise_on_error=False)
 
 
 def published(data_dir: Path) -> dict:
@@ -119,3 +120,18 @@ def test_what_is_published_does_not_depend_on_the_units(folder, tmp_path, unit_m
     checks = result.get_asset_check_evaluations()
     assert len(checks) == 4 and all(c.passed for c in checks)
     assert not (tmp_path / "data" / ".spool").exists() or not any((tmp_path / "data" / ".spool").iterdir())
+
+
+def test_units_refused_by_the_gate_publish_their_rejects_and_leave_no_spool(folder, tmp_path):
+    """No reject allowed: the date is refused whole (no table published), its rejects are, and the
+    spool of its units is removed all the same."""
+    data_dir = tmp_path / "data"
+    result = materialize(folder, data_dir, 0, max_share=0.0)
+    assert not result.success
+    assert not (data_dir / "curated" / "iati_activities").exists() or \
+        not any((data_dir / "curated" / "iati_activities").rglob("*.parquet"))
+    duplicates = duckdb.connect().execute(
+        f"select count(*) from read_parquet('{data_dir}/quality/rejects/**/*.parquet', hive_partitioning=true) "
+        "where \"check\" = 'field_uniqueness'").fetchone()[0]
+    assert duplicates == len(expected()["duplicates"])
+    assert not (data_dir / ".spool").exists() or not any((data_dir / ".spool").iterdir())
