@@ -4,7 +4,7 @@ import dagster as dg
 
 from assets.curated.assets import curated_assets
 from assets.due_diligence.assets import due_diligence_assets
-from assets.financing.assets import financing_assets
+from assets.financing.assets import financing_assets, iati_spool_io_manager
 from assets.networks.assets import networks_assets
 from assets.partnerships.assets import partnerships_assets
 from assets.reporting.assets import reporting_assets
@@ -27,7 +27,7 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
         jobs=[nightly_job],
         schedules=[nightly_schedule],
         sensors=[drop_folder_sensor, record_succeeded_runs, record_failed_runs],
-        resources=resources,
+        resources={"iati_spool": iati_spool_io_manager, **resources},
         # Dagster's own console logger for the UI and the daemon; the command line picks "progress"
         loggers={"console": dg.colored_console_logger, "progress": progress_logger},
     )

@@ -3,7 +3,7 @@
 import contextlib
 import json
 import shutil
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -78,6 +78,37 @@ class IatiUnit:
         return f"d{self.snapshot_date.replace('-', '')}_u{self.index:05d}"
 
 
+class IatiSpoolIOManager(dg.IOManager):
+    """Keeps the units passed between the IATI steps in the run's spool, as JSON beside the parts
+    they describe: they are removed with it once the date is published, where Dagster's default
+    storage would keep a file per unit of every run in ``DAGSTER_HOME``."""
+
+    def __init__(self, storage: StorageResource):
+        self.storage = storage
+
+    def _path(self, context: dg.OutputContext) -> Path:
+        run_id, step_key, name, *mapping = context.get_identifier()
+        return self.storage.store().spool_dir(run_id) / "iati" / "steps" / step_key / "/".join([name, *mapping])
+
+    def handle_output(self, context: dg.OutputContext, obj: IatiUnit) -> None:
+        write_json_atomic(self._path(context).with_suffix(".json"), asdict(obj))
+
+    def load_input(self, context: dg.InputContext) -> IatiUnit:
+        path = self._path(context.upstream_output).with_suffix(".json")
+        try:
+            document = json.loads(path.read_text())
+        except OSError as exc:
+            raise FileNotFoundError(f"{path}: the IATI unit passed between steps is gone ({exc}); run the IATI "
+                                    f"steps again") from exc
+        return IatiUnit(**{**document, "files": tuple(tuple(f) for f in document["files"])})
+
+
+@dg.io_manager(required_resource_keys={"storage"},
+               description="The units passed between the IATI steps, kept in the run's spool in the data dir")
+def iati_spool_io_manager(init_context) -> IatiSpoolIOManager:
+    return IatiSpoolIOManager(init_context.resources.storage)
+
+
 def _inputs(store: DataStore, snapshot_date: str, quality: QualityResource, sources: SourcesResource):
     """(landed IATI files, landed exchange-rate files or None, fingerprint) of a date; None without IATI files."""
     landed = store.landed("iati_activities", snapshot_date)
@@ -105,7 +136,7 @@ def _rates(rates_landed, sources: SourcesResource, cache: dict | None = None) ->
 
 
 @dg.op(ins={"landing_iati_activities": dg.In(dg.Nothing), "landing_exchange_rates": dg.In(dg.Nothing)},
-       out=dg.DynamicOut(IatiUnit))
+       out=dg.DynamicOut(IatiUnit, io_manager_key="iati_spool"))
 def iati_plan(context: dg.OpExecutionContext, storage: StorageResource, quality: QualityResource,
               sources: SourcesResource):
     """Cut each date's landed IATI files into units, one step each; dates whose output can be reused are not planned."""
@@ -127,7 +158,7 @@ def iati_plan(context: dg.OpExecutionContext, storage: StorageResource, quality:
             yield dg.DynamicOutput(replace(unit, folder=str(spool / "iati" / unit.key)), mapping_key=unit.key)
 
 
-@dg.op(out=dg.Out(IatiUnit))
+@dg.op(out=dg.Out(IatiUnit, io_manager_key="iati_spool"))
 def iati_unit(context: dg.OpExecutionContext, unit: IatiUnit, storage: StorageResource, sources: SourcesResource):
     """Build one unit's tables and rejects into the spool: validated parts, the identifiers it read, its counts."""
     store = storage.store()
@@ -243,9 +274,12 @@ def iati_collect(context: dg.OpExecutionContext, units: list[IatiUnit], storage:
     # this leaves it for a re-execution from the failure)
     for unit in units:
         shutil.rmtree(unit.folder, ignore_errors=True)
-    for folder in (store.spool_dir(context.run_id) / "iati", store.spool_dir(context.run_id)):
-        with contextlib.suppress(OSError):  # left where something else is in it
-            folder.rmdir()
+    for run_id in {Path(unit.folder).parent.parent.name for unit in units} | {context.run_id}:
+        # the units passed between the steps (a re-execution's come from the run it re-executes)
+        shutil.rmtree(store.spool_dir(run_id) / "iati" / "steps", ignore_errors=True)
+        for folder in (store.spool_dir(run_id) / "iati", store.spool_dir(run_id)):
+            with contextlib.suppress(OSError):  # left where something else is in it
+                folder.rmdir()
     for event in report(totals, store, quality, "iati_activities", extra_metadata=inputs_read(read)):
         if isinstance(event, dg.MaterializeResult):
             yield dg.Output(None, output_name=event.asset_key.path[-1], metadata=event.metadata)

@@ -14,6 +14,7 @@ from assets.financing.assets import (
     IatiUnit,
     _spooled,
     iati_curated_tables,
+    iati_spool_io_manager,
     landing_exchange_rates,
     landing_iati_activities,
 )
@@ -71,7 +72,8 @@ def materialize(folder: Path, data_dir: Path, unit_mb: int, max_share: float = 0
         [landing_iati_activities, landing_exchange_rates, iati_curated_tables], partition_key=DAY,
         resources={"sources": SourcesResource(sources_file=str(folder / "sources.yaml"), iati_unit_mb=unit_mb),
                    "storage": StorageResource(data_dir=str(data_dir)),
-                   "quality": QualityResource(max_reject_share=max_share), "http": HttpResource()},
+                   "quality": QualityResource(max_reject_share=max_share), "http": HttpResource(),
+                   "iati_spool": iati_spool_io_manager},
         raise_on_error=False)
 
 
