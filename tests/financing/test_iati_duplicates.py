@@ -41,11 +41,11 @@ def files(tmp_path_factory):
     return paths
 
 
-def expected() -> tuple[list[str], list[tuple[str, str]]]:
-    """(published identifiers, (file, identifier) of each duplicate), from ACTIVITIES alone."""
+def expected(activities=ACTIVITIES) -> tuple[list[str], list[tuple[str, str]]]:
+    """(published identifiers, (file, identifier) of each duplicate), from ``activities`` alone."""
     first: dict[str, bool] = {}
     duplicates = []
-    for file, identifier, valid in ACTIVITIES:
+    for file, identifier, valid in activities:
         if identifier in first:
             duplicates.append((file, identifier))
         else:

@@ -22,6 +22,7 @@ from assets.financing.iati import plan_units, unit_stands
 from pipelines.resources import HttpResource, QualityResource, SourcesResource, StorageResource
 from tests.conftest import iati_xml
 from tests.financing.test_iati_duplicates import ACTIVITIES, activity
+from tests.financing.test_iati_duplicates import expected as first_read_wins
 
 DAY = "2026-11-20"
 # the duplicates' files, then one whose identifiers no file before it read (its unit stands)
@@ -93,15 +94,8 @@ def published(data_dir: Path) -> dict:
 
 def expected() -> dict:
     """What one process reading the files in order publishes, from UNITS_ACTIVITIES alone."""
-    first: dict[str, bool] = {}
-    duplicates = []
-    for file, identifier, valid in UNITS_ACTIVITIES:
-        if identifier in first:
-            duplicates.append((file, identifier))
-        else:
-            first[identifier] = valid
-    kept = sorted((i,) for i, valid in first.items() if valid)
-    return {"activities": kept, "transactions": kept, "duplicates": sorted(duplicates),
+    kept, duplicates = first_read_wins(UNITS_ACTIVITIES)
+    return {"activities": [(i,) for i in kept], "transactions": [(i,) for i in kept], "duplicates": duplicates,
             "rejected activities": len(UNITS_ACTIVITIES) - len(kept)}
 
 
