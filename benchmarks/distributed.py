@@ -57,12 +57,14 @@ def _stop(process: subprocess.Popen, grace: float = 30.0) -> None:
 
 
 @contextmanager
-def cluster(folder: Path, *, workers: int, env: dict[str, str]) -> Iterator[dict[str, str]]:
+def cluster(folder: Path, *, workers: int, env: dict[str, str], pool: str = "prefork") -> Iterator[dict[str, str]]:
     """Redis and ``workers`` Celery workers (one task at a time each) for runs whose environment is
     ``env`` plus what is yielded: the executor, the broker and a run history (``DAGSTER_HOME``) the
     workers share with the process that launches the run. The workers build the resources from
     ``env`` as every process does: give them the run's sources and data dir
-    (``PARTNERSHIP_SOURCES``, ``PARTNERSHIP_DATA_DIR``). Worker logs: ``folder/worker-<n>.log``."""
+    (``PARTNERSHIP_SOURCES``, ``PARTNERSHIP_DATA_DIR``). Worker logs: ``folder/worker-<n>.log``.
+    ``pool``: Celery's execution pool; ``prefork`` runs a task in a daemonic child process (which may
+    not start processes), ``solo`` in the worker process itself (a step may use every core)."""
     if shutil.which("redis-server") is None:
         raise FileNotFoundError("redis-server is not installed (Debian package redis-server)")
     folder.mkdir(parents=True, exist_ok=True)
@@ -98,7 +100,8 @@ def cluster(folder: Path, *, workers: int, env: dict[str, str]) -> Iterator[dict
             logs.append(log)
             started.append(subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "dagster_celery.app", "worker", "--prefetch-multiplier=1",
-                 "--concurrency", "1", "-Q", "dagster", "--loglevel", "INFO", "-n", f"worker{number}@%h"],
+                 "--concurrency", "1", "--pool", pool, "-Q", "dagster", "--loglevel", "INFO",
+                 "-n", f"worker{number}@%h"],
                 env=full, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT))
         _wait(lambda: all(" ready." in log.read_text(errors="replace") for log in logs), f"{workers} Celery worker(s)")
         yield {key: full[key] for key in ("PARTNERSHIP_EXECUTOR", "PARTNERSHIP_CELERY_BROKER", "DAGSTER_HOME",
@@ -195,6 +198,7 @@ def main() -> None:
     parser.add_argument("--registry-files", type=int, help="generate this many IATI files as the only source")
     parser.add_argument("--registry-mb", type=float, default=80, help="their total size")
     parser.add_argument("--unit-mb", type=int, help="PARTNERSHIP_IATI_UNIT_MB of the Celery runs")
+    parser.add_argument("--pool", default="prefork", choices=["prefork", "solo"], help="Celery's execution pool")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         base = {"PARTNERSHIP_SOURCES": args.sources}
@@ -221,7 +225,7 @@ def main() -> None:
                 # the workers build the resources from their environment: the same sources, data dir
                 # and published copy's place
                 settings = {**base, "PARTNERSHIP_DATA_DIR": str(data), **fanned, **s3}
-                with cluster(folder, workers=workers, env=settings) as env:
+                with cluster(folder, workers=workers, env=settings, pool=args.pool) as env:
                     seconds, done = run_cli({**settings, **env}, args.date)
                 assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
                 copied = published_copy(s3)
