@@ -72,6 +72,7 @@ class IatiUnit:
     of: int  # units of the date
     files: tuple[tuple[str, str], ...]  # (path, label)
     folder: str  # where its step leaves its parts and counts
+    fingerprint: str  # of the date's inputs when it was planned
 
     @property
     def key(self) -> str:  # a Dagster mapping key: letters, digits, underscores
@@ -163,7 +164,7 @@ def iati_plan(context: dg.OpExecutionContext, storage: StorageResource, quality:
         units = plan_units(landed.files, sources.iati_unit_bytes)
         detail(context, f"{snapshot_date}: {len(landed.files)} files in {len(units)} unit{'s' * (len(units) != 1)}")
         for index, files in enumerate(units):
-            unit = IatiUnit(snapshot_date, index, len(units), tuple((str(p), label) for p, label in files), "")
+            unit = IatiUnit(snapshot_date, index, len(units), tuple((str(p), label) for p, label in files), "", print_)
             yield dg.DynamicOutput(replace(unit, folder=str(spool / "iati" / unit.key)), mapping_key=unit.key)
 
 
@@ -269,8 +270,13 @@ def iati_collect(context: dg.OpExecutionContext, units: list[IatiUnit], storage:
             if rates.rejects.height:
                 context.log.warning(f"{snapshot_date}: {rates.rejects.height} exchange-rate rows unusable; "
                                     f"see {store.rejects_dir('exchange_rates')}/")
+        planned = by_date.get(snapshot_date, [])
+        if any(unit.fingerprint != print_ for unit in planned):  # landed again since: built here from what is landed now
+            context.log.warning(f"{snapshot_date}: the IATI files were landed again while the run built them: "
+                                f"built again here")
+            planned = []
         with store.lock(f"iati_activities-{snapshot_date}"):
-            build = _collect_units(by_date.get(snapshot_date, []), landed.files, date.fromisoformat(snapshot_date),
+            build = _collect_units(planned, landed.files, date.fromisoformat(snapshot_date),
                                    rates, store, quality, totals,
                                    _progress(context, snapshot_date, day_number, len(context.partition_keys)))
         _log_build(context, snapshot_date, build)

@@ -53,7 +53,7 @@ def test_a_unit_stands_only_where_it_read_no_identifier_read_before_it():
 
 
 def test_a_unit_whose_step_left_nothing_names_itself(tmp_path):
-    unit = IatiUnit(DAY, 3, 5, (("a.xml", "a.xml"),), str(tmp_path / "gone"))
+    unit = IatiUnit(DAY, 3, 5, (("a.xml", "a.xml"),), str(tmp_path / "gone"), "print")
     with pytest.raises(FileNotFoundError, match=r"d20261120_u00003 \(2026-11-20\).*must run again"):
         _spooled(unit)
 
@@ -156,3 +156,29 @@ def test_rates_are_read_once_per_content_in_a_process(tmp_path):
     packaged = financing._rates(None, sources)
     assert packaged is financing._rates(None, sources) and packaged.imf.height == 0
     assert len(financing._rates_read) <= financing._RATES_KEPT
+
+
+def test_files_landed_again_while_the_units_were_built_are_built_again_from_what_is_landed(folder, tmp_path,
+                                                                                           monkeypatch):
+    """The fingerprint the collecting step finds differs from the one the units were planned with
+    (another run landed the date again): the units are not taken; the landed files are built there."""
+    import assets.financing.assets as financing
+
+    real, calls = financing._inputs, []
+
+    def inputs(*args):
+        found = real(*args)
+        calls.append(found[2])
+        return found if len(calls) == 1 else (*found[:2], found[2] + "-landed-again")
+
+    from pipelines.storage.publish import PartitionWriter
+
+    adopted = []
+    real_adopt = PartitionWriter.adopt
+    monkeypatch.setattr(PartitionWriter, "adopt", lambda self, *a: adopted.append(a) or real_adopt(self, *a))
+    monkeypatch.setattr(financing, "_inputs", inputs)
+    result = materialize(folder, tmp_path / "data", 0)
+    assert result.success and len(calls) == 2
+    assert adopted == []  # no unit taken
+    assert published(tmp_path / "data") == expected()
+    assert not (tmp_path / "data" / ".spool").exists() or not any((tmp_path / "data" / ".spool").iterdir())
