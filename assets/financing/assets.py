@@ -149,18 +149,24 @@ def _rates(rates_landed, sources: SourcesResource) -> FxRates:
        out=dg.DynamicOut(IatiUnit, io_manager_key="iati_spool"))
 def iati_plan(context: dg.OpExecutionContext, storage: StorageResource, quality: QualityResource,
               sources: SourcesResource):
-    """Cut each date's landed IATI files into units, one step each; dates whose output can be reused are not planned."""
+    """Cut each date's landed IATI files into units, one step each; dates whose output can be reused
+    (an earlier run's, or an earlier date's of this run with the same inputs) are not planned."""
     store = storage.store()
     for run_id in store.clean_spool(older_than_seconds=SPOOL_KEPT_SECONDS, keep=context.run_id):
         context.log.debug(f"removed the spool of run {run_id}")
     spool = store.spool_dir(context.run_id)
+    planned: set[str] = set()
     for snapshot_date in context.partition_keys:
         found = _inputs(store, snapshot_date, quality, sources)
         if found is None:
             continue
         landed, rates_landed, print_ = found
-        if store.reusable("iati_curated_tables", print_, list(IATI_TABLES), _reject_sources(rates_landed)):
+        if print_ in planned or store.reusable("iati_curated_tables", print_, list(IATI_TABLES),
+                                               _reject_sources(rates_landed)):
+            # reused: an earlier run's output, or an earlier date's of this run once published (a
+            # date that cannot be reused when its turn comes is built by the collecting step)
             continue
+        planned.add(print_)
         units = plan_units(landed.files, sources.iati_unit_bytes)
         detail(context, f"{snapshot_date}: {len(landed.files)} files in {len(units)} unit{'s' * (len(units) != 1)}")
         for index, files in enumerate(units):

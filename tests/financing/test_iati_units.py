@@ -182,3 +182,25 @@ def test_files_landed_again_while_the_units_were_built_are_built_again_from_what
     assert adopted == []  # no unit taken
     assert published(tmp_path / "data") == expected()
     assert not (tmp_path / "data" / ".spool").exists() or not any((tmp_path / "data" / ".spool").iterdir())
+
+
+def test_a_backfill_builds_the_units_of_identical_dates_once(folder, tmp_path):
+    """Three dates with the same landed files in one run: the first date's units are built, the
+    next dates reuse its output (as the collecting step publishes them in date order)."""
+    from pipelines.calendar import PARTITION_RANGE_END, PARTITION_RANGE_START
+
+    data_dir = tmp_path / "data"
+    result = dg.materialize(
+        [landing_iati_activities, landing_exchange_rates, iati_curated_tables],
+        tags={PARTITION_RANGE_START: "2026-11-18", PARTITION_RANGE_END: DAY},
+        resources={"sources": SourcesResource(sources_file=str(folder / "sources.yaml"), iati_unit_mb=0),
+                   "storage": StorageResource(data_dir=str(data_dir)), "quality": QualityResource(),
+                   "http": HttpResource(), "iati_spool": iati_spool_io_manager})
+    assert result.success
+    units = [e.step_key for e in result.all_events if e.is_step_success and "iati_unit[" in e.step_key]
+    assert sorted(units) == [f"iati_curated_tables.iati_unit[d20261118_u{n:05d}]" for n in range(len(FILES))]
+    kept = len(expected()["activities"])
+    per_date = duckdb.connect().execute(
+        f"select snapshot_date::varchar, count(*) from read_parquet('{data_dir}/curated/iati_activities/**/*.parquet', "
+        "hive_partitioning=true) group by all order by 1").fetchall()
+    assert per_date == [("2026-11-18", kept), ("2026-11-19", kept), (DAY, kept)]
