@@ -45,6 +45,7 @@ class _ProgressHandler(logging.Handler):
         super().__init__(logging.DEBUG)
         self.shown_level, self.steps, self.stream, self.started = level, steps, stream, 0
         self.step_started: dict[str, float] = {}
+        self.ops_started: set[str] = set()  # a mapped op's steps (``op[key]``) count once
         self.shown_assets: set[tuple[str, str]] = set()
 
     def _line(self, record: logging.LogRecord) -> tuple[int, str]:
@@ -60,12 +61,11 @@ class _ProgressHandler(logging.Handler):
             return record.levelno, f"{step}: {message}" if step else message
         kind = event.event_type_value
         if kind == "STEP_START":
-            # a mapped step (``op[key]``, one per unit of work) counts once, as the plan counts it
-            base = step.split("[", 1)[0]
-            again = any(started.split("[", 1)[0] == base for started in self.step_started)
             self.step_started[step] = time.monotonic()
-            if again:
+            op = step.split("[", 1)[0]
+            if op in self.ops_started:  # another step of a mapped op (one per unit of work)
                 return logging.INFO, step
+            self.ops_started.add(op)
             self.started += 1
             return logging.INFO, f"[{self.started}/{self.steps}] {step}"
         if kind == "STEP_SUCCESS":

@@ -1,9 +1,8 @@
 """Dagster wiring of the financing domain: IATI activities, exchange rates and UN revenue."""
 
-import contextlib
 import json
 import shutil
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
@@ -71,12 +70,16 @@ class IatiUnit:
     index: int
     of: int  # units of the date
     files: tuple[tuple[str, str], ...]  # (path, label)
-    folder: str  # where its step leaves its parts and counts
+    run_id: str  # of the run that planned it: its spool holds the unit's parts and counts
     fingerprint: str  # of the date's inputs when it was planned
 
     @property
     def key(self) -> str:  # a Dagster mapping key: letters, digits, underscores
         return f"d{self.snapshot_date.replace('-', '')}_u{self.index:05d}"
+
+    def folder(self, store: DataStore) -> Path:
+        """Where its step leaves its parts and counts."""
+        return store.spool_dir(self.run_id) / "iati" / self.key
 
 
 class IatiSpoolIOManager(dg.IOManager):
@@ -154,7 +157,6 @@ def iati_plan(context: dg.OpExecutionContext, storage: StorageResource, quality:
     store = storage.store()
     for run_id in store.clean_spool(older_than_seconds=SPOOL_KEPT_SECONDS, keep=context.run_id):
         context.log.debug(f"removed the spool of run {run_id}")
-    spool = store.spool_dir(context.run_id)
     planned: set[str] = set()
     for snapshot_date in context.partition_keys:
         found = _inputs(store, snapshot_date, quality, sources)
@@ -170,15 +172,16 @@ def iati_plan(context: dg.OpExecutionContext, storage: StorageResource, quality:
         units = plan_units(landed.files, sources.iati_unit_bytes)
         detail(context, f"{snapshot_date}: {len(landed.files)} files in {len(units)} unit{'s' * (len(units) != 1)}")
         for index, files in enumerate(units):
-            unit = IatiUnit(snapshot_date, index, len(units), tuple((str(p), label) for p, label in files), "", print_)
-            yield dg.DynamicOutput(replace(unit, folder=str(spool / "iati" / unit.key)), mapping_key=unit.key)
+            unit = IatiUnit(snapshot_date, index, len(units), tuple((str(p), label) for p, label in files),
+                            context.run_id, print_)
+            yield dg.DynamicOutput(unit, mapping_key=unit.key)
 
 
 @dg.op(out=dg.Out(IatiUnit, io_manager_key="iati_spool"))
 def iati_unit(context: dg.OpExecutionContext, unit: IatiUnit, storage: StorageResource, sources: SourcesResource):
     """Build one unit's tables and rejects into the spool: validated parts, the identifiers it read, its counts."""
     store = storage.store()
-    folder = Path(unit.folder)
+    folder = unit.folder(store)
     shutil.rmtree(folder, ignore_errors=True)  # a retried step starts again
     rates = _rates(store.landed("exchange_rates", unit.snapshot_date), sources)
     spools = {t: store.table_spool(t, unit.snapshot_date, folder / t) for t in IATI_TABLES}
@@ -199,9 +202,9 @@ def iati_unit(context: dg.OpExecutionContext, unit: IatiUnit, storage: StorageRe
     return unit
 
 
-def _spooled(unit: IatiUnit) -> tuple[dict, dict[str, str], pl.DataFrame]:
+def _spooled(unit: IatiUnit, store: DataStore) -> tuple[dict, dict[str, str], pl.DataFrame]:
     """(unit.json, identifiers read, sample) that ``unit``'s step left."""
-    folder = Path(unit.folder)
+    folder = unit.folder(store)
     try:
         document = json.loads((folder / "unit.json").read_text())
         identifiers = pl.read_parquet(folder / "identifiers.parquet")
@@ -225,12 +228,12 @@ def _collect_units(units: list[IatiUnit], landed_files, snapshot: date, rates: F
         else:
             build, first_seen = IatiBuild(), {}
             for unit in units:
-                document, read, sample = _spooled(unit)
+                document, read, sample = _spooled(unit, store)
                 prefix = f"u{unit.index:05d}-"
                 if unit_stands(read, first_seen):
                     for table, writer in writers.items():
-                        writer.adopt(Path(unit.folder) / table, document["parts"][table], prefix)
-                    reject_writer.adopt(Path(unit.folder) / "rejects", document["rejects"], prefix)
+                        writer.adopt(unit.folder(store) / table, document["parts"][table], prefix)
+                    reject_writer.adopt(unit.folder(store) / "rejects", document["rejects"], prefix)
                     build.add(IatiBuild.from_counts(document["counts"], sample))
                 else:  # it read an identifier an earlier unit read: built again after them
                     build.add(build_iati_tables([(Path(p), label) for p, label in unit.files], snapshot, rates,
@@ -292,14 +295,9 @@ def iati_collect(context: dg.OpExecutionContext, units: list[IatiUnit], storage:
         remember("iati_curated_tables", print_, snapshot_date, store, totals)
     # every date published or refused: the spool is not needed again (a step that fails before
     # this leaves it for a re-execution from the failure)
-    for unit in units:
-        shutil.rmtree(unit.folder, ignore_errors=True)
-    for run_id in {Path(unit.folder).parent.parent.name for unit in units} | {context.run_id}:
-        # the units passed between the steps (a re-execution's come from the run it re-executes)
-        shutil.rmtree(store.spool_dir(run_id) / "iati" / "steps", ignore_errors=True)
-        for folder in (store.spool_dir(run_id) / "iati", store.spool_dir(run_id)):
-            with contextlib.suppress(OSError):  # left where something else is in it
-                folder.rmdir()
+    # (a re-execution's units come from the run it re-executes: its spool goes too)
+    for run_id in {context.run_id, *(unit.run_id for unit in units)}:
+        shutil.rmtree(store.spool_dir(run_id), ignore_errors=True)
     for event in report(totals, store, quality, "iati_activities", extra_metadata=inputs_read(read)):
         if isinstance(event, dg.MaterializeResult):
             yield dg.Output(None, output_name=event.asset_key.path[-1], metadata=event.metadata)

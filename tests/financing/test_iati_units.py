@@ -20,6 +20,7 @@ from assets.financing.assets import (
 )
 from assets.financing.iati import plan_units, unit_stands
 from pipelines.resources import HttpResource, QualityResource, SourcesResource, StorageResource
+from pipelines.storage.store import DataStore
 from tests.conftest import iati_xml
 from tests.financing.test_iati_duplicates import ACTIVITIES, activity
 from tests.financing.test_iati_duplicates import expected as first_read_wins
@@ -53,9 +54,9 @@ def test_a_unit_stands_only_where_it_read_no_identifier_read_before_it():
 
 
 def test_a_unit_whose_step_left_nothing_names_itself(tmp_path):
-    unit = IatiUnit(DAY, 3, 5, (("a.xml", "a.xml"),), str(tmp_path / "gone"), "print")
-    with pytest.raises(FileNotFoundError, match=r"d20261120_u00003 \(2026-11-20\).*must run again"):
-        _spooled(unit)
+    unit = IatiUnit(DAY, 3, 5, (("a.xml", "a.xml"),), "gone-run", "print")
+    with pytest.raises(FileNotFoundError, match=r"d20261120_u00003 \(2026-11-20\).*gone-run.*must run again"):
+        _spooled(unit, DataStore(tmp_path))
 
 
 @pytest.fixture(scope="module")
@@ -204,3 +205,21 @@ def test_a_backfill_builds_the_units_of_identical_dates_once(folder, tmp_path):
         f"select snapshot_date::varchar, count(*) from read_parquet('{data_dir}/curated/iati_activities/**/*.parquet', "
         "hive_partitioning=true) group by all order by 1").fetchall()
     assert per_date == [("2026-11-18", kept), ("2026-11-19", kept), (DAY, kept)]
+
+
+def test_spools_idle_longer_than_kept_are_removed_but_the_current_runs(tmp_path):
+    import os
+    import time
+
+    store = DataStore(tmp_path)
+    old, fresh, current = (store.spool_dir(r) for r in ("old-run", "fresh-run", "current-run"))
+    for spool in (old, fresh, current):
+        (spool / "iati" / "u").mkdir(parents=True)
+        (spool / "iati" / "u" / "unit.json").write_text("{}")
+    week_ago = time.time() - 8 * 86400
+    for spool in (old, current):
+        for path in [spool, *spool.rglob("*")]:
+            os.utime(path, (week_ago, week_ago))
+    removed = store.clean_spool(older_than_seconds=7 * 86400, keep="current-run")
+    assert removed == ["old-run"]
+    assert not old.exists() and fresh.is_dir() and current.is_dir()
